@@ -1,0 +1,105 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layout (see docs/architecture.md):
+//   CShims       — the only C: liburing, libmysqlclient, jemalloc headers and tiny inline shims.
+//   Engine       — pure Swift Siddhi runtime; imports neither DataPlane nor ControlPlane.
+//   DataPlane    — sockets, io_uring/epoll reactors, frame codecs, rings, sinks; never imports ControlPlane.
+//   ControlPlane — deployment.yaml, node lifecycle, persistence, (later) cluster coordination and REST.
+//   tandem       — the thin command line.
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tandem", targets: ["tandem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "CShims",
+            path: "Sources/CShims",
+            linkerSettings: [
+                .linkedLibrary("uring"),
+                .linkedLibrary("mysqlclient"),
+            ]
+        ),
+        .target(
+            name: "Engine",
+            path: "Sources/Engine",
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "DataPlane",
+            dependencies: [
+                "CShims",
+                "Engine",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/DataPlane",
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "ControlPlane",
+            dependencies: [
+                "CShims",
+                "Engine",
+                "DataPlane",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ControlPlane",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "tandem",
+            dependencies: [
+                "CShims",
+                "Engine",
+                "DataPlane",
+                "ControlPlane",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/tandem",
+            swiftSettings: strictSwift,
+            // jemalloc replaces malloc for the whole process: Debian builds it without a symbol
+            // prefix, so linking it into the executable makes every malloc (Swift runtime included)
+            // resolve to jemalloc.
+            linkerSettings: [.linkedLibrary("jemalloc")]
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine"],
+            path: "Tests/EngineTests",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "DataPlaneTests",
+            dependencies: ["DataPlane", "Engine", .product(name: "Atomics", package: "swift-atomics")],
+            path: "Tests/DataPlaneTests",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ControlPlaneTests",
+            dependencies: ["ControlPlane"],
+            path: "Tests/ControlPlaneTests",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "TandemTests",
+            dependencies: ["Engine", "DataPlane", "ControlPlane"],
+            path: "Tests/TandemTests",
+            swiftSettings: strictSwift
+        ),
+    ]
+)
