@@ -1,0 +1,31 @@
+# Two entry points for a fresh Debian 12 machine with Swift (see README.md):
+#   make run   installs system packages, builds, starts a standalone node on samples/ and feeds it
+#   make test  installs system packages, starts MariaDB on loopback, runs every test
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: run test deps build release conformance clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: release
+	@bash scripts/run-sample.sh
+
+test: deps
+	@eval "$$(bash scripts/mariadb.sh start | grep '^export')" && \
+	  $(SWIFT) build --build-tests && \
+	  $(SWIFT) test --skip-build
+
+# The shared Siddhi conformance cases (../shared/conformance) that the engine implements so far.
+conformance: release
+	python3 ../shared/conformance/check.py ../shared/conformance/cases --tandem .build/release/tandem --only '0[12]-*'
+
+clean:
+	rm -rf .build .tandem-run
