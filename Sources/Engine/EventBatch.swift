@@ -49,6 +49,17 @@ public struct EventBatch: Sendable {
         stringBytes.removeAll(keepingCapacity: true)
     }
 
+    /// Sets the batch to `newCount` events whose slots are all zero and non-null, keeping capacity;
+    /// operators then fill columns in place through `withUnsafeMutableBufferPointer`.
+    /// String bytes are dropped.
+    public mutating func reset(count newCount: Int) {
+        precondition(newCount >= 0 && newCount <= EventBatch.capacityMax)
+        removeAll()
+        count = newCount
+        timestamps.append(contentsOf: repeatElement(0, count: newCount))
+        for i in columns.indices { columns[i].append(contentsOf: repeatElement(0, count: newCount)) }
+    }
+
     /// Appends one event with every attribute zero/non-null; returns its row. Set values with the
     /// `set…` methods afterwards.
     @discardableResult

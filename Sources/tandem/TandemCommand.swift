@@ -5,6 +5,6 @@ struct TandemCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Tandem: a Siddhi stream-processing node for two-node active/passive clusters.",
-        subcommands: [VersionCommand.self]
+        subcommands: [VersionCommand.self, ValidateCommand.self, ReplayCommand.self]
     )
 }

@@ -1,0 +1,105 @@
+/// The syntax tree of a Siddhi app, as parsed and before any semantic check.
+
+/// `@name(key='value', 'positional', @nested(...))`. App annotations are named `app:name` etc.
+public struct Annotation: Sendable {
+    public struct Element: Sendable {
+        public var key: String?
+        public var value: String
+        public var position: SourcePosition
+    }
+    public var name: String
+    public var elements: [Element]
+    public var nested: [Annotation]
+    public var position: SourcePosition
+
+    /// The value of `key` (case-insensitive), or of the first positional element when key is nil.
+    public func value(_ key: String?) -> String? {
+        if let key {
+            let lower = key.lowercased()
+            return elements.first { $0.key?.lowercased() == lower }?.value
+        }
+        return elements.first { $0.key == nil }?.value
+    }
+
+    public func nested(_ name: String) -> Annotation? {
+        let lower = name.lowercased()
+        return nested.first { $0.name.lowercased() == lower }
+    }
+}
+
+enum BinaryOperator: String, Sendable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", modulo = "%"
+    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    case and, or
+
+    var isArithmetic: Bool { [.add, .subtract, .multiply, .divide, .modulo].contains(self) }
+    var isComparison: Bool { [.equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual].contains(self) }
+}
+
+indirect enum Expression {
+    case literal(Value, SourcePosition)
+    case attribute(stream: String?, name: String, SourcePosition)
+    case binary(BinaryOperator, Expression, Expression, SourcePosition)
+    case negate(Expression, SourcePosition)
+    case not(Expression, SourcePosition)
+    case isNull(Expression, SourcePosition)
+    case function(namespace: String?, name: String, arguments: [Expression], SourcePosition)
+
+    var position: SourcePosition {
+        switch self {
+        case .literal(_, let p), .attribute(_, _, let p), .binary(_, _, _, let p), .negate(_, let p),
+             .not(_, let p), .isNull(_, let p), .function(_, _, _, let p):
+            return p
+        }
+    }
+}
+
+struct AttributeNode {
+    var name: String
+    var typeName: String
+    var position: SourcePosition
+    var typePosition: SourcePosition
+}
+
+struct StreamDefinitionNode {
+    var name: String
+    var attributes: [AttributeNode]
+    var annotations: [Annotation]
+    var position: SourcePosition
+}
+
+/// Which events a query inserts: Siddhi's `insert [current|expired|all] events into`.
+public enum OutputEventType: Sendable {
+    case current, expired, all
+}
+
+struct SelectItem {
+    var expression: Expression
+    var alias: String?
+    var position: SourcePosition
+}
+
+/// A stream handler after the input stream: `[filter]` today; `#window.x(...)` and functions later.
+enum StreamHandlerNode {
+    case filter(Expression)
+    case window(namespace: String?, name: String, arguments: [Expression], SourcePosition)
+}
+
+struct QueryNode {
+    var annotations: [Annotation]
+    var inputStream: String
+    var inputPosition: SourcePosition
+    var handlers: [StreamHandlerNode]
+    /// nil means `select *` (also when select is omitted).
+    var selection: [SelectItem]?
+    var outputEventType: OutputEventType
+    var target: String
+    var targetPosition: SourcePosition
+    var position: SourcePosition
+}
+
+struct AppNode {
+    var annotations: [Annotation] = []
+    var streams: [StreamDefinitionNode] = []
+    var queries: [QueryNode] = []
+}

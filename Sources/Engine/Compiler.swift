@@ -1,0 +1,300 @@
+/// Semantic analysis: resolves streams and attributes, checks and widens types, infers the
+/// schemas of streams that are only defined by `insert into`, and collects every error.
+struct Compiler {
+    var diagnostics: Diagnostics
+    let fileName: String
+    private var schemas: [String: StreamSchema] = [:]
+    private var order: [String] = []
+
+    init(diagnostics: Diagnostics, fileName: String) {
+        self.diagnostics = diagnostics
+        self.fileName = fileName
+    }
+
+    mutating func compile(_ ast: AppNode) -> SiddhiApp {
+        var appName: String? = nil
+        var description: String? = nil
+        var playback = false
+        for annotation in ast.annotations {
+            switch annotation.name.lowercased() {
+            case "app:name":
+                appName = annotation.value(nil) ?? annotation.value("name")
+                if appName?.isEmpty ?? true { diagnostics.error(annotation.position, "@App:name needs a non-empty name") }
+            case "app:description": description = annotation.value(nil)
+            case "app:playback": playback = true
+            case "app:statistics", "app:async", "app:enablestatistics": break
+            default: diagnostics.error(annotation.position, "unknown app annotation @\(annotation.name)")
+            }
+        }
+
+        var sources: [TransportSpec] = []
+        var sinks: [TransportSpec] = []
+        for definition in ast.streams {
+            guard let schema = defineStream(definition) else { continue }
+            for annotation in definition.annotations {
+                switch annotation.name.lowercased() {
+                case "source", "sink":
+                    guard let spec = transport(annotation, schema: schema) else { continue }
+                    if annotation.name.lowercased() == "source" { sources.append(spec) } else { sinks.append(spec) }
+                default: break  // other element annotations (@PrimaryKey, @async, ...) belong to later features
+                }
+            }
+        }
+
+        // Queries may read streams that a later query defines by `insert into`: resolve until no progress.
+        var pending = Array(ast.queries.enumerated())
+        var plans: [(Int, QueryPlan)] = []
+        while true {
+            let before = pending.count
+            pending = pending.filter { index, query in
+                guard schemas[query.inputStream] != nil else { return true }
+                if let plan = compileQuery(query, index: index) { plans.append((index, plan)) }
+                return false
+            }
+            if pending.isEmpty || pending.count == before { break }
+        }
+        for (_, query) in pending {
+            diagnostics.error(query.inputPosition, "stream '\(query.inputStream)' is not defined")
+        }
+        plans.sort { $0.0 < $1.0 }
+
+        let base = fileName.split(separator: "/").last.map(String.init) ?? fileName
+        let defaultName = base.hasSuffix(".siddhi") ? String(base.dropLast(7)) : base
+        return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
+                         streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
+                         queries: plans.map(\.1))
+    }
+
+    private mutating func defineStream(_ node: StreamDefinitionNode) -> StreamSchema? {
+        if schemas[node.name] != nil {
+            diagnostics.error(node.position, "stream '\(node.name)' is already defined")
+            return nil
+        }
+        var attributes: [Attribute] = []
+        var ok = true
+        for attribute in node.attributes {
+            guard let type = AttributeType(keyword: attribute.typeName) else {
+                let lower = attribute.typeName.lowercased()
+                diagnostics.error(attribute.typePosition, lower == "object"
+                    ? "attribute type 'object' is not supported"
+                    : "unknown attribute type '\(attribute.typeName)' (expected int, long, float, double, string or bool)")
+                ok = false
+                continue
+            }
+            if attributes.contains(where: { $0.name == attribute.name }) {
+                diagnostics.error(attribute.position, "attribute '\(attribute.name)' is defined twice in stream '\(node.name)'")
+                ok = false
+                continue
+            }
+            attributes.append(Attribute(name: attribute.name, type: type))
+        }
+        guard ok else { return nil }
+        let schema = StreamSchema(name: node.name, attributes: attributes)
+        schemas[node.name] = schema
+        order.append(node.name)
+        return schema
+    }
+
+    private mutating func transport(_ annotation: Annotation, schema: StreamSchema) -> TransportSpec? {
+        guard let type = annotation.value("type") else {
+            diagnostics.error(annotation.position, "@\(annotation.name) needs a type, e.g. type='tcp'")
+            return nil
+        }
+        var options: [String: String] = [:]
+        for element in annotation.elements {
+            guard let key = element.key else {
+                diagnostics.error(element.position, "@\(annotation.name) takes key='value' options only")
+                continue
+            }
+            options[key] = element.value
+        }
+        let map = annotation.nested("map")
+        var mapOptions: [String: String] = [:]
+        for element in map?.elements ?? [] { if let key = element.key { mapOptions[key] = element.value } }
+        return TransportSpec(type: type.lowercased(), options: options, mapType: map?.value("type")?.lowercased(),
+                             mapOptions: mapOptions, streamName: schema.name, schema: schema,
+                             position: annotation.position)
+    }
+
+    private mutating func compileQuery(_ query: QueryNode, index: Int) -> QueryPlan? {
+        guard let input = schemas[query.inputStream] else { return nil }
+        var name = "query\(index + 1)"
+        for annotation in query.annotations where annotation.name.lowercased() == "info" {
+            if let n = annotation.value("name") { name = n }
+        }
+        var ok = true
+        var filter: TypedExpression? = nil
+        for handler in query.handlers {
+            switch handler {
+            case .filter(let expression):
+                guard let typed = check(expression, input: input) else { ok = false; continue }
+                if typed.type != .bool && typed.type != nil {
+                    diagnostics.error(expression.position, "filter condition must be bool, got \(typed.type!)")
+                    ok = false
+                    continue
+                }
+                filter = filter.map { .and($0, typed) } ?? typed
+            case .window(_, let windowName, _, let position):
+                diagnostics.error(position, "window '\(windowName)' is not supported yet")
+                ok = false
+            }
+        }
+
+        var projections: [TypedExpression] = []
+        var outputAttributes: [Attribute] = []
+        if let items = query.selection {
+            for item in items {
+                guard let typed = check(item.expression, input: input) else { ok = false; continue }
+                guard let type = typed.type else {
+                    diagnostics.error(item.position, "cannot select a bare null: its type is unknown")
+                    ok = false
+                    continue
+                }
+                var outputName = item.alias
+                if outputName == nil, case .attribute(_, let attributeName, _) = item.expression { outputName = attributeName }
+                guard let outputName else {
+                    diagnostics.error(item.position, "select expression needs a name: add 'as <name>'")
+                    ok = false
+                    continue
+                }
+                if outputAttributes.contains(where: { $0.name == outputName }) {
+                    diagnostics.error(item.position, "output attribute '\(outputName)' is selected twice")
+                    ok = false
+                    continue
+                }
+                projections.append(typed)
+                outputAttributes.append(Attribute(name: outputName, type: type))
+            }
+        } else {
+            for (i, attribute) in input.attributes.enumerated() {
+                projections.append(.column(i, attribute.type))
+                outputAttributes.append(attribute)
+            }
+        }
+        guard ok else { return nil }
+
+        let output: StreamSchema
+        if let existing = schemas[query.target] {
+            guard existing.attributes.map(\.type) == outputAttributes.map(\.type) else {
+                let want = existing.attributes.map { $0.type.description }.joined(separator: ", ")
+                let got = outputAttributes.map { $0.type.description }.joined(separator: ", ")
+                diagnostics.error(query.targetPosition, "query output (\(got)) does not match stream '\(query.target)' (\(want))")
+                return nil
+            }
+            output = existing
+        } else {
+            output = StreamSchema(name: query.target, attributes: outputAttributes)
+            schemas[query.target] = output
+            order.append(query.target)
+        }
+        return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
+                         outputEventType: query.outputEventType)
+    }
+
+    // MARK: Expressions
+
+    private static func wider(_ a: AttributeType, _ b: AttributeType) -> AttributeType {
+        let rank: [AttributeType: Int] = [.int: 0, .long: 1, .float: 2, .double: 3]
+        return rank[a]! >= rank[b]! ? a : b
+    }
+
+    private static func widen(_ e: TypedExpression, to type: AttributeType) -> TypedExpression {
+        guard let from = e.type, from != type else {
+            if case .constant(.null, nil) = e { return .constant(.null, type) }
+            return e
+        }
+        return .widen(e, from: from, to: type)
+    }
+
+    /// Type-checks an expression against the input stream; nil after reporting an error.
+    private mutating func check(_ expression: Expression, input: StreamSchema) -> TypedExpression? {
+        switch expression {
+        case .literal(let value, _):
+            switch value {
+            case .int: return .constant(value, .int)
+            case .long: return .constant(value, .long)
+            case .float: return .constant(value, .float)
+            case .double: return .constant(value, .double)
+            case .string: return .constant(value, .string)
+            case .bool: return .constant(value, .bool)
+            case .null: return .constant(.null, nil)
+            }
+        case .attribute(let stream, let name, let position):
+            if let stream, stream != input.name {
+                diagnostics.error(position, "'\(stream)' is not the input stream of this query ('\(input.name)')")
+                return nil
+            }
+            guard let index = input.index(of: name) else {
+                diagnostics.error(position, "stream '\(input.name)' has no attribute '\(name)'")
+                return nil
+            }
+            return .column(index, input.attributes[index].type)
+        case .negate(let operand, let position):
+            guard let typed = check(operand, input: input) else { return nil }
+            guard let type = typed.type else { return .constant(.null, nil) }
+            guard type.isNumeric else {
+                diagnostics.error(position, "'-' needs a number, got \(type)")
+                return nil
+            }
+            return .negate(typed, type)
+        case .not(let operand, let position):
+            guard let typed = check(operand, input: input) else { return nil }
+            if let type = typed.type, type != .bool {
+                diagnostics.error(position, "'not' needs a bool, got \(type)")
+                return nil
+            }
+            return .not(typed)
+        case .isNull(let operand, _):
+            guard let typed = check(operand, input: input) else { return nil }
+            return .isNull(typed)
+        case .function(let namespace, let name, _, let position):
+            let full = namespace.map { "\($0):\(name)" } ?? name
+            diagnostics.error(position, "function '\(full)' is not supported yet")
+            return nil
+        case .binary(let op, let lhs, let rhs, let position):
+            let l = check(lhs, input: input)
+            let r = check(rhs, input: input)
+            guard let l, let r else { return nil }
+            return checkBinary(op, l, r, position)
+        }
+    }
+
+    private mutating func checkBinary(_ op: BinaryOperator, _ l: TypedExpression, _ r: TypedExpression,
+                                      _ position: SourcePosition) -> TypedExpression? {
+        let lt = l.type, rt = r.type
+        if op == .and || op == .or {
+            for t in [lt, rt] where t != nil && t != .bool {
+                diagnostics.error(position, "'\(op.rawValue)' needs bool operands, got \(t!)")
+                return nil
+            }
+            return op == .and ? .and(l, r) : .or(l, r)
+        }
+        if op.isArithmetic {
+            for t in [lt, rt] where t != nil && !t!.isNumeric {
+                diagnostics.error(position, "'\(op.rawValue)' needs numeric operands, got \(t!)")
+                return nil
+            }
+            let known = [lt, rt].compactMap { $0 }
+            guard var type = known.first else { return .constant(.null, nil) }
+            for t in known.dropFirst() { type = Compiler.wider(type, t) }
+            return .arithmetic(op, Compiler.widen(l, to: type), Compiler.widen(r, to: type), type)
+        }
+        // Comparisons.
+        switch (lt, rt) {
+        case (nil, _), (_, nil):
+            let type = lt ?? rt ?? .bool
+            return .compare(op, Compiler.widen(l, to: type), Compiler.widen(r, to: type), operandType: type)
+        case (let a?, let b?) where a.isNumeric && b.isNumeric:
+            let type = Compiler.wider(a, b)
+            return .compare(op, Compiler.widen(l, to: type), Compiler.widen(r, to: type), operandType: type)
+        case (let a?, let b?) where a == b && (op == .equal || op == .notEqual):
+            return .compare(op, l, r, operandType: a)
+        case (let a?, let b?) where a == b:
+            diagnostics.error(position, "'\(op.rawValue)' cannot compare \(a) values; only == and != apply to \(a)")
+            return nil
+        case (let a?, let b?):
+            diagnostics.error(position, "cannot compare \(a) with \(b)")
+            return nil
+        }
+    }
+}

@@ -1,0 +1,458 @@
+/// Recursive-descent parser for SiddhiQL. On an error it records it and skips to the next `;`,
+/// so one run reports every syntax error of a file.
+struct Parser {
+    private let tokens: [Token]
+    private var index = 0
+    private var diagnostics: Diagnostics
+
+    private struct Abort: Error {}
+
+    init(tokens: [Token], diagnostics: Diagnostics) {
+        self.tokens = tokens
+        self.diagnostics = diagnostics
+    }
+
+    static func parse(_ source: String, fileName: String) -> (AppNode, Diagnostics) {
+        var diagnostics = Diagnostics(fileName: fileName)
+        let tokens = Lexer.tokenize(source, diagnostics: &diagnostics)
+        var parser = Parser(tokens: tokens, diagnostics: diagnostics)
+        let app = parser.parseApp()
+        return (app, parser.diagnostics)
+    }
+
+    // MARK: Token helpers
+
+    private var current: Token { tokens[index] }
+    private var atEnd: Bool { current.kind == .end }
+
+    private mutating func advance() { if !atEnd { index += 1 } }
+
+    private mutating func fail(_ message: String, at position: SourcePosition? = nil) -> Abort {
+        diagnostics.error(position ?? current.position, message)
+        return Abort()
+    }
+
+    private func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .identifier(let s): return "'\(s)'"
+        case .symbol(let s): return "'\(s)'"
+        case .stringLiteral(let s): return "string '\(s)'"
+        case .intLiteral(let v), .longLiteral(let v): return "number \(v)"
+        case .floatLiteral(let v): return "number \(v)"
+        case .doubleLiteral(let v): return "number \(v)"
+        case .end: return "end of file"
+        }
+    }
+
+    private mutating func expectSymbol(_ symbol: String) throws(Abort) {
+        guard current.isSymbol(symbol) else { throw fail("expected '\(symbol)' but found \(describe(current))") }
+        advance()
+    }
+
+    private mutating func expectKeyword(_ word: String) throws(Abort) {
+        guard current.isKeyword(word) else { throw fail("expected '\(word)' but found \(describe(current))") }
+        advance()
+    }
+
+    private mutating func acceptSymbol(_ symbol: String) -> Bool {
+        if current.isSymbol(symbol) { advance(); return true }
+        return false
+    }
+
+    private mutating func acceptKeyword(_ word: String) -> Bool {
+        if current.isKeyword(word) { advance(); return true }
+        return false
+    }
+
+    private mutating func identifier(_ what: String) throws(Abort) -> (String, SourcePosition) {
+        guard case .identifier(let name) = current.kind else { throw fail("expected \(what) but found \(describe(current))") }
+        let position = current.position
+        advance()
+        return (name, position)
+    }
+
+    /// Skips past the next `;` (or to the end) after an error.
+    private mutating func recover() {
+        while !atEnd && !current.isSymbol(";") { advance() }
+        advance()
+    }
+
+    // MARK: App
+
+    private mutating func parseApp() -> AppNode {
+        var app = AppNode()
+        while !atEnd {
+            if acceptSymbol(";") { continue }
+            do {
+                let annotations = try parseAnnotations(app: &app)
+                if atEnd {
+                    if !annotations.isEmpty { throw fail("annotation without a definition or query", at: annotations[0].position) }
+                    break
+                }
+                if current.isKeyword("define") {
+                    try parseDefinition(annotations: annotations, into: &app)
+                } else if current.isKeyword("from") {
+                    app.queries.append(try parseQuery(annotations: annotations))
+                } else if current.isKeyword("partition") {
+                    throw fail("partitions are not supported yet")
+                } else {
+                    throw fail("expected 'define' or 'from' but found \(describe(current))")
+                }
+            } catch {
+                recover()
+            }
+        }
+        return app
+    }
+
+    /// Annotations before an element; `@App:...` ones go to the app.
+    private mutating func parseAnnotations(app: inout AppNode) throws(Abort) -> [Annotation] {
+        var annotations: [Annotation] = []
+        while current.isSymbol("@") {
+            let annotation = try parseAnnotation()
+            if annotation.name.lowercased().hasPrefix("app:") {
+                app.annotations.append(annotation)
+            } else {
+                annotations.append(annotation)
+            }
+        }
+        return annotations
+    }
+
+    private mutating func parseAnnotation() throws(Abort) -> Annotation {
+        let position = current.position
+        try expectSymbol("@")
+        var (name, _) = try identifier("an annotation name")
+        if acceptSymbol(":") {
+            let (sub, _) = try identifier("an annotation name after ':'")
+            name += ":" + sub
+        }
+        var annotation = Annotation(name: name, elements: [], nested: [], position: position)
+        guard acceptSymbol("(") else { return annotation }
+        if acceptSymbol(")") { return annotation }
+        repeat {
+            if current.isSymbol("@") {
+                annotation.nested.append(try parseAnnotation())
+                continue
+            }
+            let elementPosition = current.position
+            var key: String? = nil
+            if case .identifier(let first) = current.kind {
+                // key or dotted key: receiver.url = '...'
+                var k = first
+                advance()
+                while acceptSymbol(".") {
+                    let (part, _) = try identifier("a key part")
+                    k += "." + part
+                }
+                try expectSymbol("=")
+                key = k
+            }
+            let value: String
+            switch current.kind {
+            case .stringLiteral(let s): value = s
+            case .intLiteral(let v), .longLiteral(let v): value = String(v)
+            case .doubleLiteral(let v): value = String(v)
+            case .floatLiteral(let v): value = String(v)
+            case .identifier(let s) where ["true", "false"].contains(s.lowercased()): value = s.lowercased()
+            default: throw fail("expected an annotation value but found \(describe(current))")
+            }
+            advance()
+            annotation.elements.append(.init(key: key, value: value, position: elementPosition))
+        } while acceptSymbol(",")
+        try expectSymbol(")")
+        return annotation
+    }
+
+    // MARK: Definitions
+
+    private mutating func parseDefinition(annotations: [Annotation], into app: inout AppNode) throws(Abort) {
+        try expectKeyword("define")
+        let kindToken = current
+        let (kind, kindPosition) = try identifier("'stream', 'table', 'window', 'trigger', 'aggregation' or 'function'")
+        switch kind.lowercased() {
+        case "stream":
+            let (name, position) = try identifier("a stream name")
+            try expectSymbol("(")
+            var attributes: [AttributeNode] = []
+            repeat {
+                let (attribute, attributePosition) = try identifier("an attribute name")
+                let (typeName, typePosition) = try identifier("an attribute type")
+                attributes.append(AttributeNode(name: attribute, typeName: typeName, position: attributePosition, typePosition: typePosition))
+            } while acceptSymbol(",")
+            try expectSymbol(")")
+            if !atEnd { try expectSymbol(";") }
+            app.streams.append(StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position))
+        case "table", "window", "trigger", "aggregation", "function":
+            throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
+        default:
+            throw fail("unknown definition \(describe(kindToken))", at: kindPosition)
+        }
+    }
+
+    // MARK: Queries
+
+    private mutating func parseQuery(annotations: [Annotation]) throws(Abort) -> QueryNode {
+        let position = current.position
+        try expectKeyword("from")
+        if current.isKeyword("every") {
+            throw fail("patterns and sequences are not supported yet")
+        }
+        let (input, inputPosition) = try identifier("an input stream name")
+        if current.isSymbol("->") || current.isSymbol(",") {
+            throw fail("patterns and sequences are not supported yet")
+        }
+        var handlers: [StreamHandlerNode] = []
+        while true {
+            if acceptSymbol("[") {
+                handlers.append(.filter(try parseExpression()))
+                try expectSymbol("]")
+            } else if current.isSymbol("#") {
+                let hashPosition = current.position
+                advance()
+                var (name, _) = try identifier("a window or function name")
+                var namespace: String? = nil
+                if acceptSymbol(":") || acceptSymbol(".") {
+                    namespace = name
+                    (name, _) = try identifier("a window name")
+                }
+                var arguments: [Expression] = []
+                try expectSymbol("(")
+                if !current.isSymbol(")") {
+                    repeat { arguments.append(try parseExpression()) } while acceptSymbol(",")
+                }
+                try expectSymbol(")")
+                handlers.append(.window(namespace: namespace, name: name, arguments: arguments, hashPosition))
+            } else {
+                break
+            }
+        }
+        if current.isKeyword("join") || current.isKeyword("left") || current.isKeyword("right")
+            || current.isKeyword("full") || current.isKeyword("unidirectional") || current.isKeyword("as") {
+            throw fail("joins are not supported yet")
+        }
+        var selection: [SelectItem]? = nil
+        if acceptKeyword("select") {
+            if !acceptSymbol("*") {
+                var items: [SelectItem] = []
+                repeat {
+                    let itemPosition = current.position
+                    let expression = try parseExpression()
+                    var alias: String? = nil
+                    if acceptKeyword("as") { alias = try identifier("an alias").0 }
+                    items.append(SelectItem(expression: expression, alias: alias, position: itemPosition))
+                } while acceptSymbol(",")
+                selection = items
+            }
+        }
+        for clause in ["group", "having", "order", "limit", "offset", "output"] where current.isKeyword(clause) {
+            throw fail("'\(clause)' is not supported yet")
+        }
+        guard current.isKeyword("insert") else {
+            if current.isKeyword("delete") || current.isKeyword("update") || current.isKeyword("return") {
+                throw fail("'\(describe(current))' output is not supported yet; use 'insert into'")
+            }
+            throw fail("expected 'insert' but found \(describe(current))")
+        }
+        advance()
+        var eventType = OutputEventType.current
+        if acceptKeyword("current") {
+            try expectKeyword("events")
+        } else if acceptKeyword("expired") {
+            try expectKeyword("events")
+            eventType = .expired
+        } else if acceptKeyword("all") {
+            try expectKeyword("events")
+            eventType = .all
+        }
+        try expectKeyword("into")
+        let (target, targetPosition) = try identifier("an output stream name")
+        if !atEnd { try expectSymbol(";") }
+        return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
+                         selection: selection, outputEventType: eventType, target: target,
+                         targetPosition: targetPosition, position: position)
+    }
+
+    // MARK: Expressions (precedence, low to high: or, and, not, ==/!=, relational, + -, * / %, unary)
+
+    private mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
+
+    private mutating func parseOr() throws(Abort) -> Expression {
+        var left = try parseAnd()
+        while current.isKeyword("or") {
+            let p = current.position
+            advance()
+            left = .binary(.or, left, try parseAnd(), p)
+        }
+        return left
+    }
+
+    private mutating func parseAnd() throws(Abort) -> Expression {
+        var left = try parseNot()
+        while current.isKeyword("and") {
+            let p = current.position
+            advance()
+            left = .binary(.and, left, try parseNot(), p)
+        }
+        return left
+    }
+
+    private mutating func parseNot() throws(Abort) -> Expression {
+        if current.isKeyword("not") {
+            let p = current.position
+            advance()
+            return .not(try parseNot(), p)
+        }
+        return try parseEquality()
+    }
+
+    private mutating func parseEquality() throws(Abort) -> Expression {
+        var left = try parseRelational()
+        while current.isSymbol("==") || current.isSymbol("!=") {
+            let p = current.position
+            let op: BinaryOperator = current.isSymbol("==") ? .equal : .notEqual
+            advance()
+            left = .binary(op, left, try parseRelational(), p)
+        }
+        return left
+    }
+
+    private mutating func parseRelational() throws(Abort) -> Expression {
+        var left = try parseAdditive()
+        while true {
+            let p = current.position
+            let op: BinaryOperator
+            if current.isSymbol("<") { op = .less }
+            else if current.isSymbol("<=") { op = .lessOrEqual }
+            else if current.isSymbol(">") { op = .greater }
+            else if current.isSymbol(">=") { op = .greaterOrEqual }
+            else { return left }
+            advance()
+            left = .binary(op, left, try parseAdditive(), p)
+        }
+    }
+
+    private mutating func parseAdditive() throws(Abort) -> Expression {
+        var left = try parseMultiplicative()
+        while current.isSymbol("+") || current.isSymbol("-") {
+            let p = current.position
+            let op: BinaryOperator = current.isSymbol("+") ? .add : .subtract
+            advance()
+            left = .binary(op, left, try parseMultiplicative(), p)
+        }
+        return left
+    }
+
+    private mutating func parseMultiplicative() throws(Abort) -> Expression {
+        var left = try parseUnary()
+        while current.isSymbol("*") || current.isSymbol("/") || current.isSymbol("%") {
+            let p = current.position
+            let op: BinaryOperator = current.isSymbol("*") ? .multiply : current.isSymbol("/") ? .divide : .modulo
+            advance()
+            left = .binary(op, left, try parseUnary(), p)
+        }
+        return left
+    }
+
+    private mutating func parseUnary() throws(Abort) -> Expression {
+        if current.isSymbol("-") {
+            let p = current.position
+            advance()
+            // Fold a negative literal so that -2147483648 is an int, as in Java.
+            switch current.kind {
+            case .intLiteral(let v):
+                advance()
+                return try postfix(.literal(-v >= Int64(Int32.min) ? .int(Int32(-v)) : .long(-v), p))
+            case .longLiteral(let v):
+                advance()
+                return try postfix(.literal(.long(0 &- v), p))
+            default:
+                return .negate(try parseUnary(), p)
+            }
+        }
+        if current.isSymbol("+") { advance() }
+        return try postfix(try parsePrimary())
+    }
+
+    private mutating func postfix(_ expression: Expression) throws(Abort) -> Expression {
+        var e = expression
+        while current.isKeyword("is") {
+            let p = current.position
+            advance()
+            try expectKeyword("null")
+            e = .isNull(e, p)
+        }
+        return e
+    }
+
+    private mutating func parsePrimary() throws(Abort) -> Expression {
+        let token = current
+        let p = token.position
+        switch token.kind {
+        case .intLiteral(let v):
+            advance()
+            return .literal(v <= Int64(Int32.max) ? .int(Int32(v)) : .long(v), p)
+        case .longLiteral(let v):
+            advance()
+            return .literal(.long(v), p)
+        case .floatLiteral(let v):
+            advance()
+            return .literal(.float(v), p)
+        case .doubleLiteral(let v):
+            advance()
+            return .literal(.double(v), p)
+        case .stringLiteral(let s):
+            advance()
+            return .literal(.string(s), p)
+        case .symbol("("):
+            advance()
+            let e = try parseExpression()
+            try expectSymbol(")")
+            return e
+        case .identifier(let name):
+            advance()
+            switch name.lowercased() {
+            case "true": return .literal(.bool(true), p)
+            case "false": return .literal(.bool(false), p)
+            case "null": return .literal(.null, p)
+            default: break
+            }
+            // namespace:function(...)
+            if current.isSymbol(":") {
+                advance()
+                let (function, _) = try identifier("a function name")
+                return .function(namespace: name, name: function, arguments: try parseArguments(), p)
+            }
+            if current.isSymbol("(") {
+                return .function(namespace: nil, name: name, arguments: try parseArguments(), p)
+            }
+            if current.isSymbol(".") {
+                advance()
+                let (attribute, _) = try identifier("an attribute name")
+                return .attribute(stream: name, name: attribute, p)
+            }
+            if current.isSymbol("[") {
+                throw fail("indexed event references are not supported yet")
+            }
+            return .attribute(stream: nil, name: name, p)
+        default:
+            throw fail("expected an expression but found \(describe(token))")
+        }
+    }
+
+    private mutating func parseArguments() throws(Abort) -> [Expression] {
+        try expectSymbol("(")
+        var arguments: [Expression] = []
+        if !current.isSymbol(")") {
+            repeat {
+                if current.isSymbol("*") {  // count(*)-style
+                    advance()
+                    continue
+                }
+                arguments.append(try parseExpression())
+            } while acceptSymbol(",")
+        }
+        try expectSymbol(")")
+        return arguments
+    }
+}

@@ -1,0 +1,96 @@
+/// An `@source` or `@sink` annotation of a stream, as the node needs it to open transports.
+public struct TransportSpec: Sendable {
+    /// `tcp`, `log`, `http`, ... (lowercased).
+    public var type: String
+    /// The annotation's key/value pairs as written (`port`, `context`, `prefix`, `receiver.url`, ...).
+    public var options: [String: String]
+    /// The nested `@map(type=...)`, if any: its type (lowercased) and options.
+    public var mapType: String?
+    public var mapOptions: [String: String]
+    public var streamName: String
+    public var schema: StreamSchema
+    public var position: SourcePosition
+
+    public func option(_ key: String) -> String? {
+        if let v = options[key] { return v }
+        let lower = key.lowercased()
+        return options.first { $0.key.lowercased() == lower }?.value
+    }
+}
+
+/// A compiled, validated Siddhi app: the input to `AppRuntime`.
+public final class SiddhiApp: Sendable {
+    public let name: String
+    public let fileName: String
+    public let description: String?
+    /// `@App:playback`: the clock follows event timestamps.
+    public let isPlayback: Bool
+    /// Every stream, defined or inferred from `insert into`, in definition order.
+    public let streams: [StreamSchema]
+    public let sources: [TransportSpec]
+    public let sinks: [TransportSpec]
+    /// Query names (`@info(name=...)`, else `query<N>`), in order.
+    public let queryNames: [String]
+    let queries: [QueryPlan]
+
+    init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
+         sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan]) {
+        self.name = name
+        self.fileName = fileName
+        self.description = description
+        self.isPlayback = isPlayback
+        self.streams = streams
+        self.sources = sources
+        self.sinks = sinks
+        self.queries = queries
+        self.queryNames = queries.map(\.name)
+    }
+
+    public func stream(named name: String) -> StreamSchema? { streams.first { $0.name == name } }
+
+    /// Parses and checks a Siddhi app, reporting every error found as `file:line:column: error: …`.
+    public static func compile(source: String, fileName: String) throws(SiddhiCompileErrors) -> SiddhiApp {
+        let (ast, parseDiagnostics) = Parser.parse(source, fileName: fileName)
+        var compiler = Compiler(diagnostics: parseDiagnostics, fileName: fileName)
+        let app = compiler.compile(ast)
+        let errors = compiler.diagnostics.sorted
+        if !errors.isEmpty { throw SiddhiCompileErrors(errors) }
+        return app
+    }
+}
+
+/// A typed expression: attribute references resolved to columns, operands widened to a common type.
+indirect enum TypedExpression: Sendable {
+    case column(Int, AttributeType)
+    case constant(Value, AttributeType?)  // nil type: the `null` literal
+    case arithmetic(BinaryOperator, TypedExpression, TypedExpression, AttributeType)
+    case widen(TypedExpression, from: AttributeType, to: AttributeType)
+    case compare(BinaryOperator, TypedExpression, TypedExpression, operandType: AttributeType)
+    case and(TypedExpression, TypedExpression)
+    case or(TypedExpression, TypedExpression)
+    case not(TypedExpression)
+    case isNull(TypedExpression)
+    case negate(TypedExpression, AttributeType)
+
+    /// nil only for a bare `null` literal.
+    var type: AttributeType? {
+        switch self {
+        case .column(_, let t): return t
+        case .constant(_, let t): return t
+        case .arithmetic(_, _, _, let t), .negate(_, let t): return t
+        case .widen(_, _, let to): return to
+        case .compare, .and, .or, .not, .isNull: return .bool
+        }
+    }
+}
+
+/// One query after checking: what it reads, filters, computes and where it inserts.
+struct QueryPlan: Sendable {
+    var name: String
+    var input: StreamSchema
+    var filter: TypedExpression?
+    /// One expression per output attribute, in output order.
+    var projections: [TypedExpression]
+    var output: StreamSchema
+    var outputEventType: OutputEventType
+}
