@@ -57,3 +57,5 @@ int tandem_io_uring_probe(void) {
 }
 
 int tandem_errno(void) { return errno; }
+
+int tandem_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }

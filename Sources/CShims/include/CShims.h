@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <liburing.h>
 #include <mysql/mysql.h>
 
@@ -27,6 +28,9 @@ void tandem_liburing_version(char *buf, size_t len);
 /// Whether the kernel lets this process create an io_uring. Returns 0 when allowed, else the
 /// negative errno io_uring_queue_init returned (-EPERM under Docker's default seccomp, -ENOSYS).
 int tandem_io_uring_probe(void);
+
+/// accept4(2) without the peer address (glibc declares it only under _GNU_SOURCE).
+int tandem_accept4(int fd, int flags);
 
 /// The `errno` of the calling thread (a macro in glibc, so Swift cannot always read it portably).
 int tandem_errno(void);
