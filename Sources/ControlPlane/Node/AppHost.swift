@@ -1,0 +1,143 @@
+import Atomics
+import DataPlane
+import Engine
+import Foundation
+import Logging
+
+/// Why an app could not be deployed.
+public struct DeployError: Error, Sendable, CustomStringConvertible {
+    public var app: String
+    public var message: String
+    public var description: String { "\(app): \(message)" }
+}
+
+/// One deployed app: its runtime, its sources (one listener per port), its sinks and the engine
+/// thread that owns the runtime.
+///
+/// Threads: each listener runs its own reactor thread and publishes into its own SPSC ring; the
+/// engine thread drains all of them into the runtime. Nothing else touches the runtime.
+final class AppHost: @unchecked Sendable {
+    let app: SiddhiApp
+    private let runtime: AppRuntime
+    private let logger: Logger
+    private(set) var listeners: [TCPSourceListener] = []
+    private let doorbell = Doorbell()
+    private var sinks: [LogSink] = []
+    private let stopping = ManagedAtomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+    /// Batches drained from one ring before looking at the next, so no source starves another.
+    static let batchesPerRingMax = 64
+    static let idleWaitMs = 100
+
+    init(app: SiddhiApp, settings: TandemSettings, logger: Logger) throws(DeployError) {
+        self.app = app
+        self.logger = logger
+        runtime = AppRuntime(app: app)
+
+        for sink in app.sinks {
+            switch sink.type {
+            case "log":
+                let logSink = LogSink(prefix: sink.option("prefix") ?? "\(app.name) : \(sink.streamName)")
+                sinks.append(logSink)
+                runtime.addOutputCallback(stream: sink.streamName) { logSink.write($0) }
+            default:
+                throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log)")
+            }
+        }
+
+        // Group tcp sources by (host, port): one listener serves every channel on its port.
+        var byPort: [String: TCPSourceOptions] = [:]
+        var order: [String] = []
+        for source in app.sources {
+            let at = "\(app.fileName):\(source.position)"
+            guard source.type == "tcp" else {
+                throw DeployError(app: app.name, message: "\(at): @source(type='\(source.type)') is not supported yet (supported: tcp)")
+            }
+            if let map = source.mapType, map != "binary", map != "passthrough" {
+                throw DeployError(app: app.name, message: "\(at): tcp source needs @map(type='binary'), got '\(map)'")
+            }
+            let portText = source.option("port") ?? "9892"
+            guard let port = Int(portText), (0...65535).contains(port) else {
+                throw DeployError(app: app.name, message: "\(at): port '\(portText)' is not a port number")
+            }
+            let host = source.option("host") ?? "0.0.0.0"
+            let channel = SourceChannel(channel: source.option("context") ?? source.streamName,
+                                        streamIndex: runtime.streamIndex(source.streamName)!, schema: source.schema)
+            let key = "\(host):\(port)"
+            if var existing = byPort[key] {
+                guard !existing.channels.contains(where: { $0.channel == channel.channel }) else {
+                    throw DeployError(app: app.name, message: "\(at): two tcp sources on \(key) use context '\(channel.channel)'")
+                }
+                existing.channels.append(channel)
+                byPort[key] = existing
+            } else {
+                var options = TCPSourceOptions(host: host, port: port, channels: [channel])
+                options.batchSize = settings.batchSize
+                options.maxFrameBytes = settings.maxFrameBytes
+                options.backend = settings.ioBackend
+                byPort[key] = options
+                order.append(key)
+            }
+        }
+        for key in order {
+            let ring = SPSCRing<IngestBatch>(capacity: settings.ingestRingCapacity)
+            listeners.append(TCPSourceListener(options: byPort[key]!, ring: ring, doorbell: doorbell, logger: logger))
+        }
+    }
+
+    /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
+    func start() throws(DeployError) {
+        let thread = Thread { [self] in
+            runEngine()
+            finished.signal()
+        }
+        thread.name = "tandem-engine-\(app.name)"
+        self.thread = thread
+        thread.start()
+        for (i, listener) in listeners.enumerated() {
+            do {
+                try listener.start()
+            } catch {
+                for started in listeners[..<i] { started.stop() }
+                stopEngine()
+                throw DeployError(app: app.name, message: "cannot open tcp source: \(error)")
+            }
+        }
+        logger.info("app '\(app.name)' deployed from \(app.fileName): \(app.streams.count) streams, \(app.queryNames.count) queries, \(listeners.count) tcp listeners, \(sinks.count) sinks")
+    }
+
+    /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
+    func stop() {
+        for listener in listeners { listener.stop() }
+        stopEngine()
+        logger.info("app '\(app.name)' stopped")
+    }
+
+    private func stopEngine() {
+        guard thread != nil else { return }
+        stopping.store(true, ordering: .releasing)
+        doorbell.ring()
+        finished.wait()
+        thread = nil
+    }
+
+    private func runEngine() {
+        let rings = listeners.map(\.ring)
+        while true {
+            var drained = 0
+            for ring in rings {
+                for _ in 0..<AppHost.batchesPerRingMax {
+                    guard let item = ring.tryPop() else { break }
+                    runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    drained += 1
+                }
+            }
+            if drained > 0 { continue }
+            // Idle: move the clock (timers of later windows fire here), then sleep until a push.
+            runtime.advanceTime(to: Int64(Date().timeIntervalSince1970 * 1000))
+            if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
+            doorbell.wait(timeoutMs: AppHost.idleWaitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
+        }
+    }
+}

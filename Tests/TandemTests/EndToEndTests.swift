@@ -1,0 +1,212 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// End to end through the real executable: `tandem run` on an app with a TCP source, events
+/// published over loopback by `tandem send` (siddhi-io-tcp frames), filtered output read from the
+/// node's log sink.
+@Suite(.serialized) struct EndToEndTests {
+    static func app(port: Int) -> String {
+        """
+        @App:name('E2E')
+        @source(type='tcp', port='\(port)', context='StockStream', @map(type='binary'))
+        define stream StockStream (symbol string, price double, volume long);
+
+        @sink(type='log', prefix='OUT')
+        define stream Out (symbol string, price double, total double);
+
+        from StockStream[price > 50.0]
+        select symbol, price, price * volume as total
+        insert into Out;
+        """
+    }
+
+    /// Events and the rows the filter must let through, in order.
+    static let input: [(String, Double, Int64)] = (0..<200).map { i in
+        ("S\(i % 7)", Double(i % 100) + 0.25, Int64(i))
+    }
+    static var expected: [String] {
+        input.filter { $0.1 > 50.0 }.map { "[\($0.0), \($0.1), \($0.1 * Double($0.2))]" }
+    }
+
+    static func writeInput(_ dir: URL) throws -> URL {
+        let url = dir.appendingPathComponent("events.jsonl")
+        let text = input.enumerated().map { i, e in
+            "{\"stream\":\"StockStream\",\"timestamp\":\(1000 + i),\"data\":[\"\(e.0)\",\(e.1),\(e.2)]}"
+        }.joined(separator: "\n") + "\n"
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// The `data=[...]` part of log-sink lines with the given prefix.
+    static func outputRows(_ lines: [String], prefix: String) -> [String] {
+        lines.filter { $0.contains(prefix) && $0.contains("Event{") }.compactMap { line in
+            guard let start = line.range(of: "data=[")?.lowerBound,
+                  let end = line.range(of: "], isExpired")?.lowerBound else { return nil }
+            return "[" + line[line.index(start, offsetBy: 6)..<end] + "]"
+        }
+    }
+
+    static func waitForPort(_ port: Int, timeoutSec: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeoutSec)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if rc == 0 { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    @Test(arguments: ["io_uring", "epoll"])
+    func filteredEventsFlowFromSocketToSink(backend: String) throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeTCPPort()
+        let apps = dir.appendingPathComponent("apps")
+        try FileManager.default.createDirectory(at: apps, withIntermediateDirectories: true)
+        let appFile = apps.appendingPathComponent("e2e.siddhi")
+        try EndToEndTests.app(port: port).write(to: appFile, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("deployment.yaml")
+        try "tandem:\n  dataPlane:\n    ioBackend: \(backend)\n".write(to: config, atomically: true, encoding: .utf8)
+        let input = try EndToEndTests.writeInput(dir)
+
+        let node = try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20), "node did not open port \(port): \(node.stderr)")
+
+        let (status, _, sendErr) = try NodeProcess.runToEnd(
+            ["send", "--app", appFile.path, "--host", "127.0.0.1", "--input", input.path, "--batch", "16"],
+            workingDirectory: dir)
+        #expect(status == 0, "tandem send failed: \(sendErr)")
+
+        let expected = EndToEndTests.expected
+        node.waitFor(timeoutSec: 20) { lines, _ in EndToEndTests.outputRows(lines, prefix: "OUT").count >= expected.count }
+        #expect(EndToEndTests.outputRows(node.lines, prefix: "OUT") == expected)
+        #expect(node.stderr.contains(backend == "epoll" ? "epoll" : "io_uring"))
+
+        #expect(node.terminate() == 0, "node did not stop cleanly on SIGTERM: \(node.stderr)")
+    }
+
+    @Test func malformedFrameClosesOnlyThatConnection() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeTCPPort()
+        let appFile = dir.appendingPathComponent("e2e.siddhi")
+        try EndToEndTests.app(port: port).write(to: appFile, atomically: true, encoding: .utf8)
+        let input = try EndToEndTests.writeInput(dir)
+        let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
+
+        // A connection that sends garbage (wrong protocol byte) must be closed by the node.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(rc == 0)
+        let garbage: [UInt8] = [0x7F, 0, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        #expect(n == 0, "the node should close a connection that sends a malformed frame")
+        close(fd)
+
+        // Other publishers and the node are unaffected.
+        let (status, _, sendErr) = try NodeProcess.runToEnd(
+            ["send", "--app", appFile.path, "--host", "127.0.0.1", "--input", input.path], workingDirectory: dir)
+        #expect(status == 0, "\(sendErr)")
+        let expected = EndToEndTests.expected
+        node.waitFor(timeoutSec: 20) { lines, _ in EndToEndTests.outputRows(lines, prefix: "OUT").count >= expected.count }
+        #expect(EndToEndTests.outputRows(node.lines, prefix: "OUT") == expected)
+        #expect(node.stderr.lowercased().contains("protocol"), "the closing reason should be logged: \(node.stderr)")
+        #expect(node.terminate() == 0)
+    }
+
+    @Test func generatedLoadIsCountedExactly() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeTCPPort()
+        let app = """
+        @App:name('Count')
+        @source(type='tcp', port='\(port)', @map(type='binary'))
+        define stream S (symbol string, price double, volume long);
+        @sink(type='log', prefix='ALL')
+        define stream Out (volume long);
+        from S select volume insert into Out;
+        """
+        let appFile = dir.appendingPathComponent("count.siddhi")
+        try app.write(to: appFile, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
+        let (status, sendOut, sendErr) = try NodeProcess.runToEnd(
+            ["send", "--app", appFile.path, "--host", "127.0.0.1", "--count", "5000", "--batch", "100"], workingDirectory: dir)
+        #expect(status == 0, "\(sendErr)")
+        #expect((sendOut + sendErr).contains("5000"))
+        node.waitFor(timeoutSec: 20) { lines, _ in EndToEndTests.outputRows(lines, prefix: "ALL").count >= 5000 }
+        #expect(EndToEndTests.outputRows(node.lines, prefix: "ALL").count == 5000)
+        #expect(node.terminate() == 0)
+    }
+}
+
+/// The other commands, run as a user would.
+@Suite struct CommandLineTests {
+    @Test func versionReportsNativeLibraries() throws {
+        let (status, out, _) = try NodeProcess.runToEnd(["version"], workingDirectory: URL(fileURLWithPath: "/tmp"))
+        #expect(status == 0)
+        #expect(out.contains("tandem "))
+        // jemalloc must be the process allocator of the executable, read through mallctl.
+        #expect(out.range(of: #"jemalloc \d+\.\d+\.\d+"#, options: .regularExpression) != nil, "\(out)")
+        #expect(out.range(of: #"liburing \d+\.\d+"#, options: .regularExpression) != nil, "\(out)")
+        #expect(out.range(of: #"mysql-client \d+\.\d+"#, options: .regularExpression) != nil, "\(out)")
+    }
+
+    @Test func validateReportsEveryErrorWithPosition() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.siddhi")
+        try """
+        @App:name('Bad')
+        define stream S (symbol string, price double);
+        from S[price > 'x'] select symbol insert into A;
+        from T select symbol insert into B;
+        """.write(to: bad, atomically: true, encoding: .utf8)
+        let (status, out, err) = try NodeProcess.runToEnd(["validate", bad.path], workingDirectory: dir)
+        #expect(status != 0)
+        let text = out + err
+        #expect(text.contains("bad.siddhi:3:"), "\(text)")
+        #expect(text.contains("bad.siddhi:4:"), "\(text)")
+        #expect(text.contains("error:"))
+
+        let good = dir.appendingPathComponent("good.siddhi")
+        try "define stream S (a int);\nfrom S[a > 1] select a insert into T;\n".write(to: good, atomically: true, encoding: .utf8)
+        let (goodStatus, _, goodErr) = try NodeProcess.runToEnd(["validate", good.path], workingDirectory: dir)
+        #expect(goodStatus == 0, "\(goodErr)")
+    }
+
+    @Test func badConfigIsAClearErrorNamingTheKey() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("deployment.yaml")
+        try "state.persistence:\n  intervalInMin: x\n".write(to: config, atomically: true, encoding: .utf8)
+        let (status, out, err) = try NodeProcess.runToEnd(["run", "--config", config.path, "--apps", dir.path], workingDirectory: dir, timeoutSec: 20)
+        #expect(status != 0)
+        #expect((out + err).contains("state.persistence.intervalInMin"), "\(out)\(err)")
+    }
+}
