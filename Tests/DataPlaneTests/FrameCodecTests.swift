@@ -1,0 +1,157 @@
+@testable import DataPlane
+import Engine
+import Testing
+
+let stockSchema = StreamSchema(name: "StockStream", attributes: [
+    Attribute(name: "symbol", type: .string), Attribute(name: "price", type: .double),
+    Attribute(name: "volume", type: .long),
+])
+let allTypesSchema = StreamSchema(name: "All", attributes: [
+    Attribute(name: "i", type: .int), Attribute(name: "l", type: .long), Attribute(name: "f", type: .float),
+    Attribute(name: "d", type: .double), Attribute(name: "s", type: .string), Attribute(name: "b", type: .bool),
+])
+
+func stockBatch(_ range: Range<Int>) -> EventBatch {
+    var batch = EventBatch(schema: stockSchema)
+    for i in range { batch.append(timestamp: Int64(1000 + i), values: [.string("S\(i % 10)"), .double(Double(i) + 0.5), .long(Int64(i))]) }
+    return batch
+}
+
+func frame(_ batch: EventBatch, channel: String = "StockStream") -> [UInt8] {
+    var bytes: [UInt8] = []
+    FrameEncoder().append(batch: batch, channel: channel, to: &bytes)
+    return bytes
+}
+
+/// Decodes `bytes` fed in the given chunk sizes, as a connection would; returns every row.
+func decodeAll(_ bytes: [UInt8], chunks: [Int]? = nil, channels: [SourceChannel]? = nil, batchSize: Int = 1024,
+               maxFrameBytes: Int = 1 << 20) throws(FrameDecodeError) -> [[Value]] {
+    let decoder = FrameDecoder(channels: channels ?? [SourceChannel(channel: "StockStream", streamIndex: 0, schema: stockSchema)],
+                               batchSize: batchSize, maxFrameBytes: maxFrameBytes)
+    var rows: [[Value]] = []
+    let emit: (SourceChannel, EventBatch) -> Void = { _, batch in
+        for r in 0..<batch.count { rows.append([.long(batch.timestamps[r])] + batch.row(r)) }
+    }
+    var pending: [UInt8] = []
+    var offset = 0
+    for size in chunks ?? [bytes.count] {
+        pending.append(contentsOf: bytes[offset..<min(offset + size, bytes.count)])
+        offset += size
+        var failure: FrameDecodeError? = nil
+        let consumed = pending.withUnsafeBytes { raw in
+            do throws(FrameDecodeError) { return try decoder.decode(raw, emit: emit) } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
+        pending.removeFirst(consumed)
+    }
+    decoder.flush(emit: emit)
+    return rows
+}
+
+@Suite struct FrameCodecTests {
+    @Test func roundTripsEveryAttributeType() throws {
+        var batch = EventBatch(schema: allTypesSchema)
+        batch.append(timestamp: -5, values: [.int(Int32.min), .long(Int64.max), .float(1.5), .double(-2.25), .string("héllo ☃"), .bool(true)])
+        batch.append(timestamp: 7, values: [.int(42), .long(-1), .float(-0.0), .double(1e300), .string(""), .bool(false)])
+        let rows = try decodeAll(frame(batch, channel: "All"), channels: [SourceChannel(channel: "All", streamIndex: 3, schema: allTypesSchema)])
+        #expect(rows == [
+            [.long(-5), .int(Int32.min), .long(Int64.max), .float(1.5), .double(-2.25), .string("héllo ☃"), .bool(true)],
+            [.long(7), .int(42), .long(-1), .float(-0.0), .double(1e300), .string(""), .bool(false)],
+        ])
+    }
+
+    @Test func headerMatchesSiddhiTCPFraming() {
+        let bytes = frame(stockBatch(0..<1))
+        #expect(bytes[0] == 0x02)
+        let messageSize = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
+        #expect(messageSize == bytes.count - 5, "messageSize covers everything after the 5-byte header")
+    }
+
+    @Test func manyFramesInOneBufferAndBatchCutting() throws {
+        var bytes: [UInt8] = []
+        for k in 0..<10 { bytes += frame(stockBatch(k * 7..<(k + 1) * 7)) }
+        let rows = try decodeAll(bytes, batchSize: 16)
+        #expect(rows.count == 70)
+        #expect(rows.map { $0[3] } == (0..<70).map { Value.long(Int64($0)) })
+    }
+
+    @Test func frameSplitAtEveryByteBoundary() throws {
+        let bytes = frame(stockBatch(0..<3)) + frame(stockBatch(3..<5))
+        let whole = try decodeAll(bytes)
+        #expect(whole.count == 5)
+        for split in 1..<bytes.count {
+            #expect(try decodeAll(bytes, chunks: [split, bytes.count - split]) == whole, "split at \(split)")
+        }
+        #expect(try decodeAll(bytes, chunks: Array(repeating: 1, count: bytes.count)) == whole)
+    }
+
+    @Test func truncatedStreamKeepsWaiting() throws {
+        let bytes = frame(stockBatch(0..<3))
+        // Fewer bytes than the frame: nothing decoded, nothing consumed, no error.
+        #expect(try decodeAll(Array(bytes.dropLast(1))).isEmpty)
+    }
+
+    @Test func truncatedPayloadInsideCompleteFrameIsRejected() {
+        var bytes = frame(stockBatch(0..<2))
+        // Claim 3 events while carrying 2.
+        let countOffset = bytes.count - frameBodyBytes(stockBatch(0..<2)) - 4
+        bytes[countOffset + 3] = 3
+        #expect(throws: FrameDecodeError.self) { try decodeAll(bytes) }
+    }
+
+    @Test func oversizedFrameIsRejectedFromItsHeader() {
+        let header: [UInt8] = [0x02, 0x7F, 0xFF, 0xFF, 0xFF]
+        #expect(throws: FrameDecodeError.frameTooLarge(sizeBytes: Int(Int32.max) + 5, maxFrameBytes: 1 << 20)) { try decodeAll(header) }
+    }
+
+    @Test func garbageAndWrongProtocolByte() {
+        #expect(throws: FrameDecodeError.badProtocolByte(0x47)) { try decodeAll(Array("GET / HTTP/1.1\r\n".utf8)) }
+        var bytes = frame(stockBatch(0..<1))
+        bytes[0] = 0x03
+        #expect(throws: FrameDecodeError.badProtocolByte(0x03)) { try decodeAll(bytes) }
+        // Negative message size.
+        #expect(throws: FrameDecodeError.self) { try decodeAll([0x02, 0xFF, 0xFF, 0xFF, 0xF0]) }
+    }
+
+    @Test func unknownChannelIsRejected() {
+        #expect(throws: FrameDecodeError.unknownChannel("Other")) { try decodeAll(frame(stockBatch(0..<1), channel: "Other")) }
+    }
+
+    @Test func badFrameKeepsEventsOfEarlierFrames() throws {
+        let good = frame(stockBatch(0..<4))
+        var bad = frame(stockBatch(4..<6))
+        bad.append(0xAA)
+        bad[4] &+= 1  // message size +1 to include the extra byte
+        let decoder = FrameDecoder(channels: [SourceChannel(channel: "StockStream", streamIndex: 0, schema: stockSchema)])
+        var rows = 0
+        let bytes = good + bad
+        var failure: FrameDecodeError? = nil
+        bytes.withUnsafeBytes { raw in
+            do throws(FrameDecodeError) { _ = try decoder.decode(raw) { _, b in rows += b.count } } catch { failure = error }
+        }
+        #expect(failure != nil)
+        decoder.flush { _, b in rows += b.count }
+        #expect(rows == 4, "the good frame's events survive, the bad frame's do not")
+    }
+
+    @Test func randomGarbageNeverCrashes() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var bytes = frame(stockBatch(0..<3))
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            _ = try? decodeAll(bytes, chunks: [Int.random(in: 1...bytes.count, using: &generator), bytes.count])
+        }
+    }
+}
+
+/// Payload bytes after the event count, for locating fields in tests.
+func frameBodyBytes(_ batch: EventBatch) -> Int {
+    var n = 0
+    for r in 0..<batch.count { n += 8 + 4 + batch.string(0, r).utf8.count + 8 + 8 }
+    return n
+}
