@@ -1,0 +1,105 @@
+@testable import Engine
+import Testing
+
+/// Runs `source` over events of stream S (one batch) and returns the rows of `stream`.
+func run(_ source: String, _ rows: [[Value]], output stream: String = "Out") throws -> [[Value]] {
+    let app = try SiddhiApp.compile(source: source, fileName: "t.siddhi")
+    let runtime = AppRuntime(app: app)
+    var out: [[Value]] = []
+    runtime.addOutputCallback(stream: stream) { batch in
+        for r in 0..<batch.count { out.append(batch.row(r)) }
+    }
+    var batch = EventBatch(schema: app.stream(named: "S")!)
+    for (i, row) in rows.enumerated() {
+        let ok = batch.append(timestamp: Int64(i), values: row)
+        #expect(ok)
+    }
+    runtime.send(streamIndex: runtime.streamIndex("S")!, batch: batch)
+    return out
+}
+
+@Suite struct RuntimeTests {
+    @Test func javaIntegerSemantics() throws {
+        let rows = try run("""
+            define stream S (a int, b int, c long, d long);
+            from S select a + b as add, a * b as mul, a / b as div, a % b as mod, c / d as ldiv, c % d as lmod, -a as neg
+            insert into Out;
+            """, [
+                [.int(Int32.max), .int(1), .long(7), .long(2)],
+                [.int(-7), .int(2), .long(-7), .long(2)],
+                [.int(5), .int(0), .long(5), .long(0)],
+                [.int(Int32.min), .int(-1), .long(Int64.min), .long(-1)],
+            ])
+        #expect(rows == [
+            [.int(Int32.min), .int(Int32.max), .int(Int32.max), .int(0), .long(3), .long(1), .int(-Int32.max)],
+            [.int(-5), .int(-14), .int(-3), .int(-1), .long(-3), .long(-1), .int(7)],
+            [.int(5), .int(0), .null, .null, .null, .null, .int(-5)],
+            [.int(Int32.max), .int(Int32.min), .int(Int32.min), .int(0), .long(Int64.min), .long(0), .int(Int32.min)],
+        ])
+    }
+
+    @Test func typePromotion() throws {
+        let rows = try run("""
+            define stream S (i int, l long, f float, d double);
+            from S select i + l as il, i + f as iF, f * 2 as f2, l + d as ld, i / 2.0 as half, f + d as fd insert into Out;
+            """, [[.int(3), .long(4), .float(0.1), .double(0.25)]])
+        #expect(rows == [[.long(7), .float(3.1), .float(0.2), .double(4.25), .double(1.5), .double(Double(Float(0.1)) + 0.25)]])
+    }
+
+    @Test func filtersWithNullsStringsAndBooleans() throws {
+        let source = """
+            define stream S (s string, p double, ok bool);
+            from S[(p > 10 and s == 'IBM') or (not ok and s != "") or p is null] select s, p, ok insert into Out;
+            """
+        var batchRows: [[Value]] = [
+            [.string("IBM"), .double(11), .bool(true)],    // p > 10 and IBM
+            [.string("IBM"), .double(9), .bool(true)],     // no
+            [.string("X"), .double(1), .bool(false)],      // not ok and s != ""
+            [.string(""), .double(1), .bool(false)],       // no
+            [.string("Y"), .null, .bool(true)],            // p is null
+            [.null, .double(50), .bool(false)],            // null string: comparisons false
+        ]
+        let rows = try run(source, batchRows)
+        #expect(rows == [batchRows[0], batchRows[2], batchRows[4]])
+        batchRows = []
+        #expect(try run(source, batchRows).isEmpty)
+    }
+
+    @Test func nullPropagatesThroughArithmeticAndComparisonsAreFalse() throws {
+        let rows = try run("""
+            define stream S (a int, b double);
+            from S[a > 0 or a is null] select a + 1 as a1, b * 2 as b2 insert into Out;
+            """, [[.null, .double(2)], [.int(1), .null], [.int(-1), .double(1)]])
+        #expect(rows == [[.null, .double(4)], [.int(2), .null]])
+    }
+
+    @Test func chainedQueriesAndStringConstants() throws {
+        let rows = try run("""
+            define stream S (sym string, price double);
+            from S[price > 1] select sym, price, 'tagged' as tag insert into Mid;
+            from Mid[sym != 'B'] select tag, sym, price * 10 as p insert into Out;
+            """, [[.string("A"), .double(2)], [.string("B"), .double(3)], [.string("C"), .double(0.5)], [.string("D"), .double(4)]])
+        #expect(rows == [[.string("tagged"), .string("A"), .double(20)], [.string("tagged"), .string("D"), .double(40)]])
+    }
+
+    @Test func selectStarAndLargeBatches() throws {
+        let app = try SiddhiApp.compile(source: """
+            define stream S (symbol string, price double, volume long);
+            from S[price > 50.0] select * insert into Out;
+            """, fileName: "big.siddhi")
+        let runtime = AppRuntime(app: app)
+        var count = 0
+        var volumes: [Int64] = []
+        runtime.addOutputCallback(stream: "Out") { batch in
+            count += batch.count
+            for r in 0..<batch.count { volumes.append(batch.int64(2, r)) }
+            #expect(batch.string(0, 0).hasPrefix("S"))
+        }
+        var batch = EventBatch(schema: app.streams[0], capacity: 10_000)
+        for i in 0..<10_000 { batch.append(timestamp: Int64(i), values: [.string("S\(i % 10)"), .double(Double(i % 100)), .long(Int64(i))]) }
+        runtime.send(streamIndex: 0, batch: batch)
+        let expected = (0..<10_000).filter { $0 % 100 > 50 }.map(Int64.init)
+        #expect(count == expected.count)
+        #expect(volumes == expected)
+    }
+}
