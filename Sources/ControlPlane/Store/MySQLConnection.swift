@@ -31,6 +31,9 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable {
 /// it is deliberately not Sendable.
 public final class MySQLConnection {
     private let handle: UnsafeMutablePointer<MYSQL>
+    /// Prepared statements by SQL text; bounded because callers use a fixed set of statements.
+    private var statements: [String: MySQLStatement] = [:]
+    static let statementsMax = 64
 
     /// Connects, failing within `endpoint.timeoutSec` when the server is unreachable.
     public init(_ endpoint: MySQLEndpoint) throws(MySQLError) {
@@ -51,7 +54,21 @@ public final class MySQLConnection {
         if connected == nil { throw MySQLConnection.lastError(handle) }
     }
 
-    deinit { mysql_close(handle) }
+    deinit {
+        statements.removeAll()  // close statements before their connection
+        mysql_close(handle)
+    }
+
+    func prepared(_ sql: String) throws(MySQLError) -> MySQLStatement {
+        if let statement = statements[sql] { return statement }
+        if statements.count >= MySQLConnection.statementsMax { statements.removeAll() }
+        let statement = try MySQLStatement(connection: handle, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Rows changed by the last text statement.
+    public var affectedRows: Int { Int(truncatingIfNeeded: mysql_affected_rows(handle)) }
 
     /// `mysql_library_init` is not thread-safe and `mysql_init` calls it implicitly, so it runs once
     /// here, guarded by Swift's once-only global initialisation, before any connection is made.

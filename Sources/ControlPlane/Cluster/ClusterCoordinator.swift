@@ -1,0 +1,102 @@
+import Foundation
+
+/// The role a node plays in its cluster group.
+public enum ClusterRole: Sendable, Equatable, CustomStringConvertible {
+    case active(Lease)
+    case passive
+
+    public var description: String {
+        switch self {
+        case .active(let lease): "active (term \(lease.term))"
+        case .passive: "passive"
+        }
+    }
+}
+
+/// Decides and keeps this node's role from the lease in MySQL. Driven by the control-plane thread:
+/// call `tick` every `heartbeatIntervalMs`.
+///
+/// Safety: the lease lasts `heartbeatIntervalMs × heartbeatMaxRetry` by the database's clock, counted
+/// from when the database ran the renewal — which is after this node sent it. So the active counts
+/// its own validity from the moment it *sent* the last successful renewal, on its monotonic clock,
+/// minus a margin: it stops acting as active (demotes) strictly before the database lets the passive
+/// take the lease, even when the database is unreachable. No two nodes act as active at once.
+public final class ClusterCoordinator {
+    public let nodeId: String
+    public let heartbeatIntervalMs: Int
+    public let heartbeatMaxRetry: Int
+    private let store: LeaseStore
+    private let properties: () -> String
+    private let nowMs: () -> Int64
+    public private(set) var role: ClusterRole = .passive
+    /// Monotonic time (ms) until which this node may act as active; meaningless when passive.
+    public private(set) var activeUntilMs: Int64 = 0
+    /// Last database error, if the last tick could not reach it.
+    public private(set) var lastError: MySQLError?
+
+    public var leaseDurationMs: Int { heartbeatIntervalMs * heartbeatMaxRetry }
+    /// Allowance for clock-rate drift and scheduling: demote this long before the lease can lapse.
+    public var safetyMarginMs: Int { max(heartbeatIntervalMs / 2, 50) }
+
+    public init(store: LeaseStore, nodeId: String, heartbeatIntervalMs: Int, heartbeatMaxRetry: Int,
+                properties: @escaping () -> String = { "{}" },
+                nowMs: @escaping () -> Int64 = { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }) {
+        precondition(heartbeatIntervalMs > 0 && heartbeatMaxRetry >= 2, "a lease must outlive at least one missed heartbeat")
+        self.store = store
+        self.nodeId = nodeId
+        self.heartbeatIntervalMs = heartbeatIntervalMs
+        self.heartbeatMaxRetry = heartbeatMaxRetry
+        self.properties = properties
+        self.nowMs = nowMs
+    }
+
+    /// One heartbeat: the active renews (or demotes), the passive heartbeats and takes over an
+    /// expired lease. Returns the role after the tick.
+    @discardableResult
+    public func tick() -> ClusterRole {
+        let sentMs = nowMs()
+        switch role {
+        case .active(let lease):
+            do {
+                try store.heartbeat(nodeId: nodeId, properties: properties())
+                if try store.renew(lease, durationMs: leaseDurationMs) {
+                    activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
+                } else {
+                    role = .passive  // deposed: someone else holds a newer term
+                }
+                lastError = nil
+            } catch {
+                lastError = error
+            }
+            // Unreachable database: keep acting only while the last renewal still covers us.
+            if case .active = role, nowMs() >= activeUntilMs { role = .passive }
+        case .passive:
+            do {
+                try store.heartbeat(nodeId: nodeId, properties: properties())
+                if let lease = try store.acquire(nodeId: nodeId, durationMs: leaseDurationMs) {
+                    role = .active(lease)
+                    activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
+                }
+                lastError = nil
+            } catch {
+                lastError = error
+            }
+        }
+        return role
+    }
+
+    /// Whether this node may act as active right now (checked before every side effect).
+    public var mayActAsActive: Bool {
+        if case .active = role { return nowMs() < activeUntilMs }
+        return false
+    }
+
+    /// Graceful handover: give the lease up so the passive takes over at its next heartbeat.
+    public func release() {
+        if case .active(let lease) = role {
+            try? store.release(lease)
+        }
+        role = .passive
+        activeUntilMs = 0
+    }
+}
