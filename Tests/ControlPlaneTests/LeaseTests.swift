@@ -34,7 +34,7 @@ import Testing
         let connection = try MySQLConnection({ var e = TestDatabase.endpoint; e.database = "clusterdb"; return e }())
         try connection.execute("CREATE TABLE IF NOT EXISTS fence_test (GROUP_ID VARCHAR(128) PRIMARY KEY, WRITER VARCHAR(16))")
         try connection.execute("INSERT INTO fence_test VALUES (?, 'none')", [.string(group)])
-        let write = "UPDATE fence_test SET WRITER = ? WHERE GROUP_ID = ? AND \(LeaseStore.fence)"
+        let write = "UPDATE fence_test SET WRITER = ? WHERE GROUP_ID = ? AND \(a.fence)"
         let leaseA = try #require(try a.acquire(nodeId: "a", durationMs: 200))
         #expect(try connection.execute(write, [.string("a"), .string(group)] + a.fenceParameters(leaseA)) == 1)
         try a.release(leaseA)

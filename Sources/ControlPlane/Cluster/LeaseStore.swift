@@ -112,10 +112,14 @@ public final class LeaseStore {
         return (Lease(nodeId: node, term: term), remainingUs / 1000)
     }
 
-    /// Runs `sql` (an UPDATE/INSERT … SELECT whose WHERE must include the fence placeholder) only
-    /// while `lease` is live: `fencedWhere` expands to a condition on the lease table, so a write by a
-    /// deposed active (stale term) changes nothing. Returns the affected rows.
-    public static let fence = "EXISTS (SELECT 1 FROM \(leaseTable) L WHERE L.GROUP_ID = ? AND L.NODE_ID = ? AND L.TERM = ? AND L.LEASE_EXPIRES_AT >= NOW(6))"
+    /// A SQL condition, true only while a lease is live and current; put it in the WHERE of every
+    /// write an active makes (with `fenceParameters`) so that a deposed active's write (stale term)
+    /// changes nothing. The lease table is qualified with the cluster database, so the condition
+    /// also works in statements on another database of the same server (e.g. PERSISTENCE_DB).
+    public var fence: String {
+        let table = connection.endpoint.database.map { "`\($0)`.\(LeaseStore.leaseTable)" } ?? LeaseStore.leaseTable
+        return "EXISTS (SELECT 1 FROM \(table) L WHERE L.GROUP_ID = ? AND L.NODE_ID = ? AND L.TERM = ? AND L.LEASE_EXPIRES_AT >= NOW(6))"
+    }
 
     public func fenceParameters(_ lease: Lease) -> [MySQLValue] {
         [.string(groupId), .string(lease.nodeId), .int(lease.term)]

@@ -31,6 +31,8 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable {
 /// it is deliberately not Sendable.
 public final class MySQLConnection {
     private let handle: UnsafeMutablePointer<MYSQL>
+    /// The endpoint this connection was opened with (its `database` qualifies cross-database SQL).
+    public let endpoint: MySQLEndpoint
     /// Prepared statements by SQL text; bounded because callers use a fixed set of statements.
     private var statements: [String: MySQLStatement] = [:]
     static let statementsMax = 64
@@ -42,6 +44,7 @@ public final class MySQLConnection {
             throw MySQLError(code: 0, message: "mysql_init failed (out of memory)")
         }
         self.handle = handle
+        self.endpoint = endpoint
         var timeout = endpoint.timeoutSec
         mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &timeout)
