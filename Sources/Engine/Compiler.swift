@@ -57,6 +57,15 @@ struct Compiler {
             diagnostics.error(query.inputPosition, "stream '\(query.inputStream)' is not defined")
         }
         plans.sort { $0.0 < $1.0 }
+        var queryNames: [String: SourcePosition] = [:]
+        for (index, plan) in plans {
+            let query = ast.queries[index]
+            let position = query.annotations.first { $0.name.lowercased() == "info" }?.position ?? query.position
+            if queryNames[plan.name] != nil {
+                diagnostics.error(position, "query name '\(plan.name)' is already used")
+            }
+            queryNames[plan.name] = position
+        }
 
         let base = fileName.split(separator: "/").last.map(String.init) ?? fileName
         let defaultName = base.hasSuffix(".siddhi") ? String(base.dropLast(7)) : base
@@ -109,6 +118,10 @@ struct Compiler {
             options[key] = element.value
         }
         let map = annotation.nested("map")
+        if let map, map.value("type") == nil {
+            diagnostics.error(map.position, "@map needs a type, e.g. type='binary'")
+            return nil
+        }
         var mapOptions: [String: String] = [:]
         for element in map?.elements ?? [] { if let key = element.key { mapOptions[key] = element.value } }
         return TransportSpec(type: type.lowercased(), options: options, mapType: map?.value("type")?.lowercased(),
@@ -193,12 +206,12 @@ struct Compiler {
 
     // MARK: Expressions
 
-    private static func wider(_ a: AttributeType, _ b: AttributeType) -> AttributeType {
+    static func wider(_ a: AttributeType, _ b: AttributeType) -> AttributeType {
         let rank: [AttributeType: Int] = [.int: 0, .long: 1, .float: 2, .double: 3]
         return rank[a]! >= rank[b]! ? a : b
     }
 
-    private static func widen(_ e: TypedExpression, to type: AttributeType) -> TypedExpression {
+    static func widen(_ e: TypedExpression, to type: AttributeType) -> TypedExpression {
         guard let from = e.type, from != type else {
             if case .constant(.null, nil) = e { return .constant(.null, type) }
             return e
@@ -207,7 +220,7 @@ struct Compiler {
     }
 
     /// Type-checks an expression against the input stream; nil after reporting an error.
-    private mutating func check(_ expression: Expression, input: StreamSchema) -> TypedExpression? {
+    mutating func check(_ expression: Expression, input: StreamSchema) -> TypedExpression? {
         switch expression {
         case .literal(let value, _):
             switch value {
@@ -247,10 +260,8 @@ struct Compiler {
         case .isNull(let operand, _):
             guard let typed = check(operand, input: input) else { return nil }
             return .isNull(typed)
-        case .function(let namespace, let name, _, let position):
-            let full = namespace.map { "\($0):\(name)" } ?? name
-            diagnostics.error(position, "function '\(full)' is not supported yet")
-            return nil
+        case .function(let namespace, let name, let arguments, let position):
+            return checkFunction(namespace: namespace, name: name, arguments: arguments, position: position, input: input)
         case .binary(let op, let lhs, let rhs, let position):
             let l = check(lhs, input: input)
             let r = check(rhs, input: input)

@@ -189,28 +189,16 @@ struct Lexer {
             }
             return Token(kind: .stringLiteral(text), position: position)
         }
+        // Like Siddhi's lexer: no escape sequences (a backslash is itself) and no line breaks.
         advance()
-        var out: [UInt8] = []
-        while let d = peek(), d != quote {
-            if d == UInt8(ascii: "\n") { break }
-            if d == UInt8(ascii: "\\"), let e = peek(1) {
-                advance(); advance()
-                switch e {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                default: out.append(e)
-                }
-                continue
-            }
-            out.append(d)
-            advance()
-        }
+        let start = index
+        while let d = peek(), d != quote, d != UInt8(ascii: "\n") { advance() }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if peek() == quote {
             advance()
         } else {
             diagnostics.error(position, "unterminated string")
         }
-        return Token(kind: .stringLiteral(String(decoding: out, as: UTF8.self)), position: position)
+        return Token(kind: .stringLiteral(text), position: position)
     }
 }

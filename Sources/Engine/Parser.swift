@@ -273,7 +273,8 @@ struct Parser {
                          targetPosition: targetPosition, position: position)
     }
 
-    // MARK: Expressions (precedence, low to high: or, and, not, ==/!=, relational, + -, * / %, unary)
+    // MARK: Expressions (precedence, low to high: or, and, ==/!=, relational, + -, * / %, not and unary -)
+    // As in Siddhi's grammar, `not` binds tighter than every binary operator: `not a == b` is `(not a) == b`.
 
     private mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
 
@@ -288,22 +289,13 @@ struct Parser {
     }
 
     private mutating func parseAnd() throws(Abort) -> Expression {
-        var left = try parseNot()
+        var left = try parseEquality()
         while current.isKeyword("and") {
             let p = current.position
             advance()
-            left = .binary(.and, left, try parseNot(), p)
+            left = .binary(.and, left, try parseEquality(), p)
         }
         return left
-    }
-
-    private mutating func parseNot() throws(Abort) -> Expression {
-        if current.isKeyword("not") {
-            let p = current.position
-            advance()
-            return .not(try parseNot(), p)
-        }
-        return try parseEquality()
     }
 
     private mutating func parseEquality() throws(Abort) -> Expression {
@@ -355,6 +347,11 @@ struct Parser {
     }
 
     private mutating func parseUnary() throws(Abort) -> Expression {
+        if current.isKeyword("not") {
+            let p = current.position
+            advance()
+            return .not(try parseUnary(), p)
+        }
         if current.isSymbol("-") {
             let p = current.position
             advance()

@@ -1,10 +1,12 @@
 /// Runs one `from S[filter] select … insert into T` query over batches.
 ///
 /// The filter is a vector program producing a selection of rows; each output attribute is either a
-/// gathered input column or a vector program's result. The output batch is owned here and reused.
+/// gathered input column or a vector program's result. The output batch is owned here and reused,
+/// string bytes included: they are copied into its own arena, so that the input batch's storage
+/// is never shared and can go straight back to its producer's pool.
 final class QueryRuntime {
     private enum Projection {
-        case column(Int)
+        case column(Int, AttributeType)
         case constantString([UInt8])
         case program(VectorProgram)
     }
@@ -12,6 +14,8 @@ final class QueryRuntime {
     let plan: QueryPlan
     private let filter: VectorProgram?
     private let projections: [Projection]
+    /// Whether some output attribute is an input string column as is.
+    private let projectsStringColumns: Bool
     private var output: EventBatch
     private var selection: [Int32] = []
 
@@ -20,15 +24,20 @@ final class QueryRuntime {
         filter = plan.filter.map(VectorProgram.init)
         projections = plan.projections.map { expression in
             switch expression {
-            case .column(let i, _): return .column(i)
+            case .column(let i, let type): return .column(i, type)
             case .constant(.string(let s), _): return .constantString(Array(s.utf8))
             default: return .program(VectorProgram(expression))
             }
+        }
+        projectsStringColumns = projections.contains {
+            if case .column(_, .string) = $0 { return true }
+            return false
         }
         output = EventBatch(schema: plan.output)
     }
 
     /// Processes one input batch; returns the output batch, or nil when no event passed.
+    /// The returned batch is valid until the next call.
     func process(_ input: EventBatch) -> EventBatch? {
         let n = input.count
         guard n > 0 else { return nil }
@@ -37,8 +46,7 @@ final class QueryRuntime {
         var selected = n
         var all = true
         if let filter {
-            filter.evaluate(input)
-            let keep = filter.resultValues
+            let keep = filter.evaluateCondition(input)
             selected = selection.withUnsafeMutableBufferPointer { sel in
                 var k = 0
                 for i in 0..<n {
@@ -52,8 +60,10 @@ final class QueryRuntime {
         guard selected > 0 else { return nil }
 
         output.reset(count: selected)
-        let usesInputStrings = plan.output.attributes.contains { $0.type == .string }
-        if usesInputStrings { output.stringBytes = input.stringBytes }  // shared until written (copy-on-write)
+        // When every row passes, one bulk copy of the input arena keeps input string slots valid as they
+        // are; otherwise only the selected rows' strings are copied.
+        let bulkStrings = all && projectsStringColumns
+        if bulkStrings { output.stringBytes.append(contentsOf: input.stringBytes) }
 
         selection.withUnsafeBufferPointer { sel in
             input.timestamps.withUnsafeBufferPointer { src in
@@ -63,20 +73,21 @@ final class QueryRuntime {
             }
             for (o, projection) in projections.enumerated() {
                 switch projection {
-                case .column(let c):
+                case .column(let c, let type):
                     input.columns[c].withUnsafeBufferPointer { src in
                         output.columns[o].withUnsafeMutableBufferPointer { dst in
                             gather(src.baseAddress!, dst.baseAddress!, sel.baseAddress!, selected, all)
                         }
                     }
                     if !input.nulls[c].isEmpty {
-                        output.nulls[o] = Array(repeating: 0, count: selected)
+                        output.nulls[o].append(contentsOf: repeatElement(0, count: selected))  // reuses capacity kept by reset
                         input.nulls[c].withUnsafeBufferPointer { src in
                             output.nulls[o].withUnsafeMutableBufferPointer { dst in
                                 gather(src.baseAddress!, dst.baseAddress!, sel.baseAddress!, selected, all)
                             }
                         }
                     }
+                    if type == .string && !bulkStrings { copyStrings(column: o, count: selected, input, nil, keepInputSlots: false) }
                 case .constantString(let bytes):
                     let slot = UInt64(output.stringBytes.count) << 32 | UInt64(bytes.count)
                     output.stringBytes.append(contentsOf: bytes)
@@ -87,15 +98,90 @@ final class QueryRuntime {
                         gather(program.resultValues, dst.baseAddress!, sel.baseAddress!, selected, all)
                     }
                     if let nulls = program.resultNulls {
-                        output.nulls[o] = Array(repeating: 0, count: selected)
+                        output.nulls[o].append(contentsOf: repeatElement(0, count: selected))  // reuses capacity kept by reset
                         output.nulls[o].withUnsafeMutableBufferPointer { dst in
                             gather(nulls, dst.baseAddress!, sel.baseAddress!, selected, all)
                         }
+                    }
+                    if program.resultType == .string {
+                        copyStrings(column: o, count: selected, input, program, keepInputSlots: bulkStrings)
                     }
                 }
             }
         }
         return output
+    }
+
+    /// Copies the strings of output column `column` into the output arena and repoints its slots.
+    /// Slots point into the input batch's arena, or (with `VectorProgram.programArenaBit`) into the
+    /// program's; with `keepInputSlots` the input arena was already copied whole at offset 0.
+    /// A run of one slot (a constant) is copied once.
+    private func copyStrings(column: Int, count: Int, _ input: EventBatch, _ program: VectorProgram?,
+                             keepInputSlots: Bool) {
+        // Work on the arena and column outside `output` so that appending does not overlap an access to it.
+        var bytes = output.stringBytes
+        output.stringBytes = []
+        var slots = output.columns[column]
+        output.columns[column] = []
+        if let program {
+            program.withArena {
+                QueryRuntime.copyStrings(&slots, into: &bytes, count: count, input: input, program: $0, keepInputSlots: keepInputSlots)
+            }
+        } else {
+            QueryRuntime.copyStrings(&slots, into: &bytes, count: count, input: input,
+                                     program: UnsafeBufferPointer(start: nil, count: 0), keepInputSlots: keepInputSlots)
+        }
+        output.columns[column] = slots
+        output.stringBytes = bytes
+    }
+
+    private static func copyStrings(_ slots: inout [UInt64], into bytes: inout [UInt8], count: Int, input: EventBatch,
+                                    program programArena: UnsafeBufferPointer<UInt8>, keepInputSlots: Bool) {
+        // Pass 1 sizes the copy so that pass 2 is plain memcpy into memory grown once.
+        @inline(__always) func copies(_ slot: UInt64) -> Bool {
+            !keepInputSlots || slot & VectorProgram.programArenaBit != 0
+        }
+        var total = 0
+        slots.withUnsafeBufferPointer { slots in
+            var previousSlot: UInt64 = .max
+            for row in 0..<count {
+                let slot = slots[row]
+                if copies(slot) && slot != previousSlot {
+                    total += Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+                    previousSlot = slot
+                }
+            }
+        }
+        let base = bytes.count
+        precondition(base + total <= Int(UInt32.max), "output string arena over 4 GiB")
+        bytes.append(contentsOf: repeatElement(0, count: total))
+        input.stringBytes.withUnsafeBufferPointer { inputArena in
+            bytes.withUnsafeMutableBufferPointer { out in
+                slots.withUnsafeMutableBufferPointer { slots in
+                    var previousSlot: UInt64 = .max
+                    var previousOutput: UInt64 = 0
+                    var end = base
+                    for row in 0..<count {
+                        let slot = slots[row]
+                        guard copies(slot) else { continue }
+                        if slot != previousSlot {
+                            let offset = Int(truncatingIfNeeded: (slot >> 32) & 0x7FFF_FFFF)
+                            let length = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+                            if length > 0 {
+                                let source = slot & VectorProgram.programArenaBit != 0 ? programArena : inputArena
+                                precondition(offset + length <= source.count, "string slot outside its arena")
+                                (out.baseAddress! + end).update(from: source.baseAddress! + offset, count: length)
+                            }
+                            previousSlot = slot
+                            previousOutput = UInt64(end) << 32 | UInt64(length)
+                            end += length
+                        }
+                        slots[row] = previousOutput
+                    }
+                    assert(end == base + total)
+                }
+            }
+        }
     }
 
     @inline(__always)

@@ -5,6 +5,19 @@ public struct ReplayError: Error, Sendable, CustomStringConvertible {
     public var description: String { "input line \(line): \(message)" }
 }
 
+/// Why `Replay.run(appSource:…)` failed: the app does not compile, or an input line is bad.
+public enum ReplayFailure: Error, Sendable, CustomStringConvertible {
+    case compile(SiddhiCompileErrors)
+    case input(ReplayError)
+
+    public var description: String {
+        switch self {
+        case .compile(let errors): errors.description
+        case .input(let error): error.description
+        }
+    }
+}
+
 /// The `tandem replay` contract: run an app in playback over JSON-lines input and print one JSON
 /// line per event a query inserts into a stream, in emission order.
 public enum Replay {
@@ -49,8 +62,18 @@ public enum Replay {
         init(_ text: String) { self.text = text }
     }
 
+    /// Compiles `appSource` and runs it over `inputLines` (see `run(app:lines:output:)`).
+    public static func run(appSource: String, fileName: String, inputLines: some Sequence<String>,
+                           output: @escaping (String) -> Void) throws(ReplayFailure) {
+        let app: SiddhiApp
+        do { app = try SiddhiApp.compile(source: appSource, fileName: fileName) } catch { throw .compile(error) }
+        do { try run(app: app, lines: inputLines, output: output) } catch { throw .input(error) }
+    }
+
     /// Runs `app` over `lines`, calling `output` with each output JSON line.
-    /// Each event is sent as its own batch, as Siddhi processes one arrival per chunk in playback.
+    /// Each event is sent as its own batch, as Siddhi processes one arrival per chunk in playback: batching
+    /// events of one timestamp would reorder the output of one stream fed by two paths (a chain and a
+    /// direct query).
     public static func run(app: SiddhiApp, lines: some Sequence<String>, output: @escaping (String) -> Void) throws(ReplayError) {
         let runtime = AppRuntime(app: app)
         for stream in runtime.queryOutputStreams {

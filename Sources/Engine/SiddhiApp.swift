@@ -11,6 +11,12 @@ public struct TransportSpec: Sendable {
     public var schema: StreamSchema
     public var position: SourcePosition
 
+    /// The nested `@map` as one value: its type (lowercased) and options; nil without `@map`.
+    public var map: (type: String, options: [String: String])? {
+        mapType.map { ($0, mapOptions) }
+    }
+
+    /// The option `key`, matched exactly first, then case-insensitively.
     public func option(_ key: String) -> String? {
         if let v = options[key] { return v }
         let lower = key.lowercased()
@@ -56,31 +62,6 @@ public final class SiddhiApp: Sendable {
         let errors = compiler.diagnostics.sorted
         if !errors.isEmpty { throw SiddhiCompileErrors(errors) }
         return app
-    }
-}
-
-/// A typed expression: attribute references resolved to columns, operands widened to a common type.
-indirect enum TypedExpression: Sendable {
-    case column(Int, AttributeType)
-    case constant(Value, AttributeType?)  // nil type: the `null` literal
-    case arithmetic(BinaryOperator, TypedExpression, TypedExpression, AttributeType)
-    case widen(TypedExpression, from: AttributeType, to: AttributeType)
-    case compare(BinaryOperator, TypedExpression, TypedExpression, operandType: AttributeType)
-    case and(TypedExpression, TypedExpression)
-    case or(TypedExpression, TypedExpression)
-    case not(TypedExpression)
-    case isNull(TypedExpression)
-    case negate(TypedExpression, AttributeType)
-
-    /// nil only for a bare `null` literal.
-    var type: AttributeType? {
-        switch self {
-        case .column(_, let t): return t
-        case .constant(_, let t): return t
-        case .arithmetic(_, _, _, let t), .negate(_, let t): return t
-        case .widen(_, _, let to): return to
-        case .compare, .and, .or, .not, .isNull: return .bool
-        }
     }
 }
 

@@ -4,18 +4,28 @@ import Foundation
 ///
 /// Dispatch happens once per instruction per batch; the loops inside touch only raw `UInt64`
 /// slots (`Int64` or `Double` bit patterns, as `EventBatch` stores them) and byte null masks, so
-/// evaluation does no per-event allocation, ARC traffic or dynamic dispatch.
+/// evaluation does no per-event allocation, ARC traffic or dynamic dispatch (the exceptions are
+/// the conversions between strings and numbers, which format or parse text per event).
+///
+/// String registers hold `offset << 32 | length` slots like `EventBatch`. Bit 63 of a slot says
+/// which bytes it points into: clear for the input batch's arena, set for this program's own arena
+/// (string constants, then strings made by `convert`). Input arenas must stay below 2 GiB.
 final class VectorProgram {
     enum NumericKind: UInt8 { case int32, int64, float32, float64 }
     enum ArithmeticOp: UInt8 { case add, subtract, multiply, divide, modulo }
     enum CompareOp: UInt8 { case equal, notEqual, less, lessOrEqual, greater, greaterOrEqual }
-    /// Where the bytes of a string register's slots live.
-    enum StringArena { case batch, constants }
+    /// Conversions of `convert()`; identities never become instructions.
+    enum ConvertOp: UInt8 {
+        case integerToInt, integerToFloat, integerToDouble, integerToBool, integerToString
+        case realToInt, realToLong, doubleToFloat, realToBool, floatToString, doubleToString
+        case boolToInteger, boolToReal, boolToString
+        case stringToInt, stringToLong, stringToFloat, stringToDouble, stringToBool
+    }
 
     enum Instruction {
         case load(dst: Int, column: Int)
-        case widenIntegerToFloat(dst: Int, src: Int)    // int/long -> float (rounded to Float)
-        case widenIntegerToDouble(dst: Int, src: Int)   // int/long -> double
+        case loadTimestamp(dst: Int)
+        case convert(ConvertOp, dst: Int, src: Int)
         case arithmetic(ArithmeticOp, NumericKind, dst: Int, a: Int, b: Int)
         case negate(NumericKind, dst: Int, src: Int)
         case compareInteger(CompareOp, dst: Int, a: Int, b: Int)
@@ -25,7 +35,13 @@ final class VectorProgram {
         case or(dst: Int, a: Int, b: Int)
         case not(dst: Int, src: Int)
         case isNull(dst: Int, src: Int)
+        case select(dst: Int, condition: Int, a: Int, b: Int)
+        case coalesce(dst: Int, a: Int, b: Int)
+        case extremum(isMaximum: Bool, NumericKind, dst: Int, a: Int, b: Int)
     }
+
+    /// Set in a string slot that points into the program's arena rather than the batch's.
+    static let programArenaBit: UInt64 = 1 << 63
 
     private(set) var instructions: [Instruction] = []
     /// The register holding the result after `evaluate`.
@@ -37,15 +53,17 @@ final class VectorProgram {
     private var nulls: [UnsafeMutablePointer<UInt8>] = []
     /// Per batch: whether a register may hold a null (its mask is only valid when true).
     private var mayBeNull: [Bool] = []
-    private var arenas: [StringArena] = []
     /// Constant registers: (register, slot bits, is null), filled whenever capacity grows.
     private var constants: [(Int, UInt64, Bool)] = []
-    private var constantBytes: [UInt8] = []
+    /// String constants, then (per batch) strings produced by conversions.
+    private var arena: [UInt8] = []
+    private var constantArenaCount = 0
     private var capacity = 0
 
     init(_ expression: TypedExpression) {
         resultType = expression.type ?? .bool
         result = emit(expression)
+        constantArenaCount = arena.count
     }
 
     deinit {
@@ -55,11 +73,10 @@ final class VectorProgram {
 
     // MARK: Compilation
 
-    private func newRegister(_ arena: StringArena = .batch) -> Int {
+    private func newRegister() -> Int {
         values.append(UnsafeMutablePointer<UInt64>.allocate(capacity: 1))
         nulls.append(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
         mayBeNull.append(false)
-        arenas.append(arena)
         return values.count - 1
     }
 
@@ -83,6 +100,53 @@ final class VectorProgram {
         }
     }
 
+    /// The instruction converting `from` to `to`, or nil when the slots already mean the same.
+    private static func convertOp(from: AttributeType, to: AttributeType) -> ConvertOp? {
+        switch (from, to) {
+        case (.long, .int): .integerToInt
+        case (.int, .long), (.float, .double): nil
+        case (.int, .float), (.long, .float): .integerToFloat
+        case (.int, .double), (.long, .double): .integerToDouble
+        case (.int, .bool), (.long, .bool): .integerToBool
+        case (.int, .string), (.long, .string): .integerToString
+        case (.float, .int), (.double, .int): .realToInt
+        case (.float, .long), (.double, .long): .realToLong
+        case (.double, .float): .doubleToFloat
+        case (.float, .bool), (.double, .bool): .realToBool
+        case (.float, .string): .floatToString
+        case (.double, .string): .doubleToString
+        case (.bool, .int), (.bool, .long): .boolToInteger
+        case (.bool, .float), (.bool, .double): .boolToReal
+        case (.bool, .string): .boolToString
+        case (.string, .int): .stringToInt
+        case (.string, .long): .stringToLong
+        case (.string, .float): .stringToFloat
+        case (.string, .double): .stringToDouble
+        case (.string, .bool): .stringToBool
+        default: nil  // same type
+        }
+    }
+
+    private func constantRegister(_ value: Value) -> Int {
+        var bits: UInt64 = 0
+        var isNull = false
+        switch value {
+        case .int(let v): bits = UInt64(bitPattern: Int64(v))
+        case .long(let v): bits = UInt64(bitPattern: v)
+        case .float(let v): bits = Double(v).bitPattern
+        case .double(let v): bits = v.bitPattern
+        case .bool(let v): bits = v ? 1 : 0
+        case .string(let s):
+            precondition(arena.count < 1 << 31, "string constants over 2 GiB")
+            bits = VectorProgram.programArenaBit | UInt64(arena.count) << 32 | UInt64(s.utf8.count)
+            arena.append(contentsOf: s.utf8)
+        case .null: isNull = true
+        }
+        let r = newRegister()
+        constants.append((r, bits, isNull))
+        return r
+    }
+
     private func emit(_ e: TypedExpression) -> Int {
         switch e {
         case .column(let column, _):
@@ -90,30 +154,16 @@ final class VectorProgram {
             instructions.append(.load(dst: r, column: column))
             return r
         case .constant(let value, _):
-            var bits: UInt64 = 0
-            var isNull = false
-            var arena = StringArena.batch
-            switch value {
-            case .int(let v): bits = UInt64(bitPattern: Int64(v))
-            case .long(let v): bits = UInt64(bitPattern: v)
-            case .float(let v): bits = Double(v).bitPattern
-            case .double(let v): bits = v.bitPattern
-            case .bool(let v): bits = v ? 1 : 0
-            case .string(let s):
-                arena = .constants
-                bits = UInt64(constantBytes.count) << 32 | UInt64(s.utf8.count)
-                constantBytes.append(contentsOf: s.utf8)
-            case .null: isNull = true
-            }
-            let r = newRegister(arena)
-            constants.append((r, bits, isNull))
-            return r
-        case .widen(let inner, let from, let to):
-            let src = emit(inner)
-            let fromInteger = from == .int || from == .long
-            if !fromInteger || to == .long { return src }  // int->long and float->double keep their bits
+            return constantRegister(value)
+        case .timestamp:
             let r = newRegister()
-            instructions.append(to == .float ? .widenIntegerToFloat(dst: r, src: src) : .widenIntegerToDouble(dst: r, src: src))
+            instructions.append(.loadTimestamp(dst: r))
+            return r
+        case .widen(let inner, let from, let to), .convert(let inner, let from, let to):
+            let src = emit(inner)
+            guard let op = VectorProgram.convertOp(from: from, to: to) else { return src }
+            let r = newRegister()
+            instructions.append(.convert(op, dst: r, src: src))
             return r
         case .arithmetic(let op, let l, let rr, let type):
             let a = emit(l), b = emit(rr)
@@ -161,6 +211,29 @@ final class VectorProgram {
             let r = newRegister()
             instructions.append(.isNull(dst: r, src: src))
             return r
+        case .ifThenElse(let condition, let whenTrue, let whenFalse, _):
+            let c = emit(condition), a = emit(whenTrue), b = emit(whenFalse)
+            let r = newRegister()
+            instructions.append(.select(dst: r, condition: c, a: a, b: b))
+            return r
+        case .coalesce(let operands, _):
+            var acc = emit(operands[0])
+            for operand in operands.dropFirst() {
+                let b = emit(operand)
+                let r = newRegister()
+                instructions.append(.coalesce(dst: r, a: acc, b: b))
+                acc = r
+            }
+            return acc
+        case .extremum(let isMaximum, let operands, let type):
+            var acc = emit(operands[0])
+            for operand in operands.dropFirst() {
+                let b = emit(operand)
+                let r = newRegister()
+                instructions.append(.extremum(isMaximum: isMaximum, VectorProgram.kind(type), dst: r, a: acc, b: b))
+                acc = r
+            }
+            return acc
         }
     }
 
@@ -186,20 +259,30 @@ final class VectorProgram {
     func evaluate(_ batch: EventBatch) {
         let n = batch.count
         guard n > 0 else { return }
+        precondition(batch.stringBytes.count < 1 << 31, "batch string arena over 2 GiB")
         ensureCapacity(n)
+        arena.removeLast(arena.count - constantArenaCount)
         for (r, _, isNull) in constants { mayBeNull[r] = isNull }
-        batch.stringBytes.withUnsafeBufferPointer { batchBytes in
-            constantBytes.withUnsafeBufferPointer { constBytes in
-                for instruction in instructions {
-                    run(instruction, n, batch, batchBytes, constBytes)
-                }
-            }
+        for instruction in instructions {
+            run(instruction, n, batch)
         }
+    }
+
+    /// Runs a bool program as a filter: the result with nulls read as false (slot 1 = keep).
+    func evaluateCondition(_ batch: EventBatch) -> UnsafePointer<UInt64> {
+        precondition(resultType == .bool)
+        evaluate(batch)
+        return UnsafePointer(truthy(batch.count, result))
     }
 
     var resultValues: UnsafePointer<UInt64> { UnsafePointer(values[result]) }
     /// Null mask of the result, or nil when no result slot is null.
     var resultNulls: UnsafePointer<UInt8>? { mayBeNull[result] ? UnsafePointer(nulls[result]) : nil }
+
+    /// Calls `body` with the program's arena, which string slots with `programArenaBit` point into.
+    func withArena<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        arena.withUnsafeBufferPointer(body)
+    }
 
     @inline(__always)
     private func propagateNulls(_ n: Int, dst: Int, _ a: Int, _ b: Int) {
@@ -221,8 +304,13 @@ final class VectorProgram {
         for i in 0..<n { d[i] = f(a[i], b[i]) }
     }
 
-    private func run(_ instruction: Instruction, _ n: Int, _ batch: EventBatch,
-                     _ batchBytes: UnsafeBufferPointer<UInt8>, _ constBytes: UnsafeBufferPointer<UInt8>) {
+    @inline(__always)
+    private static func map1(_ n: Int, _ s: UnsafeMutablePointer<UInt64>, _ d: UnsafeMutablePointer<UInt64>,
+                             _ f: (UInt64) -> UInt64) {
+        for i in 0..<n { d[i] = f(s[i]) }
+    }
+
+    private func run(_ instruction: Instruction, _ n: Int, _ batch: EventBatch) {
         switch instruction {
         case .load(let dst, let column):
             batch.columns[column].withUnsafeBufferPointer { values[dst].update(from: $0.baseAddress!, count: n) }
@@ -231,23 +319,24 @@ final class VectorProgram {
             if !columnNulls.isEmpty {
                 columnNulls.withUnsafeBufferPointer { nulls[dst].update(from: $0.baseAddress!, count: n) }
             }
-        case .widenIntegerToFloat(let dst, let src):
-            let s = values[src], d = values[dst]
-            for i in 0..<n { d[i] = Double(Float(Int64(bitPattern: s[i]))).bitPattern }
+        case .loadTimestamp(let dst):
+            let d = values[dst]
+            batch.timestamps.withUnsafeBufferPointer { t in
+                for i in 0..<n { d[i] = UInt64(bitPattern: t[i]) }
+            }
+            mayBeNull[dst] = false
+        case .convert(let op, let dst, let src):
             copyNulls(n, dst: dst, src: src)
-        case .widenIntegerToDouble(let dst, let src):
-            let s = values[src], d = values[dst]
-            for i in 0..<n { d[i] = Double(Int64(bitPattern: s[i])).bitPattern }
-            copyNulls(n, dst: dst, src: src)
+            convert(op, n, dst: dst, src: src, batch)
         case .arithmetic(let op, let kind, let dst, let a, let b):
             propagateNulls(n, dst: dst, a, b)
             arithmetic(op, kind, n, dst: dst, a: a, b: b)
         case .negate(let kind, let dst, let src):
             let s = values[src], d = values[dst]
             switch kind {
-            case .int32: for i in 0..<n { d[i] = UInt64(bitPattern: Int64(0 &- Int32(truncatingIfNeeded: Int64(bitPattern: s[i])))) }
-            case .int64: for i in 0..<n { d[i] = UInt64(bitPattern: 0 &- Int64(bitPattern: s[i])) }
-            case .float32, .float64: for i in 0..<n { d[i] = (-Double(bitPattern: s[i])).bitPattern }
+            case .int32: VectorProgram.map1(n, s, d) { UInt64(bitPattern: Int64(0 &- Int32(truncatingIfNeeded: Int64(bitPattern: $0)))) }
+            case .int64: VectorProgram.map1(n, s, d) { UInt64(bitPattern: 0 &- Int64(bitPattern: $0)) }
+            case .float32, .float64: VectorProgram.map1(n, s, d) { (-Double(bitPattern: $0)).bitPattern }
             }
             copyNulls(n, dst: dst, src: src)
         case .compareInteger(let op, let dst, let a, let b):
@@ -274,16 +363,18 @@ final class VectorProgram {
             maskComparisonNulls(n, dst: dst, a, b)
         case .compareString(let equal, let dst, let a, let b):
             let x = values[a], y = values[b], d = values[dst]
-            let xb = arenas[a] == .constants ? constBytes : batchBytes
-            let yb = arenas[b] == .constants ? constBytes : batchBytes
-            for i in 0..<n {
-                let sx = x[i], sy = y[i]
-                let lx = Int(sx & 0xFFFF_FFFF), ly = Int(sy & 0xFFFF_FFFF)
-                var same = lx == ly
-                if same && lx > 0 {
-                    same = memcmp(xb.baseAddress! + Int(sx >> 32), yb.baseAddress! + Int(sy >> 32), lx) == 0
+            withStringBases(batch) { batchBase, programBase in
+                for i in 0..<n {
+                    let sx = x[i], sy = y[i]
+                    let lx = Int(truncatingIfNeeded: sx & 0xFFFF_FFFF), ly = Int(truncatingIfNeeded: sy & 0xFFFF_FFFF)
+                    var same = lx == ly
+                    if same && lx > 0 {
+                        let px = VectorProgram.bytes(sx, batchBase, programBase)
+                        let py = VectorProgram.bytes(sy, batchBase, programBase)
+                        same = memcmp(px, py, lx) == 0
+                    }
+                    d[i] = same == equal ? 1 : 0
                 }
-                d[i] = same == equal ? 1 : 0
             }
             maskComparisonNulls(n, dst: dst, a, b)
         case .and(let dst, let a, let b):
@@ -296,7 +387,7 @@ final class VectorProgram {
             mayBeNull[dst] = false
         case .not(let dst, let src):
             let x = truthy(n, src), d = values[dst]
-            for i in 0..<n { d[i] = x[i] ^ 1 }
+            VectorProgram.map1(n, x, d) { $0 ^ 1 }
             mayBeNull[dst] = false
         case .isNull(let dst, let src):
             let d = values[dst]
@@ -307,7 +398,78 @@ final class VectorProgram {
                 d.update(repeating: 0, count: n)
             }
             mayBeNull[dst] = false
+        case .select(let dst, let condition, let a, let b):
+            let c = truthy(n, condition), x = values[a], y = values[b], d = values[dst]
+            for i in 0..<n { d[i] = c[i] != 0 ? x[i] : y[i] }
+            let na = mayBeNull[a], nb = mayBeNull[b]
+            mayBeNull[dst] = na || nb
+            if na || nb {
+                let m = nulls[dst], xm = nulls[a], ym = nulls[b]
+                for i in 0..<n { m[i] = c[i] != 0 ? (na ? xm[i] : 0) : (nb ? ym[i] : 0) }
+            }
+        case .coalesce(let dst, let a, let b):
+            let x = values[a], y = values[b], d = values[dst]
+            guard mayBeNull[a] else {
+                d.update(from: x, count: n)
+                mayBeNull[dst] = false
+                return
+            }
+            let xm = nulls[a], m = nulls[dst]
+            for i in 0..<n { d[i] = xm[i] != 0 ? y[i] : x[i] }
+            if mayBeNull[b] {
+                let ym = nulls[b]
+                for i in 0..<n { m[i] = xm[i] & ym[i] }
+                mayBeNull[dst] = true
+            } else {
+                mayBeNull[dst] = false
+            }
+        case .extremum(let isMaximum, let kind, let dst, let a, let b):
+            let x = values[a], y = values[b], d = values[dst]
+            switch (kind, isMaximum) {
+            case (.int32, true), (.int64, true):
+                VectorProgram.map2(n, x, y, d) { Int64(bitPattern: $0) >= Int64(bitPattern: $1) ? $0 : $1 }
+            case (.int32, false), (.int64, false):
+                VectorProgram.map2(n, x, y, d) { Int64(bitPattern: $0) <= Int64(bitPattern: $1) ? $0 : $1 }
+            case (_, true):
+                VectorProgram.map2(n, x, y, d) { Double(bitPattern: $0) >= Double(bitPattern: $1) ? $0 : $1 }
+            case (_, false):
+                VectorProgram.map2(n, x, y, d) { Double(bitPattern: $0) <= Double(bitPattern: $1) ? $0 : $1 }
+            }
+            // Nulls are skipped: a null operand yields the other one; null only when both are.
+            let na = mayBeNull[a], nb = mayBeNull[b]
+            mayBeNull[dst] = na && nb
+            if na || nb {
+                let m = nulls[dst]
+                let xm = nulls[a], ym = nulls[b]
+                for i in 0..<n {
+                    let xNull = na && xm[i] != 0, yNull = nb && ym[i] != 0
+                    if xNull { d[i] = y[i] } else if yNull { d[i] = x[i] }
+                    m[i] = xNull && yNull ? 1 : 0
+                }
+            }
         }
+    }
+
+    /// Base addresses of the batch's and the program's string arenas (never nil, even when empty).
+    @inline(__always)
+    private func withStringBases<R>(_ batch: EventBatch,
+                                    _ body: (UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> R) -> R {
+        // One extra byte keeps base addresses valid for empty arenas; it is never read.
+        batch.stringBytes.withUnsafeBufferPointer { b in
+            arena.withUnsafeBufferPointer { p in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) { empty in
+                    body(b.baseAddress ?? UnsafePointer(empty.baseAddress!), p.baseAddress ?? UnsafePointer(empty.baseAddress!))
+                }
+            }
+        }
+    }
+
+    /// Where the bytes of a string slot start.
+    @inline(__always)
+    private static func bytes(_ slot: UInt64, _ batchBase: UnsafePointer<UInt8>,
+                              _ programBase: UnsafePointer<UInt8>) -> UnsafePointer<UInt8> {
+        let offset = Int(truncatingIfNeeded: (slot >> 32) & 0x7FFF_FFFF)
+        return (slot & programArenaBit != 0 ? programBase : batchBase) + offset
     }
 
     @inline(__always)
@@ -320,8 +482,12 @@ final class VectorProgram {
     @inline(__always)
     private func maskComparisonNulls(_ n: Int, dst: Int, _ a: Int, _ b: Int) {
         let d = values[dst]
-        for r in [a, b] where mayBeNull[r] {
-            let m = nulls[r]
+        if mayBeNull[a] {
+            let m = nulls[a]
+            for i in 0..<n where m[i] != 0 { d[i] = 0 }
+        }
+        if mayBeNull[b] {
+            let m = nulls[b]
             for i in 0..<n where m[i] != 0 { d[i] = 0 }
         }
         mayBeNull[dst] = false
@@ -345,6 +511,105 @@ final class VectorProgram {
             mayBeNull[dst] = true
         }
         nulls[dst][i] = 1
+    }
+
+    /// Java's `(int)` / `(long)` of a double: truncation, saturation at the range ends, NaN → 0.
+    @inline(__always)
+    private static func javaInteger(_ d: Double, bits32: Bool) -> Int64 {
+        if d.isNaN { return 0 }
+        if bits32 {
+            if d >= 2_147_483_647 { return Int64(Int32.max) }
+            if d <= -2_147_483_648 { return Int64(Int32.min) }
+        } else {
+            if d >= 0x1p63 { return .max }
+            if d <= -9_223_372_036_854_775_808 { return .min }
+        }
+        return Int64(d)
+    }
+
+    private func convert(_ op: ConvertOp, _ n: Int, dst: Int, src: Int, _ batch: EventBatch) {
+        let s = values[src], d = values[dst]
+        switch op {
+        case .integerToInt:
+            VectorProgram.map1(n, s, d) { UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: Int64(bitPattern: $0)))) }
+        case .integerToFloat:
+            VectorProgram.map1(n, s, d) { Double(Float(Int64(bitPattern: $0))).bitPattern }
+        case .integerToDouble:
+            VectorProgram.map1(n, s, d) { Double(Int64(bitPattern: $0)).bitPattern }
+        case .integerToBool:
+            VectorProgram.map1(n, s, d) { Int64(bitPattern: $0) == 1 ? 1 : 0 }
+        case .realToInt:
+            VectorProgram.map1(n, s, d) { UInt64(bitPattern: VectorProgram.javaInteger(Double(bitPattern: $0), bits32: true)) }
+        case .realToLong:
+            VectorProgram.map1(n, s, d) { UInt64(bitPattern: VectorProgram.javaInteger(Double(bitPattern: $0), bits32: false)) }
+        case .doubleToFloat:
+            VectorProgram.map1(n, s, d) { Double(Float(Double(bitPattern: $0))).bitPattern }
+        case .realToBool:
+            VectorProgram.map1(n, s, d) { Double(bitPattern: $0) == 1 ? 1 : 0 }
+        case .boolToInteger:
+            VectorProgram.map1(n, s, d) { $0 != 0 ? 1 : 0 }
+        case .boolToReal:
+            VectorProgram.map1(n, s, d) { ($0 != 0 ? 1.0 : 0.0).bitPattern }
+        case .integerToString, .floatToString, .doubleToString, .boolToString:
+            // Text is made per event into the program's arena; swap it out so appends do not go
+            // through the class property.
+            var bytes = arena
+            arena = []
+            let m: UnsafeMutablePointer<UInt8>? = mayBeNull[src] ? nulls[src] : nil
+            for i in 0..<n {
+                if let m, m[i] != 0 {
+                    d[i] = 0
+                    continue
+                }
+                let start = bytes.count
+                switch op {
+                case .integerToString: bytes.append(contentsOf: String(Int64(bitPattern: s[i])).utf8)
+                case .floatToString: bytes.append(contentsOf: JavaText.string(Float(Double(bitPattern: s[i]))).utf8)
+                case .doubleToString: bytes.append(contentsOf: JavaText.string(Double(bitPattern: s[i])).utf8)
+                default: bytes.append(contentsOf: (s[i] != 0 ? "true" : "false").utf8)
+                }
+                precondition(bytes.count < 1 << 31, "converted strings over 2 GiB")
+                d[i] = VectorProgram.programArenaBit | UInt64(start) << 32 | UInt64(bytes.count - start)
+            }
+            arena = bytes
+        case .stringToInt, .stringToLong, .stringToFloat, .stringToDouble, .stringToBool:
+            var failed: [Int] = []
+            withStringBases(batch) { batchBase, programBase in
+                for i in 0..<n {
+                    let slot = s[i]
+                    let text = UnsafeBufferPointer(start: VectorProgram.bytes(slot, batchBase, programBase),
+                                                   count: Int(truncatingIfNeeded: slot & 0xFFFF_FFFF))
+                    switch op {
+                    case .stringToInt, .stringToLong:
+                        if let v = JavaText.parseInteger(text, bits: op == .stringToInt ? 32 : 64) {
+                            d[i] = UInt64(bitPattern: v)
+                        } else {
+                            d[i] = 0
+                            failed.append(i)
+                        }
+                    case .stringToFloat:
+                        if let t = JavaText.parseReal(text), let v = Float(t) {
+                            d[i] = Double(v).bitPattern
+                        } else {
+                            d[i] = 0
+                            failed.append(i)
+                        }
+                    case .stringToDouble:
+                        if let t = JavaText.parseReal(text), let v = Double(t) {
+                            d[i] = v.bitPattern
+                        } else {
+                            d[i] = 0
+                            failed.append(i)
+                        }
+                    default:  // Boolean.parseBoolean: "true" in any case, anything else false
+                        d[i] = text.count == 4 && (text[0] | 0x20) == UInt8(ascii: "t") && (text[1] | 0x20) == UInt8(ascii: "r")
+                            && (text[2] | 0x20) == UInt8(ascii: "u") && (text[3] | 0x20) == UInt8(ascii: "e") ? 1 : 0
+                    }
+                }
+            }
+            // Unparsable text gives null (Siddhi catches the NumberFormatException).
+            for i in failed where !(mayBeNull[dst] && nulls[dst][i] != 0) { markNull(dst, i, n) }
+        }
     }
 
     private func arithmetic(_ op: ArithmeticOp, _ kind: NumericKind, _ n: Int, dst: Int, a: Int, b: Int) {

@@ -103,3 +103,83 @@ func run(_ source: String, _ rows: [[Value]], output stream: String = "Out") thr
         #expect(volumes == expected)
     }
 }
+
+@Suite struct BatchRuntimeTests {
+    /// A filter that drops most rows copies only the kept rows' strings into the output arena.
+    @Test func filteredStringsAreCompactedIntoTheOutputArena() throws {
+        let app = try SiddhiApp.compile(source: """
+            define stream S (name string, n int);
+            from S[n % 10 == 3] select name, ifThenElse(n > 50, name, 'small') as tag, n insert into Out;
+            """, fileName: "c.siddhi")
+        let runtime = AppRuntime(app: app)
+        var seen: [[Value]] = []
+        var arenaBytes = 0
+        runtime.addOutputCallback(stream: "Out") { batch in
+            arenaBytes = batch.stringBytes.count
+            for r in 0..<batch.count { seen.append(batch.row(r)) }
+        }
+        var batch = EventBatch(schema: app.streams[0])
+        for i in 0..<100 { batch.append(timestamp: 7, values: [.string("name-\(i)"), .int(Int32(i))]) }
+        runtime.send(streamIndex: 0, batch: batch)
+        let kept = (0..<100).filter { $0 % 10 == 3 }
+        #expect(seen == kept.map { [.string("name-\($0)"), .string($0 > 50 ? "name-\($0)" : "small"), .int(Int32($0))] })
+        // name column + the tag column (whose constant is copied once per run of equal slots).
+        let expectedBytes = kept.map { "name-\($0)".utf8.count }.reduce(0, +)
+            + kept.filter { $0 > 50 }.map { "name-\($0)".utf8.count }.reduce(0, +) + "small".utf8.count
+        #expect(arenaBytes == expectedBytes)
+    }
+
+    /// Every query reading a stream runs in definition order; chains run depth-first, as in Siddhi.
+    @Test func emissionOrderAcrossQueriesAndChains() throws {
+        let app = try SiddhiApp.compile(source: """
+            define stream S (a int);
+            from S select a insert into A;
+            from A select a * 10 as a insert into B;
+            from S[a > 1] select a insert into C;
+            """, fileName: "o.siddhi")
+        let runtime = AppRuntime(app: app)
+        var order: [String] = []
+        for stream in ["A", "B", "C"] {
+            runtime.addOutputCallback(stream: stream) { batch in
+                for r in 0..<batch.count { order.append("\(stream)\(batch.int64(0, r))") }
+            }
+        }
+        var batch = EventBatch(schema: app.streams[0])
+        for a in [1, 2] {
+            batch.removeAll()
+            batch.append(timestamp: 0, values: [.int(Int32(a))])
+            runtime.send(streamIndex: 0, batch: batch)
+        }
+        #expect(order == ["A1", "B10", "A2", "B20", "C2"])
+    }
+
+    @Test func reusedInputBatchesDoNotChangeEarlierOutput() throws {
+        let app = try SiddhiApp.compile(source: "define stream S (s string);\nfrom S select s insert into Out;", fileName: "r.siddhi")
+        let runtime = AppRuntime(app: app)
+        var kept: [EventBatch] = []
+        runtime.addOutputCallback(stream: "Out") { kept.append($0) }
+        var batch = EventBatch(schema: app.streams[0])
+        for word in ["one", "two"] {
+            batch.removeAll()
+            batch.append(timestamp: 0, values: [.string(word)])
+            runtime.send(streamIndex: 0, batch: batch)
+        }
+        #expect(kept.map { $0.string(0, 0) } == ["one", "two"])
+    }
+
+    @Test func floatArithmeticStaysInFloatPrecision() throws {
+        let rows = try run("""
+            define stream S (f float, g float);
+            from S select f + g as s, f * g as p, f / g as q, f % g as r insert into Out;
+            """, [[.float(0.1), .float(0.2)]])
+        let f: Float = 0.1, g: Float = 0.2
+        #expect(rows == [[.float(f + g), .float(f * g), .float(f / g), .float(f.truncatingRemainder(dividingBy: g))]])
+    }
+
+    @Test func doubleDivisionByZeroIsInfinityNotNull() throws {
+        let rows = try run("define stream S (d double, i int);\nfrom S select d / 0 as a, i / 0 as b, d % 0 as c insert into Out;",
+                           [[.double(1), .int(1)]])
+        #expect(rows.count == 1 && rows[0][0] == .double(.infinity) && rows[0][1] == .null)
+        if case .double(let c) = rows[0][2] { #expect(c.isNaN) } else { Issue.record("\(rows)") }
+    }
+}

@@ -1,0 +1,37 @@
+/// A typed expression: attribute references resolved to columns, operands widened to a common type.
+/// The compiler produces it; `VectorProgram` lowers it to batch-wide instructions.
+indirect enum TypedExpression: Sendable {
+    case column(Int, AttributeType)
+    case constant(Value, AttributeType?)  // nil type: the `null` literal
+    /// The event's timestamp (`eventTimestamp()`), a long.
+    case timestamp
+    case arithmetic(BinaryOperator, TypedExpression, TypedExpression, AttributeType)
+    case widen(TypedExpression, from: AttributeType, to: AttributeType)
+    case compare(BinaryOperator, TypedExpression, TypedExpression, operandType: AttributeType)
+    case and(TypedExpression, TypedExpression)
+    case or(TypedExpression, TypedExpression)
+    case not(TypedExpression)
+    case isNull(TypedExpression)
+    case negate(TypedExpression, AttributeType)
+    /// Siddhi's `convert(value, 'type')` (also used by `cast` between numeric types).
+    case convert(TypedExpression, from: AttributeType, to: AttributeType)
+    /// `ifThenElse(condition, then, else)`; a null condition takes the else branch.
+    case ifThenElse(TypedExpression, TypedExpression, TypedExpression, AttributeType)
+    /// The first non-null operand (`coalesce`, `default`), or null.
+    case coalesce([TypedExpression], AttributeType)
+    /// `maximum` / `minimum` of the non-null operands, or null when all are null.
+    case extremum(isMaximum: Bool, [TypedExpression], AttributeType)
+
+    /// nil only for a bare `null` literal.
+    var type: AttributeType? {
+        switch self {
+        case .column(_, let t): return t
+        case .constant(_, let t): return t
+        case .timestamp: return .long
+        case .arithmetic(_, _, _, let t), .negate(_, let t): return t
+        case .widen(_, _, let to), .convert(_, _, let to): return to
+        case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
+        case .compare, .and, .or, .not, .isNull: return .bool
+        }
+    }
+}
