@@ -3,10 +3,13 @@ import DataPlane
 import Foundation
 import Testing
 
+/// deployment.yaml loading: the seed guide's sections as written, defaults, and the shipped files.
 @Suite struct ConfigTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The sections of the seed guide (WSO2 SI minimum HA on ECS), verbatim.
+    /// The deployment.yaml sections of the seed guide (WSO2 SI minimum HA on AWS ECS), verbatim:
+    /// the two datasource snippets as the guide indents them under `dataSources:`, and the
+    /// `deployment.config` table's parameters as a user following it writes them.
     static let seed = """
         wso2.carbon:
           id: wso2-si-1
@@ -67,149 +70,201 @@ import Testing
           advertisedHost: localhost
         """
 
-    func problems(_ yaml: String, environment: [String: String] = [:]) -> [String] {
-        do {
-            _ = try DeploymentConfig.parse(yaml: yaml, source: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.problems.map(\.description)
-        }
-    }
-
     @Test func seedGuideSectionsLoadAsWritten() throws {
-        // The seed puts host/advertisedHost directly under deployment.config; SI ignores them there too.
-        let loaded = try DeploymentConfig.parse(yaml: ConfigTests.seed, source: "seed.yaml")
+        let loaded = try DeploymentConfig.parse(yaml: Self.seed, source: "seed.yaml")
         let c = loaded.config
         #expect(c.nodeId == "wso2-si-1")
+
+        #expect(c.persistence.enabled && c.persistence.intervalMs == 60_000 && c.persistence.revisionsToKeep == 2)
         #expect(c.persistence.store == .database(datasource: "PERSISTENCE_DB", table: "PERSISTENCE_TABLE"))
-        #expect(c.persistence.intervalMs == 60_000 && c.persistence.revisionsToKeep == 2)
-        let db = try #require(c.datasources["WSO2_CLUSTER_DB"])
-        #expect(db.url == JDBCURL(host: "wso2db.cxtsxcdgcayr.ap-south-1.rds.amazonaws.com", port: 3306, database: "clusterdb", parameters: ["useSSL": "false"]))
-        #expect(db.username == "root" && db.password == "rootroot" && db.maxPoolSize == 50)
+        #expect(c.persistence.storeClass == "org.wso2.carbon.streaming.integrator.core.persistence.DBPersistenceStore")
+
+        #expect(Set(c.datasources.keys) == ["PERSISTENCE_DB", "WSO2_CLUSTER_DB"])
+        let db = try #require(c.datasources["PERSISTENCE_DB"])
+        #expect(db.url == JDBCURL(host: "wso2db.cxtsxcdgcayr.ap-south-1.rds.amazonaws.com", port: 3306, database: "persistencedb",
+                                  parameters: ["useSSL": "false"], scheme: .mysql))
+        #expect(db.description == "The MySQL datasource used for persistence" && db.jndiName == "jdbc/PERSISTENCE_DB" && db.type == "RDBMS")
+        #expect(db.username == "root" && db.password == "rootroot" && db.driverClassName == "com.mysql.jdbc.Driver")
+        #expect(db.maxPoolSize == 50 && db.idleTimeoutMs == 60_000 && db.connectionTestQuery == "SELECT 1")
+        #expect(db.validationTimeoutMs == 30_000 && db.isAutoCommit == false && db.connectionTimeoutMs == 30_000)
+        #expect(db.endpoint == MySQLEndpoint(host: "wso2db.cxtsxcdgcayr.ap-south-1.rds.amazonaws.com", port: 3306, user: "root",
+                                             password: "rootroot", database: "persistencedb", timeoutSec: 30))
+        #expect(c.datasources["WSO2_CLUSTER_DB"]?.url.database == "clusterdb")
+
         #expect(c.cluster.enabled && c.cluster.groupId == "si" && c.cluster.datasource == "WSO2_CLUSTER_DB")
+        #expect(c.cluster.coordinationStrategyClass == "org.wso2.carbon.cluster.coordinator.rdbms.RDBMSCoordinationStrategy")
         #expect(c.cluster.heartbeatIntervalMs == 5000 && c.cluster.heartbeatMaxRetry == 5 && c.cluster.eventPollingIntervalMs == 5000)
+
+        // The guide's table puts host/advertisedHost straight under deployment.config; they are used
+        // as eventSyncServer's, with a note.
         #expect(c.deployment.mode == .ha && c.deployment.eventSyncPort == 9893)
-        #expect(loaded.warnings == ["deployment.config.host: unknown key; ignored", "deployment.config.advertisedHost: unknown key; ignored"])
-    }
-
-    @Test func defaults() throws {
-        let c = try DeploymentConfig.parse(yaml: "", source: "empty.yaml").config
-        #expect(c.deployment.mode == .standalone)
-        #expect(c.persistence.enabled && c.persistence.store == .file(directory: "siddhi-app-persistence"))
-        #expect(c.tandem.appsDirectory == "deployment/siddhi-files")
-        #expect(c.tandem.ioBackend == .auto && c.tandem.ingestRingCapacity == 1024 && c.tandem.batchSize == 1024)
-        #expect(!c.cluster.enabled)
-    }
-
-    @Test func wrongValuesNameTheirKeyPath() {
-        #expect(problems("state.persistence:\n  intervalInMin: x\n") == [#"state.persistence.intervalInMin: expected a positive integer, got "x""#])
-        let many = problems("""
-            state.persistence:
-              enabled: maybe
-              revisionsToKeep: -1
-              persistenceStore: com.example.MyStore
-            tandem:
-              dataPlane:
-                ioBackend: kqueue
-                ingestRingCapacity: 1000
-            deployment.config:
-              type: distributed
-              eventSyncServer:
-                port: 99999
-            """)
-        #expect(many == [
-            #"state.persistence.enabled: expected true or false, got "maybe""#,
-            #"state.persistence.revisionsToKeep: expected a positive integer, got "-1""#,
-            #"state.persistence.persistenceStore: unknown persistence store "com.example.MyStore" (expected …persistence.FileSystemPersistenceStore or …persistence.DBPersistenceStore)"#,
-            #"tandem.dataPlane.ioBackend: expected auto, io_uring or epoll, got "kqueue""#,
-            "tandem.dataPlane.ingestRingCapacity: expected a power of two ≥ 2, got 1000",
-            #"deployment.config.type: "distributed" deployment is not supported by Tandem (use ha)"#,
-            #"deployment.config.eventSyncServer.port: expected a port number 1-65535, got "99999""#,
+        #expect(c.deployment.eventSyncHost == "localhost" && c.deployment.advertisedHost == "localhost")
+        #expect(c.deployment.advertisedEndpoint == ("localhost", 9893))
+        #expect(loaded.warnings == [
+            "deployment.config.host: SI reads this as deployment.config.eventSyncServer.host; used as that",
+            "deployment.config.advertisedHost: SI reads this as deployment.config.eventSyncServer.advertisedHost; used as that",
         ])
     }
 
-    @Test func environmentPlaceholders() throws {
-        let yaml = """
+    /// SI's documented `deployment.config` example (with eventSyncServer), on top of the seed.
+    @Test func siDeploymentConfigExample() throws {
+        let yaml = Self.seed.replacingOccurrences(of: """
+            deployment.config:
+              type: ha
+              host: localhost
+              advertisedHost: localhost
+            """, with: """
+            deployment.config:
+              type: ha
+              passiveNodeDetailsWaitTimeOutMillis: 300000
+              passiveNodeDetailsRetrySleepTimeMillis: 500
+              eventByteBufferQueueCapacity: 20000
+              byteBufferExtractorThreadPoolSize: 5
+              eventSyncServer:
+                  host: 10.0.0.4
+                  port: 9894
+                  advertisedHost: si-1.internal
+                  advertisedPort: 19894
+                  bossThreads: 10
+                  workerThreads: 10
+              eventSyncClientPool:
+                  maxActive: 10
+                  maxTotal: 10
+                  maxIdle: 10
+                  maxWait: 60000
+                  minEvictableIdleTimeMillis: 120000
+            """)
+        let loaded = try DeploymentConfig.parse(yaml: yaml, source: "si.yaml")
+        let d = loaded.config.deployment
+        #expect(d.mode == .ha && d.eventSyncHost == "10.0.0.4" && d.eventSyncPort == 9894)
+        #expect(d.advertisedHost == "si-1.internal" && d.advertisedPort == 19894 && d.eventByteBufferQueueCapacity == 20_000)
+        #expect(loaded.warnings == [
+            "deployment.config.passiveNodeDetailsWaitTimeOutMillis: not used by Tandem (nodes find each other through cluster.config); ignored",
+            "deployment.config.passiveNodeDetailsRetrySleepTimeMillis: not used by Tandem (nodes find each other through cluster.config); ignored",
+            "deployment.config.byteBufferExtractorThreadPoolSize: not used by Tandem (the passive node applies synced events on each app's engine thread); ignored",
+            "deployment.config.eventSyncServer.bossThreads: not used by Tandem (the sync server runs on the node's io reactor); ignored",
+            "deployment.config.eventSyncServer.workerThreads: not used by Tandem (the sync server runs on the node's io reactor); ignored",
+            "deployment.config.eventSyncClientPool: not used by Tandem (one connection per peer); ignored",
+        ])
+    }
+
+    @Test func emptyFileGivesDefaults() throws {
+        for yaml in ["", "# only a comment\n", "---\n"] {
+            let loaded = try DeploymentConfig.parse(yaml: yaml, source: "empty.yaml")
+            #expect(loaded.warnings.isEmpty)
+            #expect(loaded.config == DeploymentConfig.defaults)
+        }
+    }
+
+    @Test func defaultValues() {
+        let c = DeploymentConfig.defaults
+        #expect(c.nodeId == ProcessInfo.processInfo.hostName)
+        #expect(c.persistence.enabled && c.persistence.intervalMs == 60_000 && c.persistence.revisionsToKeep == 2)
+        #expect(c.persistence.store == .file(directory: "siddhi-app-persistence"))
+        #expect(c.datasources.isEmpty)
+        #expect(!c.cluster.enabled && c.cluster.groupId == "sp" && c.cluster.datasource == nil)
+        #expect(c.cluster.heartbeatIntervalMs == 1000 && c.cluster.heartbeatMaxRetry == 2 && c.cluster.eventPollingIntervalMs == 1000)
+        #expect(c.deployment.mode == .standalone && c.deployment.eventSyncHost == "0.0.0.0" && c.deployment.eventSyncPort == 9893)
+        #expect(c.deployment.advertisedHost == nil && c.deployment.advertisedPort == nil && c.deployment.eventByteBufferQueueCapacity == 20_000)
+        #expect(c.tandem.appsDirectory == "deployment/siddhi-files" && c.tandem.ioBackend == .auto)
+        #expect(c.tandem.ingestRingCapacity == 1024 && c.tandem.batchSize == 1024 && c.tandem.maxFrameBytes == 16 << 20)
+        #expect(c.tandem.persistenceIntervalMs == nil && c.tandem.logLevel == "info")
+    }
+
+    @Test func standaloneFileStoreAndTandemSection() throws {
+        let c = try DeploymentConfig.parse(yaml: """
             wso2.carbon:
-              id: node-${env:SUFFIX}-${sys:ZONE}
+              id: edge-7
+              name: WSO2 Streaming Integrator
+              type: wso2-si
+              ports:
+                offset: 0
+            state.persistence:
+              enabled: false
+              intervalInMin: 5
+              revisionsToKeep: 3
+              persistenceStore: org.wso2.carbon.stream.processor.core.persistence.FileSystemPersistenceStore
+              config:
+                location: /var/lib/tandem/snapshots
             tandem:
-              appsDirectory: ${env:APPS}
-            """
-        let c = try DeploymentConfig.parse(yaml: yaml, source: "t", environment: ["SUFFIX": "a", "ZONE": "z1", "APPS": "/apps"]).config
-        #expect(c.nodeId == "node-a-z1" && c.tandem.appsDirectory == "/apps")
-        #expect(problems(yaml, environment: ["SUFFIX": "a", "ZONE": "z"]) == ["tandem.appsDirectory: environment variable APPS is not set"])
-        let password = """
+              appsDirectory: /srv/apps
+              dataPlane:
+                ioBackend: EPOLL
+                ingestRingCapacity: 4096
+                batchSize: 65536
+                maxFrameBytes: 1048576
+              log:
+                level: Debug
+            """, source: "t").config
+        #expect(c.nodeId == "edge-7")
+        #expect(!c.persistence.enabled && c.persistence.intervalMs == 300_000 && c.persistence.revisionsToKeep == 3)
+        #expect(c.persistence.store == .file(directory: "/var/lib/tandem/snapshots"))
+        #expect(c.tandem.appsDirectory == "/srv/apps" && c.tandem.ioBackend == .epoll && c.tandem.ingestRingCapacity == 4096)
+        #expect(c.tandem.batchSize == 65_536 && c.tandem.maxFrameBytes == 1 << 20 && c.tandem.logLevel == "debug")
+    }
+
+    @Test func tandemIntervalInMsOverridesIntervalInMin() throws {
+        let c = try DeploymentConfig.parse(yaml: """
+            state.persistence:
+              intervalInMin: 3
+            tandem:
+              persistence:
+                intervalInMs: 250
+            """, source: "t").config
+        #expect(c.persistence.intervalMs == 250 && c.tandem.persistenceIntervalMs == 250)
+    }
+
+    @Test func dbStoreDefaultTableAndSPClassNames() throws {
+        let c = try DeploymentConfig.parse(yaml: """
+            state.persistence:
+              persistenceStore: org.wso2.carbon.stream.processor.core.persistence.DBPersistenceStore
+              config:
+                datasource: P
             wso2.datasources:
               dataSources:
-                - name: DB
+                - name: P
                   definition:
                     type: RDBMS
                     configuration:
-                      jdbcUrl: jdbc:mysql://db/x
-                      password: ${env:DB_PASSWORD}
-            """
-        #expect(problems(password) == ["wso2.datasources.dataSources[0].definition.configuration.password: environment variable DB_PASSWORD is not set"])
+                      jdbcUrl: jdbc:mariadb://db/p
+            """, source: "t").config
+        #expect(c.persistence.store == .database(datasource: "P", table: "PERSISTENCE_TABLE"))
+        #expect(c.datasources["P"]?.url.scheme == .mariadb)
+        #expect(c.datasources["P"]?.maxPoolSize == 10 && c.datasources["P"]?.isAutoCommit == true)
     }
 
-    @Test func unknownKeysAndSectionsWarn() throws {
-        let loaded = try DeploymentConfig.parse(yaml: """
-            siddhi:
-              extensions: []
-            wso2.transport.http:
-              x: 1
-            tandem:
-              dataPlan:
-                ioBackend: epoll
-            mystery: 1
-            """, source: "t")
-        #expect(loaded.warnings == [
-            "siddhi: section not used by Tandem; ignored",
-            "wso2.transport.http: section not used by Tandem; ignored",
-            "tandem.dataPlan: unknown key; ignored",
-            "mystery: unknown key; ignored",
-        ])
+    @Test func shippedStandaloneFileLoadsWithoutWarnings() throws {
+        let path = Self.packageRoot.appendingPathComponent("conf/deployment.yaml").path
+        let loaded = try DeploymentConfig.load(path: path, environment: [:])
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        var expected = DeploymentConfig.defaults
+        expected.nodeId = loaded.config.nodeId
+        #expect(loaded.config == expected, "conf/deployment.yaml should spell out the defaults")
     }
 
-    @Test func yamlSyntaxErrorHasPosition() {
-        let p = problems("tandem:\n  dataPlane: [unclosed\n  log: x\n")
-        #expect(p.count == 1)
-        #expect(p.first?.hasPrefix("test.yaml: YAML syntax error at line") == true, "\(p)")
-    }
-
-    @Test func datasourceReferencesMustExist() {
-        #expect(problems("""
-            state.persistence:
-              persistenceStore: org.wso2.carbon.streaming.integrator.core.persistence.DBPersistenceStore
-              config:
-                datasource: NOPE
-            """) == [#"state.persistence.config.datasource: no datasource named "NOPE" in wso2.datasources.dataSources"#])
-        #expect(problems("deployment.config:\n  type: ha\n") == ["deployment.config.type: ha needs cluster.config.enabled: true (the cluster coordinates through MySQL)"])
-    }
-
-    @Test func jdbcURLs() throws {
-        #expect(try JDBCURL.parse("jdbc:mysql://h/db").get() == JDBCURL(host: "h", port: 3306, database: "db", parameters: [:]))
-        #expect(try JDBCURL.parse("jdbc:mariadb://10.0.0.5:3307/c?useSSL=true&x=").get()
-                == JDBCURL(host: "10.0.0.5", port: 3307, database: "c", parameters: ["useSSL": "true", "x": ""]))
-        for bad in ["jdbc:h2:./database/WSO2_CLUSTER_DB", "jdbc:mysql://h:0/db", "jdbc:mysql://h:3306", "jdbc:mysql://a,b/db"] {
-            if case .success = JDBCURL.parse(bad) { Issue.record("accepted \(bad)") }
-        }
-        if case .failure(let e) = JDBCURL.parse("jdbc:h2:./database/X") { #expect(e.message.contains("only MySQL/MariaDB")) }
-    }
-
-    @Test func shippedConfigurationFilesLoad() throws {
-        let standalone = try DeploymentConfig.load(path: ConfigTests.packageRoot.appendingPathComponent("conf/deployment.yaml").path, environment: [:])
-        #expect(standalone.warnings.isEmpty, "\(standalone.warnings)")
-        #expect(standalone.config.deployment.mode == .standalone)
-        let env = ["TANDEM_NODE_ID": "node-1", "TANDEM_DB_HOST": "db.internal", "TANDEM_DB_USER": "tandem",
+    @Test func shippedHAFileLoadsWithoutWarnings() throws {
+        let path = Self.packageRoot.appendingPathComponent("conf/deployment-ha.yaml").path
+        let env = ["TANDEM_NODE_ID": "wso2-si-1", "TANDEM_DB_HOST": "db.internal", "TANDEM_DB_USER": "tandem",
                    "TANDEM_DB_PASSWORD": "secret", "TANDEM_ADVERTISED_HOST": "10.0.1.7"]
-        let ha = try DeploymentConfig.load(path: ConfigTests.packageRoot.appendingPathComponent("conf/deployment-ha.yaml").path, environment: env)
-        #expect(ha.warnings.isEmpty, "\(ha.warnings)")
-        #expect(ha.config.nodeId == "node-1" && ha.config.deployment.mode == .ha && ha.config.deployment.advertisedHost == "10.0.1.7")
-        #expect(ha.config.datasources["PERSISTENCE_DB"]?.endpoint.host == "db.internal")
-        #expect(ha.config.datasources["PERSISTENCE_DB"]?.password == "secret")
+        let loaded = try DeploymentConfig.load(path: path, environment: env)
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        let c = loaded.config
+        #expect(c.nodeId == "wso2-si-1" && c.deployment.mode == .ha && c.deployment.advertisedHost == "10.0.1.7")
+        #expect(c.persistence.store == .database(datasource: "PERSISTENCE_DB", table: "PERSISTENCE_TABLE"))
+        #expect(c.cluster.enabled && c.cluster.datasource == "WSO2_CLUSTER_DB" && c.cluster.groupId == "si")
+        #expect(c.datasources["PERSISTENCE_DB"]?.endpoint.host == "db.internal")
+        #expect(c.datasources["WSO2_CLUSTER_DB"]?.username == "tandem" && c.datasources["WSO2_CLUSTER_DB"]?.password == "secret")
+
+        // Without the environment, each missing variable is an error at its key.
+        #expect(throws: ConfigError.self) { try DeploymentConfig.load(path: path, environment: [:]) }
     }
 
     @Test func missingFileIsAnError() {
         #expect(throws: ConfigError.self) { try DeploymentConfig.load(path: "/nonexistent/deployment.yaml", environment: [:]) }
+        do {
+            _ = try DeploymentConfig.load(path: "/nonexistent/deployment.yaml", environment: [:])
+        } catch {
+            #expect(error.description == "/nonexistent/deployment.yaml: configuration file not found")
+        }
     }
 }

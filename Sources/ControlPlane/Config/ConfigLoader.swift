@@ -1,27 +1,34 @@
 import DataPlane
-import Engine
 import Yams
 
-/// Walks the YAML node tree of a deployment.yaml, converting values and collecting every problem
-/// with its key path; unknown keys become warnings.
+/// Turns deployment.yaml text into a checked `DeploymentConfig`: composes the YAML node tree
+/// (Yams), reads each known section through `YAMLReader`, then checks what spans sections
+/// (datasource references, ha needs a cluster). Every problem is collected and thrown together.
 struct ConfigLoader {
+    /// File name for syntax errors.
     let source: String
-    let environment: [String: String]
-    private var problems: [ConfigError.Problem] = []
-    private var warnings: [String] = []
+    private var reader: YAMLReader
+
+    /// Datasource entries whose problems count only if an enabled feature uses them.
+    /// `position` is where in the problem list they belong (file order).
+    private var datasourceProblems: [(name: String?, problems: [ConfigError.Problem], position: Int)] = []
+    /// `state.persistence.intervalInMin` as written.
+    private var intervalInMin: Int?
+    /// `state.persistence.config.datasource` as written.
+    private var persistenceDatasource: String?
 
     init(source: String, environment: [String: String]) {
         self.source = source
-        self.environment = environment
+        reader = YAMLReader(environment: environment)
     }
 
-    /// Top-level sections SI's deployment.yaml has that Tandem does not use.
-    static let ignoredSections: Set<String> = [
-        "wso2.transport.http", "siddhi", "wso2.metrics", "wso2.metrics.jdbc", "listenerConfigurations",
-        "databridge.config", "data.agent.config", "wso2.artifact.deployment", "wso2.securevault", "auth.configs",
-        "wso2.business.rules.manager", "wso2.status.dashboard", "transports", "wso2.carbon-mgt",
-        "wso2.extensions", "wso2.analytics", "siddhi.stores.query.api", "wso2.sql.queries", "wso2.message.tracer",
-        "wso2.deployment.config", "worker.config",
+    /// The sections Tandem reads.
+    static let knownSections = ["wso2.carbon", "state.persistence", "wso2.datasources", "cluster.config", "deployment.config", "tandem"]
+
+    /// Persistence store class packages: SI 4.x, then the older Stream Processor one.
+    static let persistencePackages = [
+        "org.wso2.carbon.streaming.integrator.core.persistence.",
+        "org.wso2.carbon.stream.processor.core.persistence.",
     ]
 
     mutating func load(_ yaml: String) throws(ConfigError) -> LoadedConfig {
@@ -30,397 +37,473 @@ struct ConfigLoader {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
-            throw ConfigError(path: source, message: ConfigLoader.describe(error))
+            throw syntaxError(error)
         } catch {
-            throw ConfigError(path: source, message: "\(error)")
+            throw ConfigError(path: source, message: "YAML error: \(error)")
         }
-        guard let root else { return LoadedConfig(config: config, warnings: []) }  // empty file: defaults
-        guard let top = mapping(root, "") else { throw ConfigError(problems) }
+        guard let root, !YAMLReader.isNull(root) else { return LoadedConfig(config: config, warnings: []) }
+        guard case .mapping = root else {
+            throw ConfigError(path: source, message: "expected a mapping of sections (wso2.carbon:, state.persistence:, …), got \(YAMLReader.describe(root))")
+        }
 
-        var intervalInMin: Int? = nil
-        var intervalInMs: Int? = nil
-        for (key, node) in top {
-            switch key {
-            case "wso2.carbon":
-                for (k, v) in mapping(node, key) ?? [] {
-                    switch k {
-                    case "id": if let s = string(v, "\(key).\(k)") { config.nodeId = s }
-                    case "name", "type", "ports", "hostnameVerificationEnabled", "tenant": break
-                    default: unknown("\(key).\(k)")
-                    }
-                }
-            case "state.persistence":
-                intervalInMin = readPersistence(node, key, into: &config.persistence)
-            case "wso2.datasources":
-                readDatasources(node, key, into: &config.datasources)
-            case "cluster.config":
-                readCluster(node, key, into: &config.cluster)
-            case "deployment.config":
-                readDeployment(node, key, into: &config.deployment)
-            case "tandem":
-                intervalInMs = readTandem(node, key, into: &config.tandem)
+        for section in reader.entries(root, "") ?? [] {
+            switch section.key {
+            case "wso2.carbon": readCarbon(section.value, section.path, into: &config)
+            case "state.persistence": readPersistence(section.value, section.path, into: &config.persistence)
+            case "wso2.datasources": readDatasources(section.value, section.path, into: &config.datasources)
+            case "cluster.config": readCluster(section.value, section.path, into: &config.cluster)
+            case "deployment.config": readDeployment(section.value, section.path, into: &config.deployment)
+            case "tandem": readTandem(section.value, section.path, into: &config.tandem)
             default:
-                if ConfigLoader.ignoredSections.contains(key) {
-                    warnings.append("\(key): section not used by Tandem; ignored")
+                if let guess = Self.closest(to: section.key, in: Self.knownSections) {
+                    reader.warn(section.path, "unknown section (did you mean \(guess)?); ignored")
                 } else {
-                    unknown(key)
+                    reader.warn(section.path, "section not used by Tandem; ignored")
                 }
             }
         }
-        if let intervalInMs { config.persistence.intervalMs = intervalInMs } else if let intervalInMin { config.persistence.intervalMs = intervalInMin * 60_000 }
-        checkReferences(config)
-        if !problems.isEmpty { throw ConfigError(problems) }
-        return LoadedConfig(config: config, warnings: warnings)
+
+        if let ms = config.tandem.persistenceIntervalMs {
+            config.persistence.intervalMs = ms
+        } else if let minutes = intervalInMin {
+            config.persistence.intervalMs = minutes * 60_000
+        }
+        checkAcrossSections(&config)
+        if !reader.problems.isEmpty { throw ConfigError(reader.problems) }
+        return LoadedConfig(config: config, warnings: reader.warnings)
     }
 
-    private static func describe(_ error: YamlError) -> String {
+    private func syntaxError(_ error: YamlError) -> ConfigError {
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-            return "YAML syntax error at line \(mark.line), column \(mark.column): \(problem)"
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let while_ = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
+            return ConfigError(path: source, message: "YAML syntax error: \(problem)\(while_)", line: mark.line, column: mark.column)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(path: source, message: "YAML error: key \(duplicates.joined(separator: ", ")) appears more than once in one mapping",
+                               line: context.mark.line, column: context.mark.column)
+        case .reader(let problem, let offset, _, _):
+            return ConfigError(path: source, message: "cannot read YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
         default:
-            return "YAML error: \(error)"
+            return ConfigError(path: source, message: "YAML error: \(error)")
         }
     }
 
-    // MARK: Sections
+    // MARK: wso2.carbon
 
-    private mutating func readPersistence(_ node: Node, _ path: String, into p: inout PersistenceConfig) -> Int? {
-        var interval: Int? = nil
-        var storeClass: String? = nil
-        var storePath = "\(path).persistenceStore"
-        var location: String? = nil
-        var datasource: String? = nil
-        var table: String? = nil
-        for (k, v) in mapping(node, path) ?? [] {
-            let at = "\(path).\(k)"
-            switch k {
-            case "enabled": if let b = bool(v, at) { p.enabled = b }
-            case "intervalInMin": interval = positiveInt(v, at)
-            case "revisionsToKeep": if let n = positiveInt(v, at) { p.revisionsToKeep = n }
+    private mutating func readCarbon(_ node: Node, _ path: String, into config: inout DeploymentConfig) {
+        for e in reader.entries(node, path) ?? [] where e.key == "id" {
+            // name, type, ports, hostnameVerificationEnabled, … are SI's business: ignored quietly.
+            if let id = reader.nonEmptyString(e.value, e.path) { config.nodeId = id }
+        }
+    }
+
+    // MARK: state.persistence
+
+    private mutating func readPersistence(_ node: Node, _ path: String, into p: inout PersistenceConfig) {
+        var storeClass: String?
+        var storePath = YAMLReader.join(path, "persistenceStore")
+        var configKeys: [(key: String, value: Node, path: String)] = []
+        let keys = ["enabled", "intervalInMin", "revisionsToKeep", "persistenceStore", "config"]
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
+            case "enabled": if let b = reader.bool(e.value, e.path) { p.enabled = b }
+            case "intervalInMin": intervalInMin = reader.positiveInt(e.value, e.path)
+            case "revisionsToKeep": if let n = reader.positiveInt(e.value, e.path) { p.revisionsToKeep = n }
             case "persistenceStore":
-                storeClass = string(v, at)
-                storePath = at
-            case "config":
-                for (ck, cv) in mapping(v, at) ?? [] {
-                    let cat = "\(at).\(ck)"
-                    switch ck {
-                    case "location": location = string(cv, cat)
-                    case "datasource": datasource = string(cv, cat)
-                    case "table": table = string(cv, cat)
-                    default: unknown(cat)
-                    }
-                }
-            default: unknown(at)
+                storeClass = reader.nonEmptyString(e.value, e.path)
+                storePath = e.path
+            case "config": configKeys = reader.entries(e.value, e.path) ?? []
+            default: unknownKey(e.path, e.key, known: keys)
             }
         }
+
+        enum Kind { case file, database }
+        var kind = Kind.file
         if let storeClass {
-            let name = storeClass.split(separator: ".").last.map(String.init) ?? storeClass
-            let known = storeClass.hasPrefix("org.wso2.carbon.streaming.integrator.core.persistence.")
-                || storeClass.hasPrefix("org.wso2.carbon.stream.processor.core.persistence.")
-            switch (known, name) {
-            case (true, "FileSystemPersistenceStore"), (true, "IncrementalFileSystemPersistenceStore"):
-                p.store = .file(directory: location ?? "siddhi-app-persistence")
-            case (true, "DBPersistenceStore"):
-                guard let datasource else {
-                    problem("\(path).config.datasource", "DBPersistenceStore needs a datasource")
-                    break
-                }
-                p.store = .database(datasource: datasource, table: table ?? "PERSISTENCE_TABLE")
+            let trimmed = storeClass.trimmingWhitespace()
+            let simpleName = Self.persistencePackages.first(where: trimmed.hasPrefix).map { String(trimmed.dropFirst($0.count)) }
+            switch simpleName {
+            case "FileSystemPersistenceStore": kind = .file
+            case "DBPersistenceStore": kind = .database
+            case "IncrementalFileSystemPersistenceStore":
+                kind = .file
+                reader.warn(storePath, "Tandem writes full snapshots; stored like FileSystemPersistenceStore")
             default:
-                problem(storePath, "unknown persistence store \"\(storeClass)\" (expected …persistence.FileSystemPersistenceStore or …persistence.DBPersistenceStore)")
+                reader.problem(storePath, "unknown persistence store \"\(storeClass)\" (Tandem supports \(Self.persistencePackages[0])FileSystemPersistenceStore and \(Self.persistencePackages[0])DBPersistenceStore)")
             }
-        } else if let location {
-            p.store = .file(directory: location)
+            p.storeClass = trimmed
         }
-        return interval
+
+        var location: String?, datasource: String?, table: String?
+        let storeName = kind == .file ? "FileSystemPersistenceStore" : "DBPersistenceStore"
+        for e in configKeys {
+            switch (e.key, kind) {
+            case ("location", .file): location = reader.nonEmptyString(e.value, e.path)
+            case ("datasource", .database): datasource = reader.nonEmptyString(e.value, e.path)
+            case ("table", .database): table = reader.nonEmptyString(e.value, e.path)
+            case ("location", _), ("datasource", _), ("table", _):
+                reader.warn(e.path, "not used by \(storeName); ignored")
+            default: unknownKey(e.path, e.key, known: ["location", "datasource", "table"])
+            }
+        }
+        switch kind {
+        case .file:
+            p.store = .file(directory: location ?? PersistenceConfig.defaultDirectory)
+        case .database:
+            persistenceDatasource = datasource
+            // A missing datasource is reported by checkAcrossSections, only when persistence is enabled.
+            p.store = .database(datasource: datasource ?? "", table: table ?? PersistenceConfig.defaultTable)
+        }
     }
+
+    // MARK: wso2.datasources
 
     private mutating func readDatasources(_ node: Node, _ path: String, into out: inout [String: DatasourceConfig]) {
-        for (k, v) in mapping(node, path) ?? [] {
-            let at = "\(path).\(k)"
-            guard k == "dataSources" else {
-                unknown(at)
+        var firstIndexOfName: [String: String] = [:]
+        for e in reader.entries(node, path) ?? [] {
+            guard e.key == "dataSources" else {
+                unknownKey(e.path, e.key, known: ["dataSources"])
                 continue
             }
-            guard case .sequence(let items) = v else {
-                problem(at, "expected a list of datasources")
-                continue
-            }
-            for (i, item) in items.enumerated() {
-                let ip = "\(at)[\(i)]"
-                var name: String? = nil
-                var url: JDBCURL? = nil
-                var username = "", password = ""
-                var maxPoolSize = 10, timeoutMs = 5000
-                for (dk, dv) in mapping(item, ip) ?? [] {
-                    let dp = "\(ip).\(dk)"
-                    switch dk {
-                    case "name": name = string(dv, dp)
-                    case "description", "jndiConfig": break
-                    case "definition":
-                        for (ek, ev) in mapping(dv, dp) ?? [] {
-                            let ep = "\(dp).\(ek)"
-                            switch ek {
-                            case "type":
-                                if let t = string(ev, ep), t.uppercased() != "RDBMS" { problem(ep, "expected RDBMS, got \"\(t)\"") }
-                            case "configuration":
-                                for (ck, cv) in mapping(ev, ep) ?? [] {
-                                    let cp = "\(ep).\(ck)"
-                                    switch ck {
-                                    case "jdbcUrl":
-                                        if let s = string(cv, cp) {
-                                            switch JDBCURL.parse(s) {
-                                            case .success(let u): url = u
-                                            case .failure(let e): problem(cp, e.message)
-                                            }
-                                        }
-                                    case "username": username = string(cv, cp) ?? ""
-                                    case "password": password = string(cv, cp) ?? ""
-                                    case "maxPoolSize": maxPoolSize = positiveInt(cv, cp) ?? maxPoolSize
-                                    case "connectionTimeout", "validationTimeout": timeoutMs = positiveInt(cv, cp) ?? timeoutMs
-                                    case "driverClassName", "idleTimeout", "connectionTestQuery", "isAutoCommit",
-                                         "minIdle", "maxLifetime", "poolName": _ = string(cv, cp)
-                                    default: unknown(cp)
-                                    }
-                                }
-                            default: unknown(ep)
-                            }
-                        }
-                    default: unknown(dp)
+            for item in reader.items(e.value, e.path) ?? [] {
+                // This entry's problems are set aside: they only count if an enabled feature uses it.
+                let before = reader.problems.count
+                let datasource = readDatasource(item.value, item.path)
+                if let name = datasource.name {
+                    if let earlier = firstIndexOfName[name] {
+                        reader.problem(YAMLReader.join(item.path, "name"), "datasource \"\(name)\" is already defined at \(earlier)")
+                    } else {
+                        firstIndexOfName[name] = item.path
                     }
                 }
-                guard let name else {
-                    problem(ip, "datasource without a name")
-                    continue
+                let problems = Array(reader.problems[before...])
+                reader.problems.removeSubrange(before...)
+                if let config = datasource.config, problems.isEmpty {
+                    out[config.name] = config
+                } else {
+                    datasourceProblems.append((datasource.name, problems, before))
                 }
-                guard let url else {
-                    if !problems.contains(where: { $0.path.hasPrefix(ip) }) { problem("\(ip).definition.configuration.jdbcUrl", "missing") }
-                    continue
-                }
-                out[name] = DatasourceConfig(name: name, url: url, username: username, password: password,
-                                             maxPoolSize: maxPoolSize, connectionTimeoutMs: timeoutMs)
             }
         }
     }
+
+    private mutating func readDatasource(_ node: Node, _ path: String) -> (name: String?, config: DatasourceConfig?) {
+        var name: String?, description: String?, jndiName: String?
+        var settings: [(key: String, value: Node, path: String)] = []
+        var configurationSeen = false
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
+            case "name": name = reader.nonEmptyString(e.value, e.path)
+            case "description": description = reader.string(e.value, e.path)
+            case "jndiConfig":
+                for j in reader.entries(e.value, e.path) ?? [] {
+                    switch j.key {
+                    case "name": jndiName = reader.string(j.value, j.path)
+                    case "useJndiReference": reader.unusedKey(j.path, "no JNDI")
+                    default: unknownKey(j.path, j.key, known: ["name", "useJndiReference"])
+                    }
+                }
+            case "definition":
+                for d in reader.entries(e.value, e.path) ?? [] {
+                    switch d.key {
+                    case "type":
+                        if let t = reader.string(d.value, d.path), t.trimmingWhitespace().uppercased() != "RDBMS" {
+                            reader.problem(d.path, "only RDBMS datasources are supported, got \"\(t)\"")
+                        }
+                    case "configuration":
+                        configurationSeen = true
+                        settings = reader.entries(d.value, d.path) ?? []
+                    default: unknownKey(d.path, d.key, known: ["type", "configuration"])
+                    }
+                }
+            default: unknownKey(e.path, e.key, known: ["name", "description", "jndiConfig", "definition"])
+            }
+        }
+        if name == nil, !reader.problems.contains(where: { $0.path == YAMLReader.join(path, "name") }) {
+            reader.problem(YAMLReader.join(path, "name"), "every datasource needs a name")
+        }
+
+        let configurationPath = YAMLReader.join(path, "definition.configuration")
+        var url: JDBCURL?
+        var ds = DatasourceConfig(name: name ?? "", url: JDBCURL(host: "", database: ""))
+        var urlSeen = false
+        let hikariUnused: Set<String> = ["minIdle", "maxLifetime", "poolName", "connectionInitSql", "leakDetectionThreshold",
+                                         "isReadOnly", "initializationFailTimeout", "transactionIsolation", "catalog",
+                                         "schema", "dataSourceClassName", "registerMbeans", "allowPoolSuspension",
+                                         "isolateInternalQueries", "dataSourceProperties"]
+        let known = ["jdbcUrl", "username", "password", "driverClassName", "maxPoolSize", "idleTimeout", "connectionTimeout",
+                     "connectionTestQuery", "validationTimeout", "isAutoCommit"]
+        for c in settings {
+            switch c.key {
+            case "jdbcUrl":
+                urlSeen = true
+                guard let text = reader.nonEmptyString(c.value, c.path) else { break }
+                do throws(JDBCURLError) {
+                    url = try JDBCURL.parse(text.trimmingWhitespace())
+                } catch {
+                    reader.problem(c.path, error.message)
+                }
+            case "username": ds.username = reader.string(c.value, c.path) ?? ""
+            case "password": ds.password = reader.string(c.value, c.path) ?? ""
+            case "driverClassName": ds.driverClassName = reader.string(c.value, c.path)
+            case "maxPoolSize": if let n = reader.positiveInt(c.value, c.path) { ds.maxPoolSize = n }
+            case "idleTimeout": if let n = reader.positiveInt(c.value, c.path) { ds.idleTimeoutMs = n }
+            case "connectionTimeout": if let n = reader.positiveInt(c.value, c.path) { ds.connectionTimeoutMs = n }
+            case "connectionTestQuery": ds.connectionTestQuery = reader.string(c.value, c.path)
+            case "validationTimeout": if let n = reader.positiveInt(c.value, c.path) { ds.validationTimeoutMs = n }
+            case "isAutoCommit": if let b = reader.bool(c.value, c.path) { ds.isAutoCommit = b }
+            case let key where hikariUnused.contains(key): reader.unusedKey(c.path)
+            default: unknownKey(c.path, c.key, known: known)
+            }
+        }
+        if !urlSeen {
+            reader.problem(YAMLReader.join(configurationPath, "jdbcUrl"), configurationSeen ? "missing (expected jdbc:mysql://host[:port]/database)" : "missing: the datasource has no definition.configuration")
+        }
+        guard let name, let url else { return (name, nil) }
+        ds.name = name
+        ds.url = url
+        ds.description = description
+        ds.jndiName = jndiName
+        return (name, ds)
+    }
+
+    // MARK: cluster.config
 
     private mutating func readCluster(_ node: Node, _ path: String, into c: inout ClusterConfig) {
-        for (k, v) in mapping(node, path) ?? [] {
-            let at = "\(path).\(k)"
-            switch k {
-            case "enabled": if let b = bool(v, at) { c.enabled = b }
-            case "groupId": if let s = string(v, at) { c.groupId = s }
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
+            case "enabled": if let b = reader.bool(e.value, e.path) { c.enabled = b }
+            case "groupId": if let s = reader.nonEmptyString(e.value, e.path) { c.groupId = s }
             case "coordinationStrategyClass":
-                if let s = string(v, at) {
-                    if s.hasSuffix("RDBMSCoordinationStrategy") {
-                        c.coordinationStrategyClass = s
-                    } else {
-                        problem(at, "unsupported coordination strategy \"\(s)\" (Tandem coordinates through MySQL: …rdbms.RDBMSCoordinationStrategy)")
-                    }
+                guard let s = reader.nonEmptyString(e.value, e.path) else { break }
+                if s.trimmingWhitespace() == ClusterConfig.rdbmsStrategyClass {
+                    c.coordinationStrategyClass = ClusterConfig.rdbmsStrategyClass
+                } else {
+                    reader.problem(e.path, "unsupported coordination strategy \"\(s)\" (Tandem coordinates through MySQL: \(ClusterConfig.rdbmsStrategyClass))")
                 }
             case "strategyConfig":
-                for (sk, sv) in mapping(v, at) ?? [] {
-                    let sp = "\(at).\(sk)"
-                    switch sk {
-                    case "datasource": c.datasource = string(sv, sp)
-                    case "heartbeatInterval": if let n = positiveInt(sv, sp) { c.heartbeatIntervalMs = n }
-                    case "heartbeatMaxRetry": if let n = positiveInt(sv, sp) { c.heartbeatMaxRetry = n }
-                    case "eventPollingInterval": if let n = positiveInt(sv, sp) { c.eventPollingIntervalMs = n }
-                    default: unknown(sp)
+                for s in reader.entries(e.value, e.path) ?? [] {
+                    switch s.key {
+                    case "datasource": c.datasource = reader.nonEmptyString(s.value, s.path)
+                    case "heartbeatInterval": if let n = reader.positiveInt(s.value, s.path) { c.heartbeatIntervalMs = n }
+                    case "heartbeatMaxRetry": if let n = reader.positiveInt(s.value, s.path) { c.heartbeatMaxRetry = n }
+                    case "eventPollingInterval": if let n = reader.positiveInt(s.value, s.path) { c.eventPollingIntervalMs = n }
+                    default: unknownKey(s.path, s.key, known: ["datasource", "heartbeatInterval", "heartbeatMaxRetry", "eventPollingInterval"])
                     }
                 }
-            default: unknown(at)
+            default: unknownKey(e.path, e.key, known: ["enabled", "groupId", "coordinationStrategyClass", "strategyConfig"])
             }
         }
     }
+
+    // MARK: deployment.config
+
+    /// Keys of SI's (and SP's) `deployment.config` that Tandem has no use for, with why.
+    static let unusedDeploymentKeys: [String: String] = [
+        "byteBufferExtractorThreadPoolSize": "the passive node applies synced events on each app's engine thread",
+        "passiveNodeDetailsWaitTimeOutMillis": "nodes find each other through cluster.config",
+        "passiveNodeDetailsRetrySleepTimeMillis": "nodes find each other through cluster.config",
+        "eventSyncClientPool": "one connection per peer",
+        "tcpClientConfig": "one connection per peer",
+        "tcpClientPool": "one connection per peer",
+        "tcpServer": "Stream Processor name; write eventSyncServer",
+        "passiveNodeHost": "nodes find each other through cluster.config",
+        "passiveNodePort": "nodes find each other through cluster.config",
+        "sinkQueueCapacity": "Stream Processor setting", "sourceQueueCapacity": "Stream Processor setting",
+        "recordTableQueueCapacity": "Stream Processor setting", "passiveQueueCapacity": "Stream Processor setting",
+        "liveSync": "Stream Processor setting", "retryAppSyncPeriod": "apps are deployed from appsDirectory on both nodes",
+    ]
 
     private mutating func readDeployment(_ node: Node, _ path: String, into d: inout DeploymentModeConfig) {
-        for (k, v) in mapping(node, path) ?? [] {
-            let at = "\(path).\(k)"
-            switch k {
+        var serverKeys: Set<String> = []
+        var flat: [(key: String, value: Node, path: String)] = []
+        let known = ["type", "eventSyncServer", "eventByteBufferQueueCapacity"] + Self.unusedDeploymentKeys.keys.sorted()
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
             case "type":
-                guard let s = string(v, at) else { break }
-                switch s.lowercased() {
+                guard let s = reader.string(e.value, e.path) else { break }
+                switch s.trimmingWhitespace().lowercased() {
                 case "ha": d.mode = .ha
-                case "standalone", "single-node": d.mode = .standalone
-                case "distributed": problem(at, "\"distributed\" deployment is not supported by Tandem (use ha)")
-                default: problem(at, "expected ha or standalone, got \"\(s)\"")
+                case "standalone": d.mode = .standalone
+                case "distributed": reader.problem(e.path, "\"distributed\" deployment is not supported by Tandem (use ha)")
+                default: reader.problem(e.path, "expected ha, got \"\(s)\"")
                 }
             case "eventSyncServer":
-                for (sk, sv) in mapping(v, at) ?? [] {
-                    let sp = "\(at).\(sk)"
-                    switch sk {
-                    case "host": if let s = string(sv, sp) { d.eventSyncHost = s }
-                    case "port": if let n = port(sv, sp) { d.eventSyncPort = n }
-                    case "advertisedHost": d.advertisedHost = string(sv, sp)
-                    case "advertisedPort": d.advertisedPort = port(sv, sp)
-                    case "bossThreads", "workerThreads": _ = positiveInt(sv, sp)
-                    default: unknown(sp)
-                    }
+                for s in reader.entries(e.value, e.path) ?? [] {
+                    serverKeys.insert(s.key)
+                    readEventSyncKey(s, into: &d, known: true)
                 }
             case "eventByteBufferQueueCapacity":
-                if let n = positiveInt(v, at) { d.eventByteBufferQueueCapacity = n }
-            case "byteBufferExtractorThreadPoolSize", "passiveNodeDetailsWaitTimeOutMillis",
-                 "passiveNodeDetailsRetrySleepTimeMillis", "retryAppSyncPeriod":
-                _ = positiveInt(v, at)
-            case "eventSyncClientPool", "tcpClientConfig":
-                _ = mapping(v, at)
-            default: unknown(at)
+                if let n = reader.positiveInt(e.value, e.path) { d.eventByteBufferQueueCapacity = n }
+            case "host", "port", "advertisedHost", "advertisedPort":
+                flat.append(e)  // the seed guide's table puts these here; applied below
+            case let key where Self.unusedDeploymentKeys[key] != nil:
+                reader.unusedKey(e.path, Self.unusedDeploymentKeys[key])
+            default: unknownKey(e.path, e.key, known: known)
+            }
+        }
+        // SI reads host/advertisedHost only under eventSyncServer; the guide's table lists them
+        // directly under deployment.config. Honour them there too unless eventSyncServer sets them.
+        for e in flat {
+            if serverKeys.contains(e.key) {
+                reader.warn(e.path, "eventSyncServer.\(e.key) is set; ignored")
+            } else {
+                reader.warn(e.path, "SI reads this as deployment.config.eventSyncServer.\(e.key); used as that")
+                readEventSyncKey(e, into: &d, known: false)
             }
         }
     }
 
-    private mutating func readTandem(_ node: Node, _ path: String, into t: inout TandemSettings) -> Int? {
-        var intervalMs: Int? = nil
-        for (k, v) in mapping(node, path) ?? [] {
-            let at = "\(path).\(k)"
-            switch k {
-            case "appsDirectory": if let s = string(v, at) { t.appsDirectory = s }
+    private mutating func readEventSyncKey(_ s: (key: String, value: Node, path: String), into d: inout DeploymentModeConfig, known: Bool) {
+        switch s.key {
+        case "host": if let h = reader.nonEmptyString(s.value, s.path) { d.eventSyncHost = h.trimmingWhitespace() }
+        case "port": if let p = reader.port(s.value, s.path) { d.eventSyncPort = p }
+        case "advertisedHost": if let h = reader.nonEmptyString(s.value, s.path) { d.advertisedHost = h.trimmingWhitespace() }
+        case "advertisedPort": if let p = reader.port(s.value, s.path) { d.advertisedPort = p }
+        case "bossThreads", "workerThreads": reader.unusedKey(s.path, "the sync server runs on the node's io reactor")
+        default: unknownKey(s.path, s.key, known: ["host", "port", "advertisedHost", "advertisedPort", "bossThreads", "workerThreads"])
+        }
+    }
+
+    // MARK: tandem
+
+    private mutating func readTandem(_ node: Node, _ path: String, into t: inout TandemSettings) {
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
+            case "appsDirectory": if let s = reader.nonEmptyString(e.value, e.path) { t.appsDirectory = s }
             case "dataPlane":
-                for (dk, dv) in mapping(v, at) ?? [] {
-                    let dp = "\(at).\(dk)"
-                    switch dk {
+                for d in reader.entries(e.value, e.path) ?? [] {
+                    switch d.key {
                     case "ioBackend":
-                        guard let s = string(dv, dp) else { break }
-                        if let b = IOBackend(rawValue: s) { t.ioBackend = b } else { problem(dp, "expected auto, io_uring or epoll, got \"\(s)\"") }
+                        let names = IOBackend.allCases.map(\.rawValue)
+                        if let s = reader.choice(d.value, d.path, names), let b = IOBackend(rawValue: s) { t.ioBackend = b }
                     case "ingestRingCapacity":
-                        if let n = positiveInt(dv, dp) {
-                            if n >= 2 && n & (n - 1) == 0 { t.ingestRingCapacity = n } else { problem(dp, "expected a power of two ≥ 2, got \(n)") }
+                        guard let n = reader.positiveInt(d.value, d.path) else { break }
+                        if n >= 2, n & (n - 1) == 0 { t.ingestRingCapacity = n } else {
+                            reader.problem(d.path, "expected a power of two (2, 4, … 1024, …), got \(n)")
                         }
                     case "batchSize":
-                        if let n = positiveInt(dv, dp) {
-                            if n <= EventBatch.capacityMax { t.batchSize = n } else { problem(dp, "at most \(EventBatch.capacityMax), got \(n)") }
-                        }
+                        if let n = reader.int(d.value, d.path, in: 1...TandemSettings.maxBatchSize) { t.batchSize = n }
                     case "maxFrameBytes":
-                        if let n = positiveInt(dv, dp) {
-                            if n >= 1024 { t.maxFrameBytes = n } else { problem(dp, "at least 1024, got \(n)") }
-                        }
-                    default: unknown(dp)
+                        if let n = reader.int(d.value, d.path, in: 1024...(1 << 30)) { t.maxFrameBytes = n }
+                    default: unknownKey(d.path, d.key, known: ["ioBackend", "ingestRingCapacity", "batchSize", "maxFrameBytes"])
                     }
                 }
             case "persistence":
-                for (pk, pv) in mapping(v, at) ?? [] {
-                    let pp = "\(at).\(pk)"
-                    if pk == "intervalInMs" { intervalMs = positiveInt(pv, pp) } else { unknown(pp) }
+                for p in reader.entries(e.value, e.path) ?? [] {
+                    if p.key == "intervalInMs" {
+                        if let n = reader.positiveInt(p.value, p.path) { t.persistenceIntervalMs = n }
+                    } else {
+                        unknownKey(p.path, p.key, known: ["intervalInMs"])
+                    }
                 }
             case "log":
-                for (lk, lv) in mapping(v, at) ?? [] {
-                    let lp = "\(at).\(lk)"
-                    guard lk == "level" else {
-                        unknown(lp)
-                        continue
-                    }
-                    let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-                    if let s = string(lv, lp) {
-                        if levels.contains(s.lowercased()) { t.logLevel = s.lowercased() } else { problem(lp, "expected one of \(levels.joined(separator: ", ")), got \"\(s)\"") }
+                for l in reader.entries(e.value, e.path) ?? [] {
+                    if l.key == "level" {
+                        if let s = reader.choice(l.value, l.path, TandemSettings.logLevels) { t.logLevel = s }
+                    } else {
+                        unknownKey(l.path, l.key, known: ["level"])
                     }
                 }
-            default: unknown(at)
+            default: unknownKey(e.path, e.key, known: ["appsDirectory", "dataPlane", "persistence", "log"])
             }
         }
-        return intervalMs
     }
 
-    private mutating func checkReferences(_ config: DeploymentConfig) {
-        if config.persistence.enabled, case .database(let name, _) = config.persistence.store, config.datasources[name] == nil {
-            problem("state.persistence.config.datasource", "no datasource named \"\(name)\" in wso2.datasources.dataSources")
+    // MARK: Across sections
+
+    private mutating func checkAcrossSections(_ config: inout DeploymentConfig) {
+        var used: Set<String> = []
+        let persistenceUsesDB: Bool
+        if config.persistence.enabled, case .database = config.persistence.store { persistenceUsesDB = true } else { persistenceUsesDB = false }
+        if persistenceUsesDB, let name = persistenceDatasource { used.insert(name) }
+        if config.cluster.enabled, let name = config.cluster.datasource { used.insert(name) }
+
+        // Problems of used datasources go back where they were found; datasources nothing enabled
+        // uses (SI's own H2 ones, say) are not Tandem's concern, so theirs become warnings.
+        for entry in datasourceProblems.reversed() {
+            if let name = entry.name, used.contains(name) {
+                reader.problems.insert(contentsOf: entry.problems, at: entry.position)
+            }
+        }
+        for entry in datasourceProblems {
+            if let name = entry.name, used.contains(name) { continue }
+            let what = entry.name.map { "datasource \($0)" } ?? "this datasource"
+            for p in entry.problems { reader.warnings.append("\(p.description) (\(what) is not used by Tandem; ignored)") }
+        }
+
+        if persistenceUsesDB {
+            let at = "state.persistence.config.datasource"
+            if let name = persistenceDatasource {
+                requireDatasource(name, at, config)
+            } else {
+                reader.problem(at, "DBPersistenceStore needs a datasource (a name from wso2.datasources.dataSources)")
+            }
         }
         if config.cluster.enabled {
+            let at = "cluster.config.strategyConfig.datasource"
             if let name = config.cluster.datasource {
-                if config.datasources[name] == nil {
-                    problem("cluster.config.strategyConfig.datasource", "no datasource named \"\(name)\" in wso2.datasources.dataSources")
-                }
+                requireDatasource(name, at, config)
             } else {
-                problem("cluster.config.strategyConfig.datasource", "cluster.config is enabled but names no datasource")
+                reader.problem(at, "cluster.config is enabled but names no datasource")
             }
         }
-        if config.deployment.mode == .ha && !config.cluster.enabled {
-            problem("deployment.config.type", "ha needs cluster.config.enabled: true (the cluster coordinates through MySQL)")
-        }
-    }
 
-    // MARK: Values
-
-    private mutating func problem(_ path: String, _ message: String) {
-        problems.append(.init(path: path, message: message))
-    }
-
-    private mutating func unknown(_ path: String) {
-        warnings.append("\(path): unknown key; ignored")
-    }
-
-    private mutating func mapping(_ node: Node, _ path: String) -> [(String, Node)]? {
-        switch node {
-        case .mapping(let m):
-            var out: [(String, Node)] = []
-            for (k, v) in m {
-                guard case .scalar(let s) = k else {
-                    problem(path, "keys must be plain names")
-                    continue
-                }
-                out.append((s.string, v))
+        if config.deployment.mode == .ha {
+            if !config.cluster.enabled {
+                reader.problem("deployment.config.type", "ha needs cluster.config.enabled: true (the two nodes coordinate through MySQL)")
             }
-            return out
-        case .scalar(let s) where s.string.isEmpty || s.string == "~" || s.string == "null":
-            return []  // `section:` with nothing under it
-        default:
-            problem(path.isEmpty ? source : path, "expected a mapping of keys to values")
-            return nil
+            if !config.persistence.enabled {
+                reader.warn("state.persistence.enabled", "false in ha mode: a passive node that takes over starts from empty state")
+            } else if case .file = config.persistence.store {
+                reader.warn("state.persistence.persistenceStore", "in ha mode both nodes must read the same snapshots: FileSystemPersistenceStore needs a shared filesystem (DBPersistenceStore does not)")
+            }
+        } else if config.cluster.enabled {
+            reader.warn("cluster.config.enabled", "true without deployment.config type: ha; this node runs standalone")
         }
     }
 
-    /// The scalar's text after `${env:…}` substitution; nil (and a problem) otherwise.
-    private mutating func scalarText(_ node: Node, _ path: String) -> (String, Node.Scalar.Style)? {
-        guard case .scalar(let s) = node else {
-            problem(path, "expected a single value, got a \(node.isMapping ? "mapping" : "list")")
-            return nil
-        }
-        switch EnvSubstitution.apply(s.string, environment: environment) {
-        case .success(let text): return (text, s.style)
-        case .failure(let missing):
-            problem(path, "environment variable \(missing.name) is not set")
-            return nil
+    private mutating func requireDatasource(_ name: String, _ path: String, _ config: DeploymentConfig) {
+        let defined = config.datasources[name] != nil || datasourceProblems.contains { $0.name == name }
+        if !defined {
+            reader.problem(path, "no datasource named \"\(name)\" in wso2.datasources.dataSources")
         }
     }
 
-    private mutating func string(_ node: Node, _ path: String) -> String? {
-        scalarText(node, path)?.0
+    // MARK: Unknown keys
+
+    private mutating func unknownKey(_ path: String, _ key: String, known: [String]) {
+        if let guess = Self.closest(to: key, in: known) {
+            reader.warn(path, "unknown key (did you mean \(guess)?); ignored")
+        } else {
+            reader.unknownKey(path)
+        }
     }
 
-    private mutating func positiveInt(_ node: Node, _ path: String) -> Int? {
-        guard let (text, _) = scalarText(node, path) else { return nil }
-        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n > 0 else {
-            problem(path, "expected a positive integer, got \"\(text)\"")
-            return nil
+    /// The candidate within edit distance 2 of `word` (case-insensitive), if one is.
+    static func closest(to word: String, in candidates: [String]) -> String? {
+        let w = Array(word.lowercased())
+        var best: (String, Int)?
+        for c in candidates {
+            let d = distance(w, Array(c.lowercased()))
+            if d <= 2, d < (best?.1 ?? Int.max) { best = (c, d) }
         }
-        return n
+        return best?.0
     }
 
-    private mutating func port(_ node: Node, _ path: String) -> Int? {
-        guard let (text, _) = scalarText(node, path) else { return nil }
-        guard let n = Int(text), (1...65535).contains(n) else {
-            problem(path, "expected a port number 1-65535, got \"\(text)\"")
-            return nil
+    /// Levenshtein distance.
+    private static func distance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, cb) in b.enumerated() {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))
+            }
+            previous = current
         }
-        return n
-    }
-
-    private mutating func bool(_ node: Node, _ path: String) -> Bool? {
-        guard let (text, _) = scalarText(node, path) else { return nil }
-        switch text.lowercased() {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
-        default:
-            problem(path, "expected true or false, got \"\(text)\"")
-            return nil
-        }
+        return previous[b.count]
     }
 }
-
-private extension Node {
-    var isMapping: Bool {
-        if case .mapping = self { return true }
-        return false
-    }
-}
-
-import Foundation

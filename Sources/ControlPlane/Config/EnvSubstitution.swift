@@ -1,34 +1,64 @@
-/// Substitutes `${env:NAME}` and `${sys:NAME}` placeholders (WSO2's syntax; both read the process
-/// environment here, as ECS passes secrets and settings through it).
+/// Substitutes `${env:NAME}` and `${sys:NAME}` placeholders, WSO2's syntax, in one scalar value.
+///
+/// - Both read the process environment: Tandem has no JVM system properties, and ECS passes
+///   settings and secrets as environment variables.
+/// - A placeholder may be the whole value or part of it, several per value:
+///   `jdbc:mysql://${env:DB_HOST}:${env:DB_PORT}/db`.
+/// - `${env:NAME:-fallback}` gives `fallback` when NAME is not set (Tandem's addition, as in POSIX
+///   shells; the fallback is literal text and may not contain `}`). A variable set to the empty
+///   string counts as set.
+/// - Anything else in `${…}` (another prefix, no closing brace) is kept as written.
 enum EnvSubstitution {
-    /// The substituted text, or the name of the first variable that is not set.
-    static func apply(_ text: String, environment: [String: String]) -> Result<String, MissingVariable> {
-        guard text.contains("${") else { return .success(text) }
-        var out = ""
-        var rest = Substring(text)
-        while let start = rest.range(of: "${") {
-            out += rest[..<start.lowerBound]
-            let afterStart = rest[start.upperBound...]
-            guard let end = afterStart.firstIndex(of: "}") else {
-                out += rest[start.lowerBound...]
-                return .success(out)
-            }
-            let inner = afterStart[..<end]
-            let parts = inner.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0] == "env" || parts[0] == "sys" {
-                let name = String(parts[1])
-                guard let value = environment[name] else { return .failure(MissingVariable(name: name)) }
-                out += value
-            } else {
-                out += rest[start.lowerBound...end]  // not ours: keep as written
-            }
-            rest = afterStart[afterStart.index(after: end)...]
+    /// The variables a value names that the environment does not have, in order, once each.
+    struct MissingVariables: Error, Equatable {
+        var names: [String]
+
+        /// `environment variable A is not set`, or `environment variables A, B are not set`.
+        var message: String {
+            names.count == 1
+                ? "environment variable \(names[0]) is not set"
+                : "environment variables \(names.joined(separator: ", ")) are not set"
         }
-        out += rest
-        return .success(out)
     }
 
-    struct MissingVariable: Error {
-        var name: String
+    /// The text with every placeholder replaced, or every variable that is missing.
+    static func apply(_ text: String, environment: [String: String]) -> Result<String, MissingVariables> {
+        guard text.contains("${") else { return .success(text) }
+        var out = ""
+        var missing: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            out += rest[..<open.lowerBound]
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.firstIndex(of: "}") else { break }  // unterminated: literal
+            let inner = afterOpen[..<close]
+            if let (name, fallback) = placeholder(inner) {
+                if let value = environment[name] ?? fallback {
+                    out += value
+                } else if !missing.contains(name) {
+                    missing.append(name)
+                }
+            } else {
+                out += rest[open.lowerBound...close]
+            }
+            rest = afterOpen[afterOpen.index(after: close)...]
+        }
+        out += rest
+        return missing.isEmpty ? .success(out) : .failure(MissingVariables(names: missing))
+    }
+
+    /// `env:NAME` / `sys:NAME` / `env:NAME:-fallback` → (NAME, fallback); nil for anything else.
+    private static func placeholder(_ inner: Substring) -> (name: String, fallback: String?)? {
+        let body: Substring
+        if inner.hasPrefix("env:") || inner.hasPrefix("sys:") {
+            body = inner.dropFirst(4)
+        } else {
+            return nil
+        }
+        if let dash = body.range(of: ":-") {
+            let name = body[..<dash.lowerBound]
+            return name.isEmpty ? nil : (String(name), String(body[dash.upperBound...]))
+        }
+        return body.isEmpty ? nil : (String(body), nil)
     }
 }
