@@ -1,50 +1,57 @@
 import Engine
 
 /// Writes siddhi-io-tcp frames with siddhi-map-binary payloads (docs/protocol.md): what Siddhi's
-/// TCP sink sends, and what `tandem send` and Tandem's tcp sink send.
-public struct FrameEncoder {
+/// TCP sink sends, and what `tandem send` and (later) Tandem's tcp sink send.
+///
+/// The binary map has no null marker: a null string is sent as length 0 (which Siddhi and Tandem
+/// decode back to null), a null number or bool as zero / false.
+public struct FrameEncoder: Sendable {
+    /// Identifies the publisher; Siddhi sends `<uuid>-<host>:<port>`. Receivers ignore it.
     public var sessionId: String
+
     public init(sessionId: String = "tandem") { self.sessionId = sessionId }
 
-    /// Appends one frame holding rows `range` of `batch` on `channel` to `out`.
+    /// Bytes of the frame `append(batch:rows:channel:to:)` writes.
+    public func frameBytes(batch: EventBatch, rows range: Range<Int>? = nil, channel: String) -> Int {
+        FrameDecoder.headerBytes + messageSize(payloadBytes: payloadBytes(batch, range ?? 0..<batch.count), channel: channel)
+    }
+
+    /// Appends one frame holding rows `range` (default: all) of `batch` on `channel` to `out`.
     public func append(batch: EventBatch, rows range: Range<Int>? = nil, channel: String, to out: inout [UInt8]) {
         let rows = range ?? 0..<batch.count
-        let attributes = batch.schema.attributes
-        var payload = 4
-        for row in rows {
-            payload += 8
-            for (c, a) in attributes.enumerated() {
-                switch a.type {
-                case .int, .float: payload += 4
-                case .long, .double: payload += 8
-                case .bool: payload += 1
-                case .string: payload += 4 + (batch.isNull(c, row) ? 0 : batch.withStringBytes(c, row) { $0.count })
-                }
-            }
-        }
-        let session = Array(sessionId.utf8), channelBytes = Array(channel.utf8)
-        let messageSize = 4 + session.count + 4 + channelBytes.count + 4 + payload
-        out.reserveCapacity(out.count + 5 + messageSize)
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= batch.count, "rows out of range")
+        precondition(rows.count <= Int(Int32.max))
+        let payload = payloadBytes(batch, rows)
+        let size = messageSize(payloadBytes: payload, channel: channel)
+        precondition(size <= Int(Int32.max), "frame larger than an int32 messageSize can describe; send fewer rows")
+        let start = out.count
+        out.reserveCapacity(start + FrameDecoder.headerBytes + size)
         out.append(FrameDecoder.protocolByte)
-        out.appendBigEndian(UInt32(messageSize))
-        out.appendBigEndian(UInt32(session.count))
-        out.append(contentsOf: session)
-        out.appendBigEndian(UInt32(channelBytes.count))
-        out.append(contentsOf: channelBytes)
+        out.appendBigEndian(UInt32(size))
+        var session = sessionId, channel = channel
+        session.withUTF8 { bytes in
+            out.appendBigEndian(UInt32(bytes.count))
+            out.append(contentsOf: bytes)
+        }
+        channel.withUTF8 { bytes in
+            out.appendBigEndian(UInt32(bytes.count))
+            out.append(contentsOf: bytes)
+        }
         out.appendBigEndian(UInt32(payload))
         out.appendBigEndian(UInt32(rows.count))
+        let types = batch.schema.attributes.map(\.type)
         for row in rows {
             out.appendBigEndian(UInt64(bitPattern: batch.timestamps[row]))
-            for (c, a) in attributes.enumerated() {
-                // The binary map has no null marker: a null is sent as the type's zero / empty string.
-                switch a.type {
-                case .int: out.appendBigEndian(UInt32(truncatingIfNeeded: batch.int64(c, row)))
-                case .long: out.appendBigEndian(UInt64(bitPattern: batch.int64(c, row)))
-                case .float: out.appendBigEndian(Float(batch.double(c, row)).bitPattern)
-                case .double: out.appendBigEndian(batch.double(c, row).bitPattern)
-                case .bool: out.append(batch.bool(c, row) ? 1 : 0)
+            for c in types.indices {
+                let isNull = batch.isNull(c, row)
+                switch types[c] {
+                case .int: out.appendBigEndian(isNull ? 0 : UInt32(truncatingIfNeeded: batch.int64(c, row)))
+                case .long: out.appendBigEndian(isNull ? 0 : UInt64(bitPattern: batch.int64(c, row)))
+                case .float: out.appendBigEndian(isNull ? 0 : Float(batch.double(c, row)).bitPattern)
+                case .double: out.appendBigEndian(isNull ? 0 : batch.double(c, row).bitPattern)
+                case .bool: out.append(!isNull && batch.bool(c, row) ? 1 : 0)
                 case .string:
-                    if batch.isNull(c, row) {
+                    if isNull {
                         out.appendBigEndian(UInt32(0))
                     } else {
                         batch.withStringBytes(c, row) { bytes in
@@ -55,6 +62,42 @@ public struct FrameEncoder {
                 }
             }
         }
+        assert(out.count - start == FrameDecoder.headerBytes + size, "frame size accounting is off")
+    }
+
+    /// Appends one frame of boxed rows (cold path: tests, tools). Values convert as `EventBatch.set`
+    /// does; returns false (appending nothing) when a value does not fit its attribute's type.
+    @discardableResult
+    public func append(schema: StreamSchema, rows: [(timestamp: Int64, values: [Value])], channel: String, to out: inout [UInt8]) -> Bool {
+        var batch = EventBatch(schema: schema, capacity: rows.count)
+        for row in rows where !batch.append(timestamp: row.timestamp, values: row.values) { return false }
+        append(batch: batch, channel: channel, to: &out)
+        return true
+    }
+
+    private func messageSize(payloadBytes: Int, channel: String) -> Int {
+        4 + sessionId.utf8.count + 4 + channel.utf8.count + 4 + payloadBytes
+    }
+
+    /// int32 event count, then per event an int64 timestamp and the attributes.
+    private func payloadBytes(_ batch: EventBatch, _ rows: Range<Int>) -> Int {
+        var fixed = 8
+        var stringColumns: [Int] = []
+        for (c, a) in batch.schema.attributes.enumerated() {
+            switch a.type {
+            case .int, .float: fixed += 4
+            case .long, .double: fixed += 8
+            case .bool: fixed += 1
+            case .string:
+                fixed += 4
+                stringColumns.append(c)
+            }
+        }
+        var bytes = 4 + fixed * rows.count
+        for c in stringColumns {
+            for row in rows where !batch.isNull(c, row) { bytes += batch.withStringBytes(c, row) { $0.count } }
+        }
+        return bytes
     }
 }
 

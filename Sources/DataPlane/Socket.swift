@@ -1,9 +1,14 @@
+import CShims  // <sys/socket.h> constants (SOCK_STREAM, …), which Glibc alone does not export in release builds
 import Glibc
 
 /// A socket call that failed, with the errno it set.
 public struct SocketError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var errno: Int32
+    public init(operation: String, errno: Int32) {
+        self.operation = operation
+        self.errno = errno
+    }
     public var description: String { "\(operation) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
 }
 

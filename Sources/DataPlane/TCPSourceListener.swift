@@ -1,81 +1,107 @@
 import Atomics
 import CShims
+import Dispatch
 import Engine
 import Foundation
 import Glibc
 import Logging
 
-/// Settings of one TCP source listener.
-public struct TCPSourceOptions: Sendable {
-    public var host: String = "0.0.0.0"
-    /// 0 picks a free port (see `TCPSourceListener.port`).
-    public var port: Int
-    public var channels: [SourceChannel]
-    /// Events per batch handed to the engine.
-    public var batchSize: Int = 1024
-    public var maxFrameBytes: Int = FrameDecoder.maxFrameBytesDefault
-    public var backend: IOBackend = .auto
-    /// Connections beyond this are closed at once (logged).
-    public var connectionsMax: Int = 1024
-
-    public init(host: String = "0.0.0.0", port: Int, channels: [SourceChannel]) {
-        self.host = host
-        self.port = port
-        self.channels = channels
-    }
-}
-
-/// Counters a listener keeps (read from any thread).
-public final class TCPSourceStats: Sendable {
-    public let connectionsAccepted = ManagedAtomic<Int>(0)
-    public let connectionsRejected = ManagedAtomic<Int>(0)
-    public let framesRejected = ManagedAtomic<Int>(0)
-    public let eventsDecoded = ManagedAtomic<Int>(0)
-    public let batchesPublished = ManagedAtomic<Int>(0)
-    /// Times the reactor found the engine ring full and stopped reading (backpressure).
-    public let ringFullWaits = ManagedAtomic<Int>(0)
-    public init() {}
-}
-
 /// A TCP source: accepts publishers on one port, decodes siddhi-io-tcp frames and publishes batches
 /// into a bounded SPSC ring read by the app's engine thread.
 ///
-/// Runs on its own reactor thread (io_uring or epoll). When the ring is full the reactor stops
-/// reading sockets until there is room, so TCP flow control pushes back on publishers: nothing is
-/// dropped and nothing is buffered without bound. A malformed or oversized frame closes only the
-/// connection that sent it.
+/// Threading contract:
+/// - `start()` and `stop()` are called from one control thread.
+/// - Between them a reactor thread of its own (io_uring, or epoll) owns every socket, decoder and
+///   batch; it is the single producer of `ring` and the single consumer of `returns`.
+/// - The engine thread is the single consumer of `ring` (it waits on `doorbell`) and may hand used
+///   batches back through `returns` (as the single producer), which keeps decoding allocation free.
+///
+/// When the ring is full the reactor stops reading sockets until there is room, so TCP flow control
+/// pushes back on publishers: nothing is dropped and nothing is buffered without bound. A malformed
+/// or oversized frame closes only the connection that sent it (logged with the reason); events of its
+/// earlier, good frames are still published.
 public final class TCPSourceListener: @unchecked Sendable {
     public let options: TCPSourceOptions
+    /// Decoded batches for the engine (this listener produces, the engine consumes).
     public let ring: SPSCRing<IngestBatch>
+    /// Rung after every push.
     public let doorbell: Doorbell
+    /// Used batches coming back from the engine for reuse; nil when the engine keeps them.
+    public let returns: SPSCRing<EventBatch>?
     public let stats = TCPSourceStats()
-    /// The backend actually running (after fallback).
+    /// The backend actually running (after fallback); valid after `start()`.
     public private(set) var backend: IOBackend = .auto
-    /// The bound port (differs from `options.port` when that was 0).
+    /// The bound port (differs from `options.port` when that was 0); valid after `start()`.
     public private(set) var port = 0
 
-    private let logger: Logger
-    private let stopping = ManagedAtomic<Bool>(false)
+    let logger: Logger
+    let stopping = ManagedAtomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
-    private var listenFd: Int32 = -1
     private var thread: Thread?
-    private var connections: [Int32: SourceConnection] = [:]
-    static let pollTimeoutMs = 50
+    var listenFd: Int32 = -1
+    /// The io_uring instance when `backend == .ioUring` (created in `start` so a refusal can still
+    /// fall back to epoll before the socket is opened).
+    var uring: UnsafeMutablePointer<io_uring>?
+    private let pool: BatchPool
+    /// Live connections by id (reactor thread only).
+    var connections: [UInt32: SourceConnection] = [:]
+    private var nextConnectionId: UInt32 = 1
+    /// Set when `stop()` first finds the ring full: after it, remaining batches are dropped (logged).
+    private var stopDeadlineNs: UInt64?
 
-    public init(options: TCPSourceOptions, ring: SPSCRing<IngestBatch>, doorbell: Doorbell, logger: Logger) {
+    /// Timeout of one reactor wait: the longest `stop()` waits for the reactor to notice, and the
+    /// longest a partial batch waits when a receive could not tell whether more data was pending.
+    static let pollTimeoutMs = 50
+    /// Id 0 marks the listening socket in reactor tags.
+    static let listenerId: UInt32 = 0
+
+    /// - Parameters:
+    ///   - options: address, channels, batch size and limits.
+    ///   - ring: where decoded batches go (capacity bounds what is in flight).
+    ///   - doorbell: rung after each push; the engine thread waits on it.
+    ///   - returns: optional ring through which the engine hands used batches back.
+    ///   - logger: connection-level events (malformed frames at error, closes at debug).
+    public init(options: TCPSourceOptions, ring: SPSCRing<IngestBatch>, doorbell: Doorbell,
+                returns: SPSCRing<EventBatch>? = nil, logger: Logger) {
+        precondition(options.connectionsMax >= 1 && options.connectionsMax <= 1 << 20)
+        precondition(options.stopDrainTimeoutMs >= 0)
         self.options = options
         self.ring = ring
         self.doorbell = doorbell
+        self.returns = returns
         self.logger = logger
+        pool = BatchPool(returns: returns)
+        // Fail fast on bad channel/limit settings (the decoder checks them again per connection).
+        _ = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
+                         maxStringBytes: options.maxStringBytes)
     }
 
     /// Binds the port and starts the reactor thread. Throws if the port cannot be bound.
     public func start() throws(SocketError) {
-        precondition(thread == nil, "listener started twice")
+        precondition(thread == nil && !stopping.load(ordering: .relaxed), "a listener starts once")
         let (resolved, reason) = IOBackend.resolve(options.backend)
-        if let reason { logger.warning("\(reason)") }
+        if let reason { logger.warning("tcp source \(options.host):\(options.port): \(reason)") }
         backend = resolved
-        let (fd, boundPort) = try Socket.listen(host: options.host, port: options.port, nonBlocking: backend == .epoll)
+        if backend == .ioUring {
+            let uring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+            let rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, 0)
+            if rc == 0 {
+                self.uring = uring
+            } else {
+                uring.deallocate()
+                logger.warning("tcp source \(options.host):\(options.port): io_uring_queue_init failed (\(String(cString: strerror(-rc))), errno \(-rc)); using epoll")
+                backend = .epoll
+            }
+        }
+        // io_uring wants a blocking socket (on an O_NONBLOCK one its accept completes with -EAGAIN
+        // instead of waiting); epoll needs a non-blocking one.
+        let fd: Int32, boundPort: Int
+        do {
+            (fd, boundPort) = try Socket.listen(host: options.host, port: options.port, nonBlocking: backend == .epoll)
+        } catch {
+            releaseURing()
+            throw error
+        }
         listenFd = fd
         port = boundPort
         let channels = options.channels.map(\.channel).joined(separator: ", ")
@@ -83,6 +109,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         let thread = Thread { [self] in
             if backend == .ioUring { runIOUring() } else { runEpoll() }
             closeAll()
+            releaseURing()
             finished.signal()
         }
         thread.name = "tandem-tcp-\(boundPort)"
@@ -90,32 +117,47 @@ public final class TCPSourceListener: @unchecked Sendable {
         thread.start()
     }
 
-    /// Closes the port and every connection, flushes decoded events to the ring, joins the thread.
+    /// Closes the port and every connection, hands decoded events on to the ring (waiting at most
+    /// `stopDrainTimeoutMs` for room), and joins the reactor thread. Idempotent.
     public func stop() {
         guard thread != nil, !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         finished.wait()
         thread = nil
     }
 
-    // MARK: Shared connection handling (reactor thread only)
+    private func releaseURing() {
+        guard let uring else { return }
+        io_uring_queue_exit(uring)
+        uring.deallocate()
+        self.uring = nil
+    }
 
-    private func accepted(_ fd: Int32) -> SourceConnection? {
+    // MARK: Connection handling shared by both reactors (reactor thread only)
+
+    /// Registers an accepted socket; nil (socket closed) at the connection limit.
+    func accepted(_ fd: Int32) -> SourceConnection? {
         guard connections.count < options.connectionsMax else {
             stats.connectionsRejected.wrappingIncrement(ordering: .relaxed)
             logger.warning("tcp source :\(port): connection limit \(options.connectionsMax) reached; closing new connection")
             close(fd)
             return nil
         }
-        let decoder = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes)
-        let connection = SourceConnection(fd: fd, decoder: decoder)
-        connections[fd] = connection
+        while nextConnectionId == TCPSourceListener.listenerId || connections[nextConnectionId] != nil { nextConnectionId &+= 1 }
+        let id = nextConnectionId
+        nextConnectionId &+= 1
+        let decoder = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
+                                   maxStringBytes: options.maxStringBytes, pool: pool)
+        let connection = SourceConnection(id: id, fd: fd, decoder: decoder)
+        connections[id] = connection
         stats.connectionsAccepted.wrappingIncrement(ordering: .relaxed)
         logger.debug("tcp source :\(port): connection from \(connection.peer)")
         return connection
     }
 
-    /// Handles `n` received bytes; returns false when the connection was closed for a bad frame.
-    private func received(_ connection: SourceConnection, _ n: Int) -> Bool {
+    /// Handles `n` bytes received into the connection's receive area. Returns false when the
+    /// connection was closed for a bad frame (the reactor must not use it again).
+    func received(_ connection: SourceConnection, _ n: Int) -> Bool {
+        stats.bytesReceived.wrappingIncrement(by: n, ordering: .relaxed)
         do {
             try connection.received(n, emit: publish)
             return true
@@ -128,7 +170,8 @@ public final class TCPSourceListener: @unchecked Sendable {
         }
     }
 
-    private func closed(_ connection: SourceConnection, error: Int32?) {
+    /// The peer closed (`error` nil) or the socket failed: hand on what was decoded, drop the rest.
+    func closed(_ connection: SourceConnection, error: Int32?) {
         if let error {
             logger.info("tcp source :\(port): connection from \(connection.peer) failed: \(String(cString: strerror(error)))")
         } else if connection.partialBytes > 0 {
@@ -141,34 +184,44 @@ public final class TCPSourceListener: @unchecked Sendable {
     }
 
     private func drop(_ connection: SourceConnection) {
-        connections[connection.fd] = nil
+        connections[connection.id] = nil
         close(connection.fd)
     }
 
-    /// Pushes a batch to the engine ring, waiting (and so not reading sockets) while it is full.
+    /// Hands partial batches on so latency stays low when traffic is light: those of connections
+    /// whose socket was found drained, or of every connection when `all`.
+    func flushIdle(all: Bool) {
+        for connection in connections.values where (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
+            connection.decoder.flush(emit: publish)
+        }
+    }
+
+    /// Pushes a batch to the engine ring, waiting (and so not reading any socket) while it is full.
     private func publish(_ channel: SourceChannel, _ batch: EventBatch) {
+        assert(!batch.isEmpty)
         let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch)
-        var waited = false
-        var backoffUs: UInt32 = 1
-        while !ring.tryPush(item) {
-            if !waited {
-                waited = true
-                stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
+        if !ring.tryPush(item) {
+            stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
+            var backoff = Backoff()
+            while !ring.tryPush(item) {
+                doorbell.ring()  // the consumer may be parked on a stale view
+                if stopping.load(ordering: .relaxed) {
+                    // One deadline for the whole stop, however many batches are still to hand on.
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    let deadline = stopDeadlineNs ?? now + UInt64(options.stopDrainTimeoutMs) * 1_000_000
+                    stopDeadlineNs = deadline
+                    if now >= deadline {
+                        stats.eventsDroppedAtStop.wrappingIncrement(by: batch.count, ordering: .relaxed)
+                        logger.error("tcp source :\(port): engine ring still full after \(options.stopDrainTimeoutMs) ms while stopping; dropping \(batch.count) decoded events of '\(channel.channel)'")
+                        return
+                    }
+                }
+                backoff.pause()
             }
-            doorbell.ring()
-            usleep(backoffUs)
-            backoffUs = min(backoffUs * 2, 1000)
         }
         stats.eventsDecoded.wrappingIncrement(by: batch.count, ordering: .relaxed)
         stats.batchesPublished.wrappingIncrement(ordering: .relaxed)
         doorbell.ring()
-    }
-
-    /// After a round of completions: hand partial batches on so latency stays low when traffic is light.
-    private func flushAll() {
-        for connection in connections.values where connection.decoder.pendingEvents > 0 {
-            connection.decoder.flush(emit: publish)
-        }
     }
 
     private func closeAll() {
@@ -180,140 +233,5 @@ public final class TCPSourceListener: @unchecked Sendable {
         if listenFd >= 0 { close(listenFd) }
         listenFd = -1
         logger.info("tcp source :\(port) stopped")
-    }
-
-    // MARK: io_uring reactor
-
-    private enum Tag: UInt64 { case accept = 1, receive = 2 }
-
-    private static func userData(_ tag: Tag, _ fd: Int32) -> UInt64 { tag.rawValue << 56 | UInt64(UInt32(bitPattern: fd)) }
-
-    private func runIOUring() {
-        var ring = io_uring()
-        let rc = io_uring_queue_init(256, &ring, 0)
-        guard rc == 0 else {
-            logger.error("tcp source :\(port): io_uring_queue_init failed (errno \(-rc)); no events will be received")
-            return
-        }
-        defer { io_uring_queue_exit(&ring) }
-
-        func sqe() -> UnsafeMutablePointer<io_uring_sqe> {
-            if let s = io_uring_get_sqe(&ring) { return s }
-            io_uring_submit(&ring)  // queue full: submit what is there and take a fresh entry
-            return io_uring_get_sqe(&ring)!
-        }
-        func armAccept() {
-            let s = sqe()
-            io_uring_prep_multishot_accept(s, listenFd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-            io_uring_sqe_set_data64(s, TCPSourceListener.userData(.accept, listenFd))
-        }
-        func armReceive(_ connection: SourceConnection) {
-            let area = connection.receiveArea
-            let s = sqe()
-            io_uring_prep_recv(s, connection.fd, area.baseAddress, area.count, 0)
-            io_uring_sqe_set_data64(s, TCPSourceListener.userData(.receive, connection.fd))
-        }
-
-        armAccept()
-        var timeout = __kernel_timespec(tv_sec: 0, tv_nsec: Int64(TCPSourceListener.pollTimeoutMs) * 1_000_000)
-        var cqes = [UnsafeMutablePointer<io_uring_cqe>?](repeating: nil, count: 128)
-        while !stopping.load(ordering: .relaxed) {
-            io_uring_submit(&ring)
-            var first: UnsafeMutablePointer<io_uring_cqe>? = nil
-            let waited = io_uring_wait_cqe_timeout(&ring, &first, &timeout)
-            if waited < 0 && waited != -ETIME && waited != -EINTR {
-                logger.error("tcp source :\(port): io_uring_wait_cqe_timeout failed (errno \(-waited))")
-                return
-            }
-            let n = Int(io_uring_peek_batch_cqe(&ring, &cqes, UInt32(cqes.count)))
-            for i in 0..<n {
-                let cqe = cqes[i]!
-                let data = cqe.pointee.user_data
-                let res = cqe.pointee.res
-                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
-                switch Tag(rawValue: data >> 56) {
-                case .accept:
-                    if res >= 0, let connection = accepted(res) { armReceive(connection) }
-                    if res < 0 && res != -EAGAIN && res != -EINTR {
-                        logger.warning("tcp source :\(port): accept failed: \(String(cString: strerror(-res)))")
-                    }
-                    // Multishot accept stays armed while the kernel sets F_MORE; re-arm otherwise.
-                    if cqe.pointee.flags & UInt32(IORING_CQE_F_MORE) == 0 { armAccept() }
-                case .receive:
-                    guard let connection = connections[fd] else { break }
-                    if res > 0 {
-                        if received(connection, Int(res)) { armReceive(connection) }
-                    } else if res == 0 {
-                        closed(connection, error: nil)
-                    } else if res == -EINTR || res == -EAGAIN || res == -ENOBUFS {
-                        armReceive(connection)
-                    } else {
-                        closed(connection, error: -res)
-                    }
-                case nil:
-                    break
-                }
-            }
-            io_uring_cq_advance(&ring, UInt32(n))
-            flushAll()
-        }
-    }
-
-    // MARK: epoll reactor
-
-    private func runEpoll() {
-        let epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epfd >= 0 else {
-            logger.error("tcp source :\(port): epoll_create1 failed (errno \(errno)); no events will be received")
-            return
-        }
-        defer { close(epfd) }
-        func watch(_ fd: Int32) {
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
-            event.data.fd = fd
-            epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event)
-        }
-        watch(listenFd)
-        var events = [epoll_event](repeating: epoll_event(), count: 128)
-        // Reads per connection per wake-up, so one busy publisher cannot starve the others.
-        let readsPerWakeMax = 16
-        while !stopping.load(ordering: .relaxed) {
-            let n = epoll_wait(epfd, &events, Int32(events.count), Int32(TCPSourceListener.pollTimeoutMs))
-            if n < 0 {
-                if errno == EINTR { continue }
-                logger.error("tcp source :\(port): epoll_wait failed (errno \(errno))")
-                return
-            }
-            for i in 0..<Int(n) {
-                let fd = events[i].data.fd
-                if fd == listenFd {
-                    while true {
-                        let client = tandem_accept4(listenFd, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
-                        if client < 0 { break }
-                        if accepted(client) != nil { watch(client) }
-                    }
-                    continue
-                }
-                guard let connection = connections[fd] else { continue }
-                for _ in 0..<readsPerWakeMax {
-                    let area = connection.receiveArea
-                    let got = read(fd, area.baseAddress, area.count)
-                    if got > 0 {
-                        guard received(connection, got) else { break }
-                        if got < area.count { break }  // drained for now
-                    } else if got == 0 {
-                        closed(connection, error: nil)
-                        break
-                    } else {
-                        let e = errno
-                        if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { break }
-                        closed(connection, error: e)
-                        break
-                    }
-                }
-            }
-            flushAll()
-        }
     }
 }

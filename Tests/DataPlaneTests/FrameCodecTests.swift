@@ -57,9 +57,10 @@ func decodeAll(_ bytes: [UInt8], chunks: [Int]? = nil, channels: [SourceChannel]
         batch.append(timestamp: -5, values: [.int(Int32.min), .long(Int64.max), .float(1.5), .double(-2.25), .string("héllo ☃"), .bool(true)])
         batch.append(timestamp: 7, values: [.int(42), .long(-1), .float(-0.0), .double(1e300), .string(""), .bool(false)])
         let rows = try decodeAll(frame(batch, channel: "All"), channels: [SourceChannel(channel: "All", streamIndex: 3, schema: allTypesSchema)])
+        // siddhi-map-binary has no null marker and reads a zero-length string as null, so "" comes back null.
         #expect(rows == [
             [.long(-5), .int(Int32.min), .long(Int64.max), .float(1.5), .double(-2.25), .string("héllo ☃"), .bool(true)],
-            [.long(7), .int(42), .long(-1), .float(-0.0), .double(1e300), .string(""), .bool(false)],
+            [.long(7), .int(42), .long(-1), .float(-0.0), .double(1e300), .null, .bool(false)],
         ])
     }
 

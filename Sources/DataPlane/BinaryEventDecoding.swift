@@ -1,0 +1,107 @@
+import Engine
+
+/// The wire layout of one stream's events (siddhi-map-binary), computed once per channel.
+struct BinaryEventLayout {
+    let types: [AttributeType]
+    /// The fewest bytes an event can take: timestamp, fixed-width values, string length prefixes.
+    let minEventBytes: Int
+
+    init(_ schema: StreamSchema) {
+        types = schema.attributes.map(\.type)
+        minEventBytes = 8 + types.reduce(0) { sum, type in
+            switch type {
+            case .int, .float, .string: sum + 4
+            case .long, .double: sum + 8
+            case .bool: sum + 1
+            }
+        }
+    }
+
+    /// Walks `eventCount` events without storing them and requires them to fill `reader` exactly;
+    /// throws what decoding would. Used before a frame that must be split across batches.
+    func validate(_ reader: BigEndianReader, eventCount: Int, maxStringBytes: Int) throws(FrameDecodeError) {
+        var reader = reader
+        for e in 0..<eventCount {
+            guard reader.skip(8) else { throw .truncatedEvent(eventIndex: e, eventCount: eventCount) }
+            for type in types {
+                let ok: Bool
+                switch type {
+                case .int, .float: ok = reader.skip(4)
+                case .long, .double: ok = reader.skip(8)
+                case .bool: ok = reader.skip(1)
+                case .string:
+                    guard let n = reader.int32() else { throw .truncatedEvent(eventIndex: e, eventCount: eventCount) }
+                    let length = Int(n)
+                    guard length >= 0 else { throw .badLength(.string, length) }
+                    guard length <= maxStringBytes else { throw .stringTooLong(lengthBytes: length, maxStringBytes: maxStringBytes) }
+                    ok = reader.skip(length)
+                }
+                guard ok else { throw .truncatedEvent(eventIndex: e, eventCount: eventCount) }
+            }
+        }
+        guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
+    }
+}
+
+extension EventBatch {
+    /// Appends `eventCount` events read from `reader` in siddhi-map-binary layout.
+    ///
+    /// All or nothing: on error the events (and string bytes) appended by this call are removed again.
+    /// Runs in place on the batch (one exclusive access for the whole frame), without allocating per
+    /// event. `eventIndexBase` only numbers events in errors.
+    @inline(__always)
+    mutating func appendBinaryEvents(_ reader: inout BigEndianReader, eventCount: Int, types: UnsafeBufferPointer<AttributeType>,
+                                     maxStringBytes: Int, eventIndexBase: Int = 0) throws(FrameDecodeError) {
+        precondition(count + eventCount <= EventBatch.capacityMax, "frame chunk overflows the batch")
+        let firstStringByte = stringBytes.count
+        for appended in 0..<eventCount {
+            var failure: FrameDecodeError? = nil
+            if let timestamp = reader.int64() {
+                let row = appendRow(timestamp: timestamp)
+                for c in 0..<types.count {
+                    switch types[c] {
+                    case .int:
+                        if let v = reader.int32() { setInt64(c, row, Int64(v)) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
+                    case .long:
+                        if let v = reader.int64() { setInt64(c, row, v) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
+                    case .float:
+                        if let v = reader.uint32() { setDouble(c, row, Double(Float(bitPattern: v))) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
+                    case .double:
+                        if let v = reader.uint64() { setDouble(c, row, Double(bitPattern: v)) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
+                    case .bool:
+                        // Siddhi reads `byte == 1` as true and anything else as false.
+                        if let v = reader.uint8() { setBool(c, row, v == 1) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
+                    case .string:
+                        if let n = reader.int32() {
+                            let length = Int(n)
+                            if length < 0 {
+                                failure = .badLength(.string, length)
+                            } else if length > maxStringBytes {
+                                failure = .stringTooLong(lengthBytes: length, maxStringBytes: maxStringBytes)
+                            } else if let bytes = reader.raw(length) {
+                                // Siddhi's binary mapper has no null marker: it reads a zero length as null.
+                                if length == 0 { setNull(c, row) } else { setString(c, row, utf8: bytes) }
+                            } else {
+                                failure = .truncatedEvent(eventIndex: 0, eventCount: 0)
+                            }
+                        } else {
+                            failure = .truncatedEvent(eventIndex: 0, eventCount: 0)
+                        }
+                    }
+                    if failure != nil { break }
+                }
+                if failure != nil { removeLast(1) }
+            } else {
+                failure = .truncatedEvent(eventIndex: 0, eventCount: 0)
+            }
+            if var failure {
+                removeLast(appended)
+                stringBytes.removeLast(stringBytes.count - firstStringByte)
+                if case .truncatedEvent = failure {
+                    failure = .truncatedEvent(eventIndex: eventIndexBase + appended, eventCount: eventIndexBase + eventCount)
+                }
+                throw failure
+            }
+        }
+    }
+}

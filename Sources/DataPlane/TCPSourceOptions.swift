@@ -1,0 +1,43 @@
+import Atomics
+
+/// Settings of one TCP source listener.
+public struct TCPSourceOptions: Sendable {
+    public var host: String = "0.0.0.0"
+    /// 0 picks a free port (read it from `TCPSourceListener.port` after `start`).
+    public var port: Int
+    /// The streams this port feeds, by channel id (the sources' `context`).
+    public var channels: [SourceChannel]
+    /// Events per batch handed to the engine, 1...`EventBatch.capacityMax`.
+    public var batchSize: Int = 1024
+    public var maxFrameBytes: Int = FrameDecoder.maxFrameBytesDefault
+    public var maxStringBytes: Int = FrameDecoder.maxStringBytesDefault
+    public var backend: IOBackend = .auto
+    /// Connections beyond this are closed at once (logged).
+    public var connectionsMax: Int = 1024
+    /// How long `stop()` keeps waiting for ring room to hand on the last decoded events before it
+    /// drops them (logged): bounded, so a consumer that stopped first cannot hang shutdown.
+    public var stopDrainTimeoutMs: Int = 5000
+
+    public init(host: String = "0.0.0.0", port: Int, channels: [SourceChannel]) {
+        self.host = host
+        self.port = port
+        self.channels = channels
+    }
+}
+
+/// Counters a listener keeps; read from any thread.
+public final class TCPSourceStats: Sendable {
+    public let connectionsAccepted = ManagedAtomic<Int>(0)
+    /// Refused at `connectionsMax`.
+    public let connectionsRejected = ManagedAtomic<Int>(0)
+    /// Connections closed because of a malformed or oversized frame.
+    public let framesRejected = ManagedAtomic<Int>(0)
+    public let bytesReceived = ManagedAtomic<Int>(0)
+    public let eventsDecoded = ManagedAtomic<Int>(0)
+    public let batchesPublished = ManagedAtomic<Int>(0)
+    /// Times the reactor found the engine ring full and stopped reading (backpressure).
+    public let ringFullWaits = ManagedAtomic<Int>(0)
+    /// Events dropped because the ring stayed full through `stopDrainTimeoutMs` during `stop()`.
+    public let eventsDroppedAtStop = ManagedAtomic<Int>(0)
+    public init() {}
+}
