@@ -52,7 +52,7 @@ public enum Replay {
     /// Runs `app` over `lines`, calling `output` with each output JSON line.
     /// Each event is sent as its own batch, as Siddhi processes one arrival per chunk in playback.
     public static func run(app: SiddhiApp, lines: some Sequence<String>, output: @escaping (String) -> Void) throws(ReplayError) {
-        let runtime = AppRuntime(app: app)
+        let runtime = AppRuntime(app: app, playback: true)
         for stream in runtime.queryOutputStreams {
             runtime.addOutputCallback(stream: stream, queryInsertsOnly: true) { batch in
                 for row in 0..<batch.count { output(JSONWriter.eventLine(batch, row: row)) }
