@@ -92,6 +92,11 @@ struct QueryNode {
     var handlers: [StreamHandlerNode]
     /// nil means `select *` (also when select is omitted).
     var selection: [SelectItem]?
+    var groupBy: [Expression] = []
+    var having: Expression? = nil
+    var orderBy: [(Expression, ascending: Bool)] = []
+    var limit: Expression? = nil
+    var offset: Expression? = nil
     var outputEventType: OutputEventType
     var target: String
     var targetPosition: SourcePosition

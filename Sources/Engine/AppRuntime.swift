@@ -6,9 +6,19 @@
 public final class AppRuntime: @unchecked Sendable {
     public typealias OutputCallback = (EventBatch) -> Void
 
+    /// A query of the graph: stateless (filter/projection) or with state (window, aggregates, …).
+    /// Dispatched once per batch.
+    private enum Query {
+        case stateless(QueryRuntime)
+        case stateful(StatefulQuery)
+    }
+
     public let app: SiddhiApp
+    /// Playback: the clock follows event timestamps (`@App:playback`, `tandem replay`).
+    public let isPlayback: Bool
     private let streamIndexByName: [String: Int]
-    private let queries: [QueryRuntime]
+    private let queries: [Query]
+    private let statefulQueries: [StatefulQuery]
     /// Per stream: the queries that read it.
     private let consumers: [[Int]]
     /// Per query: the stream index it inserts into.
@@ -21,12 +31,14 @@ public final class AppRuntime: @unchecked Sendable {
     /// A chain longer than this means a cycle of queries; it is cut there (see `send`).
     static let chainDepthMax = 64
 
-    public init(app: SiddhiApp) {
+    public init(app: SiddhiApp, playback: Bool? = nil) {
         self.app = app
+        isPlayback = playback ?? app.isPlayback
         var byName: [String: Int] = [:]
         for (i, s) in app.streams.enumerated() { byName[s.name] = i }
         streamIndexByName = byName
-        queries = app.queries.map(QueryRuntime.init)
+        queries = app.queries.map { $0.isStateful ? .stateful(StatefulQuery(plan: $0)) : .stateless(QueryRuntime(plan: $0)) }
+        statefulQueries = queries.compactMap { if case .stateful(let q) = $0 { return q } else { return nil } }
         var consumers = Array(repeating: [Int](), count: app.streams.count)
         for (q, plan) in app.queries.enumerated() { consumers[byName[plan.input.name]!].append(q) }
         self.consumers = consumers
@@ -58,13 +70,24 @@ public final class AppRuntime: @unchecked Sendable {
         precondition(batch.schema === app.streams[streamIndex] || batch.schema.attributes == app.streams[streamIndex].attributes,
                      "batch schema differs from stream \(app.streams[streamIndex].name)")
         guard !batch.isEmpty else { return }
-        if let last = batch.timestamps.last, app.isPlayback || currentTimeMs == 0 { currentTimeMs = max(currentTimeMs, last) }
         route(streamIndex, batch, depth: 0, notify: false)
+        if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
 
-    /// Moves the clock forward; time-based operators (windows, later issues) fire here.
+    /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
+    /// event time passes, otherwise when the engine thread passes wall-clock time).
     public func advanceTime(to timeMs: Int64) {
-        currentTimeMs = max(currentTimeMs, timeMs)
+        guard timeMs >= currentTimeMs else { return }
+        currentTimeMs = timeMs
+        for (q, query) in queries.enumerated() {
+            guard case .stateful(let stateful) = query else { continue }
+            // A tick emits at most one chunk; keep ticking while timers are still due.
+            var ticks = 0
+            while ticks < 1024, let due = stateful.nextTimerMs, due <= timeMs {
+                ticks += 1
+                if let out = stateful.advanceTime(to: timeMs) { route(targets[q], out, depth: 1, notify: true) }
+            }
+        }
     }
 
     private func route(_ stream: Int, _ batch: EventBatch, depth: Int, notify: Bool) {
@@ -73,9 +96,71 @@ public final class AppRuntime: @unchecked Sendable {
         if notify { for callback in insertCallbacks[stream] { callback(batch) } }
         guard depth < AppRuntime.chainDepthMax else { return }
         for q in consumers[stream] {
-            if let out = queries[q].process(batch) {
-                route(targets[q], out, depth: depth + 1, notify: true)
+            let out: EventBatch?
+            switch queries[q] {
+            case .stateless(let query): out = query.process(batch)
+            case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
             }
+            if let out { route(targets[q], out, depth: depth + 1, notify: true) }
         }
+    }
+
+    // MARK: Snapshot and restore
+
+    static let snapshotMagic: [UInt8] = Array("TNDMSNAP".utf8)
+    public static let snapshotVersion: UInt64 = 1
+
+    /// Identifies the app's shape: a snapshot restores only into the same streams and queries.
+    public var fingerprint: UInt64 {
+        var text = app.name + "\n"
+        for s in app.streams { text += s.description + "\n" }
+        for q in app.queries {
+            text += "\(q.name)|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
+        }
+        return fnv1a64(Array(text.utf8))
+    }
+
+    /// The state of every stateful query, versioned and checksummed. Call on the engine thread
+    /// between batches (a batch boundary).
+    public func snapshot() -> [UInt8] {
+        var w = SnapshotWriter()
+        for b in AppRuntime.snapshotMagic { w.uint8(b) }
+        w.uint64(AppRuntime.snapshotVersion)
+        w.string(app.name)
+        w.uint64(fingerprint)
+        w.int64(currentTimeMs)
+        w.int(statefulQueries.count)
+        for q in statefulQueries { q.write(to: &w) }
+        var bytes = w.bytes
+        withUnsafeBytes(of: fnv1a64(bytes).littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Replaces the state with a snapshot of this app. A corrupt snapshot, or one of another app or
+    /// version, is rejected with the reason and nothing is changed.
+    public func restore(_ bytes: [UInt8]) throws(SnapshotError) {
+        guard bytes.count >= AppRuntime.snapshotMagic.count + 16 else { throw SnapshotError("too short to be a snapshot") }
+        let body = Array(bytes.dropLast(8))
+        var sum: UInt64 = 0
+        for (i, b) in bytes.suffix(8).enumerated() { sum |= UInt64(b) << (8 * UInt64(i)) }
+        var r = SnapshotReader(body)
+        for b in AppRuntime.snapshotMagic where try r.uint8() != b { throw SnapshotError("not a Tandem snapshot") }
+        let version = try r.uint64()
+        guard version == AppRuntime.snapshotVersion else {
+            throw SnapshotError("snapshot format version \(version); this Tandem reads version \(AppRuntime.snapshotVersion)")
+        }
+        guard fnv1a64(body) == sum else { throw SnapshotError("checksum mismatch (corrupt snapshot)") }
+        let name = try r.string()
+        guard name == app.name else { throw SnapshotError("snapshot of app '\(name)', not '\(app.name)'") }
+        guard try r.uint64() == fingerprint else {
+            throw SnapshotError("app '\(name)' changed since the snapshot was taken (streams or queries differ)")
+        }
+        let clock = try r.int64()
+        guard try r.int() == statefulQueries.count else { throw SnapshotError("stateful query count differs") }
+        var states: [StatefulQuery.State] = []
+        for q in statefulQueries { states.append(try q.decode(from: &r)) }
+        guard r.isAtEnd else { throw SnapshotError("trailing bytes") }
+        for (q, state) in zip(statefulQueries, states) { q.apply(state) }
+        currentTimeMs = clock
     }
 }

@@ -1,6 +1,10 @@
 /// Semantic analysis: resolves streams and attributes, checks and widens types, infers the
 /// schemas of streams that are only defined by `insert into`, and collects every error.
 struct Compiler {
+    /// Longest length/lengthBatch window: a batch window's chunk (previous batch, RESET, new batch)
+    /// must fit one EventBatch.
+    static let windowLengthMax = (EventBatch.capacityMax - 2) / 2
+
     var diagnostics: Diagnostics
     let fileName: String
     private var schemas: [String: StreamSchema] = [:]
@@ -137,6 +141,8 @@ struct Compiler {
         }
         var ok = true
         var filter: TypedExpression? = nil
+        var window: WindowSpec? = nil
+        var aggregates: [AggregatePlan] = []
         for handler in query.handlers {
             switch handler {
             case .filter(let expression):
@@ -147,9 +153,18 @@ struct Compiler {
                     continue
                 }
                 filter = filter.map { .and($0, typed) } ?? typed
-            case .window(_, let windowName, _, let position):
-                diagnostics.error(position, "window '\(windowName)' is not supported yet")
-                ok = false
+            case .window(let namespace, let windowName, let arguments, let position):
+                guard namespace?.lowercased() == "window" else {
+                    diagnostics.error(position, "stream function '\(namespace.map { "\($0):" } ?? "")\(windowName)' is not supported yet")
+                    ok = false
+                    continue
+                }
+                guard window == nil else {
+                    diagnostics.error(position, "a query can have only one window")
+                    ok = false
+                    continue
+                }
+                if let spec = windowSpec(windowName, arguments, position) { window = spec } else { ok = false }
             }
         }
 
@@ -157,7 +172,17 @@ struct Compiler {
         var outputAttributes: [Attribute] = []
         if let items = query.selection {
             for item in items {
-                guard let typed = check(item.expression, input: input) else { ok = false; continue }
+                var typedItem: TypedExpression?
+                if case .function(nil, let fname, let arguments, let fposition) = item.expression,
+                   let kind = AggregateKind.allCases.first(where: { $0.rawValue.lowercased() == fname.lowercased() }) {
+                    if let aggregate = aggregatePlan(kind, arguments, fposition, input: input) {
+                        aggregates.append(aggregate)
+                        typedItem = .aggregate(aggregates.count - 1, aggregate.outputType)
+                    }
+                } else {
+                    typedItem = check(item.expression, input: input)
+                }
+                guard let typed = typedItem else { ok = false; continue }
                 guard let type = typed.type else {
                     diagnostics.error(item.position, "cannot select a bare null: its type is unknown")
                     ok = false
@@ -165,6 +190,8 @@ struct Compiler {
                 }
                 var outputName = item.alias
                 if outputName == nil, case .attribute(_, let attributeName, _) = item.expression { outputName = attributeName }
+                if outputName == nil, case .function(_, let fname, _, _) = item.expression, aggregates.count > 0,
+                   case .aggregate = typed { outputName = fname }
                 guard let outputName else {
                     diagnostics.error(item.position, "select expression needs a name: add 'as <name>'")
                     ok = false
@@ -184,7 +211,46 @@ struct Compiler {
                 outputAttributes.append(attribute)
             }
         }
+        var groupBy: [Int] = []
+        for key in query.groupBy {
+            guard case .attribute(let stream, let name, let position) = key else {
+                diagnostics.error(key.position, "group by takes attributes of the input stream")
+                ok = false
+                continue
+            }
+            if let stream, stream != input.name {
+                diagnostics.error(position, "'\(stream)' is not the input stream of this query ('\(input.name)')")
+                ok = false
+            } else if let index = input.index(of: name) {
+                groupBy.append(index)
+            } else {
+                diagnostics.error(position, "stream '\(input.name)' has no attribute '\(name)'")
+                ok = false
+            }
+        }
         guard ok else { return nil }
+        let outputShape = StreamSchema(name: query.target, attributes: outputAttributes)
+        var having: TypedExpression? = nil
+        if let condition = query.having {
+            guard let typed = check(condition, input: outputShape) else { return nil }
+            if let t = typed.type, t != .bool {
+                diagnostics.error(condition.position, "having condition must be bool, got \(t)")
+                return nil
+            }
+            having = typed
+        }
+        var orderBy: [(column: Int, ascending: Bool)] = []
+        for (key, ascending) in query.orderBy {
+            guard case .attribute(_, let name, let position) = key, let index = outputShape.index(of: name) else {
+                diagnostics.error(key.position, "order by takes attributes of the select output")
+                return nil
+            }
+            _ = position
+            orderBy.append((index, ascending))
+        }
+        let limit = query.limit.flatMap { countConstant($0, "limit") }
+        let offset = query.offset.flatMap { countConstant($0, "offset") }
+        if (query.limit != nil && limit == nil) || (query.offset != nil && offset == nil) { return nil }
 
         let output: StreamSchema
         if let existing = schemas[query.target] {
@@ -201,7 +267,101 @@ struct Compiler {
             order.append(query.target)
         }
         return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
-                         outputEventType: query.outputEventType)
+                         outputEventType: query.outputEventType, window: window, aggregates: aggregates,
+                         groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset)
+    }
+
+    /// A non-negative int constant (limit, offset, window lengths).
+    private mutating func countConstant(_ e: Expression, _ what: String) -> Int? {
+        if case .literal(let v, _) = e {
+            switch v {
+            case .int(let n) where n >= 0: return Int(n)
+            case .long(let n) where n >= 0 && n <= Int64(Int32.max): return Int(n)
+            default: break
+            }
+        }
+        diagnostics.error(e.position, "\(what) needs a non-negative integer constant")
+        return nil
+    }
+
+    /// A time constant in ms: `5 sec`, `500 millisec`, or a plain int/long of milliseconds.
+    private mutating func timeConstant(_ e: Expression, _ what: String) -> Int64? {
+        if case .literal(let v, _) = e {
+            switch v {
+            case .int(let n) where n > 0: return Int64(n)
+            case .long(let n) where n > 0: return n
+            default: break
+            }
+        }
+        diagnostics.error(e.position, "\(what) needs a positive time constant such as 1 sec or 500 ms")
+        return nil
+    }
+
+    private mutating func windowSpec(_ name: String, _ arguments: [Expression], _ position: SourcePosition) -> WindowSpec? {
+        func one() -> Expression? {
+            guard arguments.count == 1 else {
+                diagnostics.error(position, "window '\(name)' takes 1 argument, got \(arguments.count)")
+                return nil
+            }
+            return arguments[0]
+        }
+        switch name.lowercased() {
+        case "length", "lengthbatch":
+            guard let a = one(), let n = countConstant(a, "window.\(name)") else { return nil }
+            // A batch window's chunk holds two batches: keep it within one EventBatch.
+            guard n > 0 && n <= Compiler.windowLengthMax else {
+                diagnostics.error(a.position, "window.\(name) length must be 1…\(Compiler.windowLengthMax), got \(n)")
+                return nil
+            }
+            return name.lowercased() == "length" ? .length(n) : .lengthBatch(n)
+        case "time":
+            guard let a = one(), let t = timeConstant(a, "window.time") else { return nil }
+            return .time(t)
+        case "timebatch":
+            guard let a = one(), let t = timeConstant(a, "window.timeBatch") else { return nil }
+            return .timeBatch(t)
+        default:
+            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch)")
+            return nil
+        }
+    }
+
+    private mutating func aggregatePlan(_ kind: AggregateKind, _ arguments: [Expression], _ position: SourcePosition,
+                                        input: StreamSchema) -> AggregatePlan? {
+        if kind == .count {
+            guard arguments.count <= 1 else {
+                diagnostics.error(position, "count takes no argument")
+                return nil
+            }
+            return AggregatePlan(kind: .count, argument: nil, outputType: .long)
+        }
+        guard arguments.count == 1 else {
+            diagnostics.error(position, "\(kind.rawValue) takes 1 argument, got \(arguments.count)")
+            return nil
+        }
+        guard let argument = check(arguments[0], input: input), let type = argument.type else { return nil }
+        let outputType: AttributeType
+        switch kind {
+        case .sum:
+            guard type.isNumeric else { break }
+            outputType = type == .int || type == .long ? .long : .double
+            return AggregatePlan(kind: kind, argument: argument, outputType: outputType)
+        case .avg, .stdDev:
+            guard type.isNumeric else { break }
+            return AggregatePlan(kind: kind, argument: argument, outputType: .double)
+        case .min, .max, .minForever, .maxForever:
+            guard type.isNumeric else { break }
+            return AggregatePlan(kind: kind, argument: argument, outputType: type)
+        case .distinctCount:
+            return AggregatePlan(kind: kind, argument: argument, outputType: .long)
+        case .and, .or:
+            guard type == .bool else { break }
+            return AggregatePlan(kind: kind, argument: argument, outputType: .bool)
+        case .count:
+            break
+        }
+        diagnostics.error(arguments[0].position, "\(kind.rawValue) cannot take a \(type) argument")
+        return nil
     }
 
     // MARK: Expressions

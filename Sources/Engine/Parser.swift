@@ -245,9 +245,28 @@ struct Parser {
                 selection = items
             }
         }
-        for clause in ["group", "having", "order", "limit", "offset", "output"] where current.isKeyword(clause) {
-            throw fail("'\(clause)' is not supported yet")
+        var groupBy: [Expression] = []
+        if acceptKeyword("group") {
+            try expectKeyword("by")
+            repeat { groupBy.append(try parseExpression()) } while acceptSymbol(",")
         }
+        var having: Expression? = nil
+        if acceptKeyword("having") { having = try parseExpression() }
+        var orderBy: [(Expression, ascending: Bool)] = []
+        if acceptKeyword("order") {
+            try expectKeyword("by")
+            repeat {
+                let e = try parseExpression()
+                var ascending = true
+                if acceptKeyword("desc") { ascending = false } else { _ = acceptKeyword("asc") }
+                orderBy.append((e, ascending: ascending))
+            } while acceptSymbol(",")
+        }
+        var limit: Expression? = nil
+        if acceptKeyword("limit") { limit = try parseExpression() }
+        var offset: Expression? = nil
+        if acceptKeyword("offset") { offset = try parseExpression() }
+        if current.isKeyword("output") { throw fail("output rate limiting is not supported yet") }
         guard current.isKeyword("insert") else {
             if current.isKeyword("delete") || current.isKeyword("update") || current.isKeyword("return") {
                 throw fail("'\(describe(current))' output is not supported yet; use 'insert into'")
@@ -269,7 +288,8 @@ struct Parser {
         let (target, targetPosition) = try identifier("an output stream name")
         if !atEnd { try expectSymbol(";") }
         return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
-                         selection: selection, outputEventType: eventType, target: target,
+                         selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
+                         offset: offset, outputEventType: eventType, target: target,
                          targetPosition: targetPosition, position: position)
     }
 
@@ -388,6 +408,10 @@ struct Parser {
         switch token.kind {
         case .intLiteral(let v):
             advance()
+            if case .identifier(let unit) = current.kind, let ms = Parser.timeUnitMs(unit) {
+                advance()
+                return .literal(.long(v &* ms), p)  // `5 sec` is the long 5000, as in Siddhi
+            }
             return .literal(v <= Int64(Int32.max) ? .int(Int32(v)) : .long(v), p)
         case .longLiteral(let v):
             advance()
@@ -434,6 +458,21 @@ struct Parser {
             return .attribute(stream: nil, name: name, p)
         default:
             throw fail("expected an expression but found \(describe(token))")
+        }
+    }
+
+    /// Milliseconds per SiddhiQL time unit (`sec`, `seconds`, `min`, `ms`, …), or nil.
+    static func timeUnitMs(_ word: String) -> Int64? {
+        switch word.lowercased() {
+        case "ms", "millisec", "millisecs", "millisecond", "milliseconds": 1
+        case "sec", "secs", "second", "seconds": 1000
+        case "min", "mins", "minute", "minutes": 60_000
+        case "hour", "hours": 3_600_000
+        case "day", "days": 86_400_000
+        case "week", "weeks": 604_800_000
+        case "month", "months": 2_592_000_000
+        case "year", "years": 31_536_000_000
+        default: nil
         }
     }
 

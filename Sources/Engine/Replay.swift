@@ -64,28 +64,44 @@ public enum Replay {
 
     /// Compiles `appSource` and runs it over `inputLines` (see `run(app:lines:output:)`).
     public static func run(appSource: String, fileName: String, inputLines: some Sequence<String>,
-                           output: @escaping (String) -> Void) throws(ReplayFailure) {
+                           snapshotAfterLine: Int? = nil, output: @escaping (String) -> Void) throws(ReplayFailure) {
         let app: SiddhiApp
         do { app = try SiddhiApp.compile(source: appSource, fileName: fileName) } catch { throw .compile(error) }
-        do { try run(app: app, lines: inputLines, output: output) } catch { throw .input(error) }
+        do { try run(app: app, lines: inputLines, snapshotAfterLine: snapshotAfterLine, output: output) } catch { throw .input(error) }
     }
 
     /// Runs `app` over `lines`, calling `output` with each output JSON line.
     /// Each event is sent as its own batch, as Siddhi processes one arrival per chunk in playback: batching
     /// events of one timestamp would reorder the output of one stream fed by two paths (a chain and a
     /// direct query).
-    public static func run(app: SiddhiApp, lines: some Sequence<String>, output: @escaping (String) -> Void) throws(ReplayError) {
-        let runtime = AppRuntime(app: app)
-        for stream in runtime.queryOutputStreams {
-            runtime.addOutputCallback(stream: stream, queryInsertsOnly: true) { batch in
-                for row in 0..<batch.count { output(JSONWriter.eventLine(batch, row: row)) }
+    ///
+    /// With `snapshotAfterLine` N, after input line N the state is snapshotted and restored into a
+    /// freshly built runtime that carries on: the output must equal an uninterrupted run (the
+    /// contract HA failover relies on).
+    public static func run(app: SiddhiApp, lines: some Sequence<String>, snapshotAfterLine: Int? = nil,
+                           output: @escaping (String) -> Void) throws(ReplayError) {
+        func makeRuntime() -> AppRuntime {
+            let runtime = AppRuntime(app: app, playback: true)
+            for stream in runtime.queryOutputStreams {
+                runtime.addOutputCallback(stream: stream, queryInsertsOnly: true) { batch in
+                    for row in 0..<batch.count { output(JSONWriter.eventLine(batch, row: row)) }
+                }
             }
+            return runtime
         }
+        var runtime = makeRuntime()
         var batches: [String: EventBatch] = [:]
         for schema in app.streams { batches[schema.name] = EventBatch(schema: schema, capacity: 1) }
         var lineNumber = 0
         for line in lines {
             lineNumber += 1
+            if lineNumber - 1 == snapshotAfterLine, lineNumber > 1 {
+                let snapshot = runtime.snapshot()
+                runtime = makeRuntime()
+                do { try runtime.restore(snapshot) } catch {
+                    throw ReplayError(line: lineNumber, message: "restore failed: \(error)")
+                }
+            }
             if line.allSatisfy(\.isWhitespace) { continue }
             let event: InputEvent
             do { event = try parseLine(line, app: app) } catch { throw ReplayError(line: lineNumber, message: error.text) }

@@ -70,8 +70,43 @@ struct QueryPlan: Sendable {
     var name: String
     var input: StreamSchema
     var filter: TypedExpression?
-    /// One expression per output attribute, in output order.
+    /// One expression per output attribute, in output order (`.aggregate` for aggregate items).
     var projections: [TypedExpression]
     var output: StreamSchema
     var outputEventType: OutputEventType
+    var window: WindowSpec? = nil
+    var aggregates: [AggregatePlan] = []
+    /// Input columns of `group by`.
+    var groupBy: [Int] = []
+    /// Condition over the output attributes.
+    var having: TypedExpression? = nil
+    /// Output column and ascending flag per `order by` key.
+    var orderBy: [(column: Int, ascending: Bool)] = []
+    var limit: Int? = nil
+    var offset: Int? = nil
+
+    /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
+    var isStateful: Bool {
+        window != nil || !aggregates.isEmpty || !groupBy.isEmpty || having != nil || !orderBy.isEmpty || limit != nil || offset != nil
+    }
+}
+
+/// A `#window.…(…)` of a query.
+enum WindowSpec: Sendable, Equatable {
+    case length(Int)
+    case lengthBatch(Int)
+    case time(Int64)
+    case timeBatch(Int64)
+}
+
+/// The aggregate functions of Siddhi's select.
+enum AggregateKind: String, Sendable, CaseIterable {
+    case sum, count, avg, min, max, distinctCount, stdDev, minForever, maxForever, and, or
+}
+
+/// One aggregate of a query: its function, its argument and its result type.
+struct AggregatePlan: Sendable {
+    var kind: AggregateKind
+    var argument: TypedExpression?
+    var outputType: AttributeType
 }

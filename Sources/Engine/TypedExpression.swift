@@ -21,6 +21,8 @@ indirect enum TypedExpression: Sendable {
     case coalesce([TypedExpression], AttributeType)
     /// `maximum` / `minimum` of the non-null operands, or null when all are null.
     case extremum(isMaximum: Bool, [TypedExpression], AttributeType)
+    /// The value of aggregate number N of the query (only as a whole select item).
+    case aggregate(Int, AttributeType)
 
     /// nil only for a bare `null` literal.
     var type: AttributeType? {
@@ -28,7 +30,7 @@ indirect enum TypedExpression: Sendable {
         case .column(_, let t): return t
         case .constant(_, let t): return t
         case .timestamp: return .long
-        case .arithmetic(_, _, _, let t), .negate(_, let t): return t
+        case .arithmetic(_, _, _, let t), .negate(_, let t), .aggregate(_, let t): return t
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
         case .compare, .and, .or, .not, .isNull: return .bool

@@ -149,6 +149,8 @@ final class VectorProgram {
 
     private func emit(_ e: TypedExpression) -> Int {
         switch e {
+        case .aggregate:
+            preconditionFailure("aggregates are computed by the query's aggregators, not by vector programs")
         case .column(let column, _):
             let r = newRegister()
             instructions.append(.load(dst: r, column: column))

@@ -76,16 +76,16 @@ struct PerfEngineCommand: ParsableCommand {
                 results.append(["scenario": name, "supported": false])
                 continue
             }
-            let runtime = AppRuntime(app: app)
+            let runtime = AppRuntime(app: app, playback: true)  // event time: timestamp i ms
             var outputs = 0
             runtime.addOutputCallback(stream: "Out") { outputs += $0.count }
             var batches = PerfEngineCommand.workload(batchSize: batch, schema: app.streams[0], eventsMax: events)
             let cycleEvents = batches.reduce(0) { $0 + $1.count }
             var clockOffset: Int64 = 0
+            var k = 0
 
             func feed(_ count: Int) -> Int {
                 var sent = 0
-                var k = 0
                 while sent < count {
                     if k == batches.count {
                         k = 0

@@ -14,6 +14,17 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Input events, one JSON object per line ({\"stream\":…,\"timestamp\":…,\"data\":[…]} or {\"timestamp\":…}).")
     var input: String
 
+    @Option(name: .customLong("snapshot-at"), help: "After input line N, snapshot the state (needs --restore).")
+    var snapshotAt: Int?
+
+    @Flag(name: .long, help: "With --snapshot-at: restore the snapshot into a fresh runtime and continue from it.")
+    var restore = false
+
+    func validate() throws {
+        if (snapshotAt != nil) != restore { throw ValidationError("--snapshot-at and --restore go together") }
+        if let n = snapshotAt, n < 1 { throw ValidationError("--snapshot-at must be ≥ 1") }
+    }
+
     func run() throws {
         let compiled: SiddhiApp
         do {
@@ -29,7 +40,8 @@ struct ReplayCommand: ParsableCommand {
         }
         let out = OutputBuffer()
         do {
-            try Replay.run(app: compiled, lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)) {
+            try Replay.run(app: compiled, lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                           snapshotAfterLine: snapshotAt) {
                 out.write($0)
             }
             out.flush()

@@ -47,9 +47,10 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("shared/conformance/cases")
 
-    /// What the engine implements: areas 01 (filters/projections) and 02 (built-in functions), and the
-    /// chain case that needs nothing more.
-    static let implementedAreas = ["01-", "02-", "13-chain-same-event-two-outputs"]
+    /// What the engine implements: filters/projections (01), built-in functions (02), the length,
+    /// lengthBatch, time and timeBatch windows (03), aggregates (04), and the chain case.
+    static let implementedAreas = ["01-", "02-", "03-window-length", "03-window-time-all", "03-window-timebatch",
+                                   "04-", "13-chain-same-event-two-outputs"]
 
     static func cases(prefixes: [String]) -> [String] {
         let all = (try? FileManager.default.contentsOfDirectory(atPath: casesDirectory.path)) ?? []
@@ -116,6 +117,64 @@ import Testing
                 #expect(g.timestamp == e.timestamp, "\(stream): timestamp \(String(describing: g.timestamp)), expected \(String(describing: e.timestamp))")
             }
         }
+    }
+}
+
+/// Snapshot and restore at every point of every implemented case: `replay(A); snapshot; restore
+/// into a fresh runtime; replay(B)` must print exactly what `replay(A+B)` prints.
+@Suite struct SnapshotRestoreTests {
+    @Test(arguments: ConformanceTests.cases(prefixes: ConformanceTests.implementedAreas))
+    func restoreAnywhereGivesTheSameOutput(_ name: String) throws {
+        let dir = ConformanceTests.casesDirectory.appendingPathComponent(name)
+        let app = try SiddhiApp.compile(source: String(contentsOf: dir.appendingPathComponent("app.siddhi"), encoding: .utf8), fileName: name)
+        let lines = try String(contentsOf: dir.appendingPathComponent("input.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        var whole: [String] = []
+        try Replay.run(app: app, lines: lines) { whole.append($0) }
+        for cut in 1..<lines.count {
+            var resumed: [String] = []
+            try Replay.run(app: app, lines: lines, snapshotAfterLine: cut) { resumed.append($0) }
+            #expect(resumed == whole, "snapshot after line \(cut) changed the output")
+        }
+    }
+
+    static let windowApp = """
+        @App:name('Snap')
+        define stream S (sym string, price double);
+        from S#window.length(3) select sym, sum(price) as total group by sym insert into Out;
+        """
+
+    static func fed(_ runtime: AppRuntime, _ prices: [Double]) {
+        var batch = EventBatch(schema: runtime.app.streams[0])
+        for (i, p) in prices.enumerated() { batch.append(timestamp: Int64(i), values: [.string("A"), .double(p)]) }
+        runtime.send(streamIndex: 0, batch: batch)
+    }
+
+    @Test func corruptOrForeignSnapshotsAreRejectedAndChangeNothing() throws {
+        let app = try SiddhiApp.compile(source: SnapshotRestoreTests.windowApp, fileName: "snap.siddhi")
+        let source = AppRuntime(app: app, playback: true)
+        SnapshotRestoreTests.fed(source, [1, 2, 3])
+        let good = source.snapshot()
+
+        let target = AppRuntime(app: app, playback: true)
+        SnapshotRestoreTests.fed(target, [100])
+        let before = target.snapshot()
+        var corrupt = good
+        corrupt[corrupt.count / 2] ^= 0xFF
+        #expect(throws: SnapshotError.self) { try target.restore(corrupt) }
+        #expect(throws: SnapshotError.self) { try target.restore(Array(good.prefix(good.count - 3))) }
+        #expect(throws: SnapshotError.self) { try target.restore([]) }
+        let other = try SiddhiApp.compile(source: SnapshotRestoreTests.windowApp.replacingOccurrences(of: "length(3)", with: "length(4)"),
+                                          fileName: "snap.siddhi")
+        do {
+            try AppRuntime(app: other, playback: true).restore(good)
+            Issue.record("a snapshot restored into a changed app")
+        } catch {
+            #expect(error.message.contains("changed since the snapshot"))
+        }
+        #expect(target.snapshot() == before, "a rejected restore must leave the state untouched")
+        try target.restore(good)
+        #expect(target.snapshot() == good)
     }
 }
 

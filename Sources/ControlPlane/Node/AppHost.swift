@@ -122,6 +122,12 @@ final class AppHost: @unchecked Sendable {
         thread = nil
     }
 
+    static func wallClockMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
     private func runEngine() {
         let rings = listeners.map(\.ring)
         while true {
@@ -129,13 +135,14 @@ final class AppHost: @unchecked Sendable {
             for ring in rings {
                 for _ in 0..<AppHost.batchesPerRingMax {
                     guard let item = ring.tryPop() else { break }
+                    if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
                     drained += 1
                 }
             }
             if drained > 0 { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
-            runtime.advanceTime(to: Int64(Date().timeIntervalSince1970 * 1000))
+            if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
             doorbell.wait(timeoutMs: AppHost.idleWaitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
         }

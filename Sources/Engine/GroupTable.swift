@@ -1,0 +1,158 @@
+import Foundation
+
+/// Interns strings to dense ids without allocating per lookup: bytes are hashed and compared in
+/// place; only a string seen for the first time is copied into the interner's arena.
+struct StringInterner {
+    private var arena: [UInt8] = []
+    private var offsets: [Int] = []
+    private var lengths: [Int] = []
+    private var table: [Int32] = Array(repeating: -1, count: 64)
+
+    var count: Int { offsets.count }
+
+    mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let hash = fnv1a64(bytes)
+        var mask = table.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let id = table[i]
+            if id < 0 { break }
+            if lengths[Int(id)] == bytes.count && arena.withUnsafeBytes({ a in
+                bytes.count == 0 || memcmp(a.baseAddress! + offsets[Int(id)], bytes.baseAddress!, bytes.count) == 0
+            }) {
+                return id
+            }
+            i = (i + 1) & mask
+        }
+        let id = Int32(offsets.count)
+        offsets.append(arena.count)
+        lengths.append(bytes.count)
+        arena.append(contentsOf: bytes)
+        if offsets.count * 2 > table.count {
+            rehash()
+            mask = table.count - 1
+            i = Int(truncatingIfNeeded: hash) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+        }
+        table[i] = id
+        return id
+    }
+
+    func bytes(_ id: Int32) -> ArraySlice<UInt8> { arena[offsets[Int(id)]..<offsets[Int(id)] + lengths[Int(id)]] }
+
+    private mutating func rehash() {
+        table = Array(repeating: -1, count: table.count * 2)
+        let mask = table.count - 1
+        for id in 0..<offsets.count {
+            var i = Int(truncatingIfNeeded: fnv1a64(arena[offsets[id]..<offsets[id] + lengths[id]])) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+            table[i] = Int32(id)
+        }
+    }
+
+    func write(to w: inout SnapshotWriter) {
+        w.int(offsets.count)
+        for id in 0..<offsets.count { w.bytes(bytes(Int32(id))) }
+    }
+
+    mutating func read(from r: inout SnapshotReader) throws(SnapshotError) {
+        self = StringInterner()
+        let n = try r.int()
+        for expected in 0..<n {
+            let b = try r.bytes()
+            let id = b.withUnsafeBytes { self.id($0) }
+            guard id == Int32(expected) else { throw SnapshotError("duplicate interned string") }
+        }
+    }
+}
+
+/// Maps `group by` keys to dense group ids (0, 1, 2, … in first-seen order).
+/// A key is one 64-bit part per key column: the slot bits of numbers and bools, an interned id for
+/// strings, and a reserved value for null.
+struct GroupTable {
+    let width: Int
+    private(set) var keys: [UInt64] = []
+    private var table: [Int32] = Array(repeating: -1, count: 64)
+    var interner = StringInterner()
+    static let nullPart: UInt64 = 0xFFFF_FFFF_FFFF_FFF1
+
+    init(width: Int) {
+        precondition(width >= 1)
+        self.width = width
+    }
+
+    var count: Int { keys.count / width }
+
+    @inline(__always)
+    private static func mix(_ h: UInt64, _ v: UInt64) -> UInt64 {
+        var x = (h ^ v) &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 29
+        return x
+    }
+
+    /// The group id of `parts` (width values), creating it when new.
+    mutating func id(_ parts: UnsafeBufferPointer<UInt64>) -> Int32 {
+        precondition(parts.count == width)
+        var hash: UInt64 = 0
+        for p in parts { hash = GroupTable.mix(hash, p) }
+        var mask = table.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let id = table[i]
+            if id < 0 { break }
+            let base = Int(id) * width
+            var same = true
+            for k in 0..<width where keys[base + k] != parts[k] {
+                same = false
+                break
+            }
+            if same { return id }
+            i = (i + 1) & mask
+        }
+        let id = Int32(count)
+        keys.append(contentsOf: parts)
+        if count * 2 > table.count {
+            rehash()
+            mask = table.count - 1
+            i = Int(truncatingIfNeeded: hash) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+        }
+        table[i] = id
+        return id
+    }
+
+    private mutating func rehash() {
+        table = Array(repeating: -1, count: table.count * 2)
+        let mask = table.count - 1
+        for id in 0..<count {
+            var hash: UInt64 = 0
+            for k in 0..<width { hash = GroupTable.mix(hash, keys[id * width + k]) }
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while table[i] >= 0 { i = (i + 1) & mask }
+            table[i] = Int32(id)
+        }
+    }
+
+    mutating func removeAll() {
+        keys.removeAll(keepingCapacity: true)
+        table = Array(repeating: -1, count: 64)
+    }
+
+    func write(to w: inout SnapshotWriter) {
+        interner.write(to: &w)
+        w.uint64s(keys)
+    }
+
+    mutating func read(from r: inout SnapshotReader) throws(SnapshotError) {
+        var fresh = GroupTable(width: width)
+        try fresh.interner.read(from: &r)
+        let stored = try r.uint64s()
+        guard stored.count % width == 0 else { throw SnapshotError("group keys do not match the group by width") }
+        stored.withUnsafeBufferPointer { all in
+            for g in 0..<(stored.count / width) {
+                _ = fresh.id(UnsafeBufferPointer(rebasing: all[g * width..<(g + 1) * width]))
+            }
+        }
+        self = fresh
+    }
+}

@@ -1,0 +1,104 @@
+/// Why a snapshot cannot be restored. Restoring is all or nothing: on any error the runtime keeps
+/// the state it had.
+public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "snapshot rejected: \(message)" }
+}
+
+/// Little-endian binary writer for snapshot payloads.
+struct SnapshotWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func uint8(_ v: UInt8) { bytes.append(v) }
+    mutating func uint64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func int64(_ v: Int64) { uint64(UInt64(bitPattern: v)) }
+    mutating func int(_ v: Int) { int64(Int64(v)) }
+    mutating func double(_ v: Double) { uint64(v.bitPattern) }
+    mutating func bool(_ v: Bool) { uint8(v ? 1 : 0) }
+    mutating func bytes<C: Collection>(_ b: C) where C.Element == UInt8 {
+        int(b.count)
+        bytes.append(contentsOf: b)
+    }
+    mutating func string(_ s: String) { bytes(Array(s.utf8)) }
+    mutating func uint64s(_ a: [UInt64]) {
+        int(a.count)
+        for v in a { uint64(v) }
+    }
+    mutating func int64s(_ a: [Int64]) {
+        int(a.count)
+        for v in a { int64(v) }
+    }
+    mutating func doubles(_ a: [Double]) {
+        int(a.count)
+        for v in a { double(v) }
+    }
+}
+
+/// Bounds-checked reader matching `SnapshotWriter`; every read past the end throws.
+struct SnapshotReader {
+    private let buffer: [UInt8]
+    private var offset = 0
+    /// Upper bound on any length field, so a corrupt length cannot make us allocate wildly.
+    static let lengthMax = 1 << 31
+
+    init(_ bytes: [UInt8]) { buffer = bytes }
+
+    var isAtEnd: Bool { offset == buffer.count }
+
+    mutating func uint8() throws(SnapshotError) -> UInt8 {
+        guard offset < buffer.count else { throw SnapshotError("truncated") }
+        defer { offset += 1 }
+        return buffer[offset]
+    }
+
+    mutating func uint64() throws(SnapshotError) -> UInt64 {
+        guard offset + 8 <= buffer.count else { throw SnapshotError("truncated") }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(buffer[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return v
+    }
+
+    mutating func int64() throws(SnapshotError) -> Int64 { Int64(bitPattern: try uint64()) }
+    mutating func double() throws(SnapshotError) -> Double { Double(bitPattern: try uint64()) }
+    mutating func bool() throws(SnapshotError) -> Bool { try uint8() != 0 }
+
+    mutating func int() throws(SnapshotError) -> Int {
+        let v = try int64()
+        guard v >= 0 && v <= Int64(SnapshotReader.lengthMax) else { throw SnapshotError("bad count \(v)") }
+        return Int(v)
+    }
+
+    mutating func bytes() throws(SnapshotError) -> [UInt8] {
+        let n = try int()
+        guard offset + n <= buffer.count else { throw SnapshotError("truncated") }
+        defer { offset += n }
+        return Array(buffer[offset..<offset + n])
+    }
+
+    mutating func string() throws(SnapshotError) -> String { String(decoding: try bytes(), as: UTF8.self) }
+
+    mutating func uint64s() throws(SnapshotError) -> [UInt64] {
+        let n = try int()
+        guard offset + 8 * n <= buffer.count else { throw SnapshotError("truncated") }
+        var out: [UInt64] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try uint64()) }
+        return out
+    }
+
+    mutating func int64s() throws(SnapshotError) -> [Int64] { try uint64s().map { Int64(bitPattern: $0) } }
+    mutating func doubles() throws(SnapshotError) -> [Double] { try uint64s().map { Double(bitPattern: $0) } }
+}
+
+/// FNV-1a 64-bit: the snapshot checksum and the app fingerprint (not cryptographic; it catches
+/// corruption and mismatched apps, not tampering).
+func fnv1a64<C: Sequence>(_ bytes: C, seed: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 where C.Element == UInt8 {
+    var h = seed
+    for b in bytes {
+        h ^= UInt64(b)
+        h &*= 0x100_0000_01B3
+    }
+    return h
+}

@@ -1,0 +1,512 @@
+/// Runs a query with a window, aggregates, group by, having, order by or limit, with Siddhi 5's
+/// chunk semantics:
+///
+/// - the window turns each arrival (or timer tick) into a chunk of rows: expired events (removed from
+///   the window, stamped with the clock), a RESET for batch windows, and current events;
+/// - aggregates add current rows, remove expired rows, restart at RESET;
+/// - with aggregates, the rows one chunk emits collapse to the last row per group, groups in
+///   first-seen order (Siddhi 5.1.33); without, every emitted row is output;
+/// - `insert [current|expired|all] events` picks which rows are emitted.
+///
+/// One input batch is one chunk, as a batch of events sent together is in Siddhi.
+final class StatefulQuery {
+    let plan: QueryPlan
+    private let filter: VectorProgram?
+    private let projectionPrograms: [VectorProgram?]
+    private let argumentPrograms: [VectorProgram?]
+    private var aggregators: [Aggregator]
+    private var groups: GroupTable
+    /// The window's events, oldest first. Batch windows hold the previous batch (`previousCount`
+    /// rows) followed by the batch being filled.
+    private var store: RowStore
+    private var previousCount = 0
+    /// timeBatch: start of the current period (nil before the first event).
+    private var batchStartMs: Int64?
+    private var chunk: EventBatch
+    private var kinds: [UInt8] = []
+    private var output: EventBatch
+    private var filtered: EventBatch
+    private let emitsCurrent: Bool
+    private let emitsExpired: Bool
+    // Chunk plan: per chunk row, its source (virtual queue index: store rows, then input rows; -1
+    // for RESET) and its timestamp override (expired rows carry the clock; -1 keeps the event's own).
+    private var sources: [Int32] = []
+    private var stamps: [Int64] = []
+    private var queueAtStart = 0
+    private var virtualHead = 0
+    private var virtualTail = 0
+    private var chunkInputRows = 0
+
+    init(plan: QueryPlan) {
+        self.plan = plan
+        filter = plan.filter.map(VectorProgram.init)
+        projectionPrograms = plan.projections.map { e in
+            switch e {
+            case .aggregate, .column: return nil
+            default: return VectorProgram(e)
+            }
+        }
+        argumentPrograms = plan.aggregates.map { $0.argument.map(VectorProgram.init) }
+        aggregators = plan.aggregates.map(Aggregator.init)
+        groups = GroupTable(width: max(1, plan.groupBy.count))
+        store = RowStore(schema: plan.input)
+        chunk = EventBatch(schema: plan.input)
+        output = EventBatch(schema: plan.output)
+        filtered = EventBatch(schema: plan.input)
+        emitsCurrent = plan.outputEventType != .expired
+        emitsExpired = plan.outputEventType != .current
+    }
+
+    /// The next time (ms) at which a timer must fire, if any.
+    var nextTimerMs: Int64? {
+        switch plan.window {
+        case .time(let t): return store.oldestArrivalMs.map { $0 + t }
+        case .timeBatch(let t): return batchStartMs.map { $0 + t }
+        default: return nil
+        }
+    }
+
+    // MARK: Chunk planning (pass 1: which rows, no values copied)
+
+    @inline(__always)
+    private func plan(_ source: Int, _ kind: ChunkRowKind, stamp: Int64) {
+        sources.append(Int32(truncatingIfNeeded: source))
+        kinds.append(kind.rawValue)
+        stamps.append(stamp)
+    }
+
+    /// Batch windows: the previous batch expires, RESET, the filled batch becomes current.
+    private func planFlush(stampMs: Int64) {
+        let filled = virtualTail - virtualHead - previousCount
+        guard previousCount > 0 || filled > 0 else { return }
+        for v in virtualHead..<(virtualHead + previousCount) { plan(v, .expired, stamp: stampMs) }
+        plan(-1, .reset, stamp: stampMs)
+        for v in (virtualHead + previousCount)..<virtualTail { plan(v, .current, stamp: -1) }
+        virtualHead += previousCount
+        previousCount = filled
+    }
+
+    private func planTimers(_ clockMs: Int64, arrival: (Int) -> Int64) {
+        switch plan.window {
+        case .time(let t):
+            // A chunk holds at most EventBatch.capacityMax rows: a clock jump that expires more than
+            // that leaves the rest for the next arrival or tick (AppRuntime ticks until none is due).
+            let expiriesMax = EventBatch.capacityMax - 2 * chunkInputRows - 2
+            while virtualHead < virtualTail, sources.count < expiriesMax, arrival(virtualHead) + t <= clockMs {
+                plan(virtualHead, .expired, stamp: clockMs)
+                virtualHead += 1
+            }
+        case .timeBatch(let t):
+            while let start = batchStartMs, start + t <= clockMs {
+                planFlush(stampMs: start + t)
+                // Periods stay aligned to the first event; empty periods are skipped in one step.
+                let live = virtualTail - virtualHead > 0
+                batchStartMs = live ? start + t : start + max(1, (clockMs - start) / t) * t
+            }
+        default:
+            break
+        }
+    }
+
+    /// Moves time-based windows to `clockMs` and returns what their timers emit.
+    func advanceTime(to clockMs: Int64) -> EventBatch? {
+        guard let next = nextTimerMs, next <= clockMs else { return nil }
+        return run(EventBatch(schema: plan.input), clockMs: clockMs, playback: false, timerOnly: true)
+    }
+
+    /// Processes one input batch (one chunk) at `clockMs`; in playback each event's own timestamp is
+    /// the clock for it.
+    func process(_ input: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        var batch = input
+        if let filter {
+            filter.evaluate(input)
+            let keep = filter.resultValues
+            var rows: [Int] = []
+            for i in 0..<input.count where keep[i] & 1 == 1 { rows.append(i) }
+            guard !rows.isEmpty else { return nil }
+            if rows.count < input.count {
+                filtered.removeAll()
+                for i in rows {
+                    let r = filtered.appendRow(timestamp: input.timestamps[i])
+                    for c in 0..<input.schema.attributes.count {
+                        if input.isNull(c, i) {
+                            filtered.setNull(c, r)
+                        } else if input.schema.attributes[c].type == .string {
+                            input.withStringBytes(c, i) { filtered.setString(c, r, utf8: $0) }
+                        } else {
+                            filtered.columns[c][r] = input.columns[c][i]
+                        }
+                    }
+                }
+                batch = filtered
+            }
+        }
+        return run(batch, clockMs: clockMs, playback: playback, timerOnly: false)
+    }
+
+    private func run(_ batch: EventBatch, clockMs: Int64, playback: Bool, timerOnly: Bool) -> EventBatch? {
+        let n = batch.count
+        sources.removeAll(keepingCapacity: true)
+        kinds.removeAll(keepingCapacity: true)
+        stamps.removeAll(keepingCapacity: true)
+        let q = store.count
+        chunkInputRows = n
+        queueAtStart = q
+        virtualHead = 0
+        virtualTail = q
+        let store = self.store
+        batch.timestamps.withUnsafeBufferPointer { ts in
+            let arrival: (Int) -> Int64 = { v in v < q ? store.arrival(v) : (playback ? ts[v - q] : clockMs) }
+            if timerOnly { planTimers(clockMs, arrival: arrival) }
+            for r in 0..<n {
+                let now = playback ? ts[r] : clockMs
+                let v = q + r
+                switch plan.window {
+                case nil:
+                    plan(v, .current, stamp: -1)
+                    virtualHead = v + 1  // nothing is kept
+                    virtualTail = v + 1
+                case .length(let size):
+                    if virtualTail - virtualHead == size {
+                        plan(virtualHead, .expired, stamp: now)
+                        virtualHead += 1
+                    }
+                    plan(v, .current, stamp: -1)
+                    virtualTail = v + 1
+                case .time:
+                    planTimers(now, arrival: arrival)
+                    plan(v, .current, stamp: -1)
+                    virtualTail = v + 1
+                case .lengthBatch(let size):
+                    virtualTail = v + 1
+                    if virtualTail - virtualHead - previousCount == size { planFlush(stampMs: now) }
+                case .timeBatch:
+                    planTimers(now, arrival: arrival)
+                    if batchStartMs == nil { batchStartMs = now }
+                    virtualTail = v + 1
+                }
+            }
+        }
+        fillChunk(batch)
+        // Pass 3: the queue drops what expired and keeps what arrived and is still held.
+        store.removeOldest(min(virtualHead, q))
+        let firstKept = max(virtualHead, q) - q
+        if firstKept < n {
+            let ts = batch.timestamps
+            store.append(batch, rows: firstKept..<n) { r in playback ? ts[r] : clockMs }
+        }
+        return finishChunk()
+    }
+
+    /// Pass 2: copies every planned row's values into `chunk`, column by column, over raw memory.
+    private func fillChunk(_ batch: EventBatch) {
+        let m = sources.count
+        chunk.reset(count: m)
+        guard m > 0 else { return }
+        let q = queueAtStart
+        let store = self.store
+        let storeArenaBytes = store.arena.count
+        if !store.stringColumns.isEmpty {
+            chunk.stringBytes.append(contentsOf: store.arena)
+            chunk.stringBytes.append(contentsOf: batch.stringBytes)
+        }
+        let inputShift = UInt64(storeArenaBytes) << 32
+        sources.withUnsafeBufferPointer { src in
+            stamps.withUnsafeBufferPointer { stamp in
+                batch.timestamps.withUnsafeBufferPointer { ts in
+                    chunk.timestamps.withUnsafeMutableBufferPointer { out in
+                        for k in 0..<m {
+                            let v = Int(src[k])
+                            if stamp[k] >= 0 { out[k] = stamp[k] } else { out[k] = v < q ? store.timestamps[store.at(v)] : ts[v - q] }
+                        }
+                    }
+                }
+            }
+            for c in 0..<store.width {
+                let isString = store.stringColumns.contains(c)
+                let storeColumn = store.columns[c], storeNulls = store.nulls[c]
+                let inputNulls = batch.nulls[c]
+                var anyNull = !inputNulls.isEmpty
+                batch.columns[c].withUnsafeBufferPointer { input in
+                    chunk.columns[c].withUnsafeMutableBufferPointer { out in
+                        for k in 0..<m {
+                            let v = Int(src[k])
+                            if v < 0 {
+                                out[k] = 0
+                            } else if v < q {
+                                let a = store.at(v)
+                                out[k] = storeColumn[a]
+                                if storeNulls[a] != 0 { anyNull = true }
+                            } else {
+                                out[k] = isString ? input[v - q] &+ inputShift : input[v - q]
+                            }
+                        }
+                    }
+                }
+                if anyNull {
+                    var mask = [UInt8](repeating: 0, count: m)
+                    for k in 0..<m {
+                        let v = Int(src[k])
+                        if v < 0 { continue }
+                        if v < q { mask[k] = storeNulls[store.at(v)] } else if !inputNulls.isEmpty { mask[k] = inputNulls[v - q] }
+                    }
+                    chunk.nulls[c] = mask
+                }
+            }
+        }
+    }
+
+    // MARK: Selection
+
+    private var groupOf: [Int32] = []
+    private var lastEmitted: [Int32] = []
+    private var groupOrder: [Int32] = []
+    private var outputRows: [Int32] = []
+    private var keyParts: [UInt64] = []
+
+    @inline(__always)
+    private func emitted(_ kind: UInt8) -> Bool {
+        kind == ChunkRowKind.current.rawValue ? emitsCurrent : kind == ChunkRowKind.expired.rawValue && emitsExpired
+    }
+
+    private var keyScratch: [UInt64] = []
+
+    /// Group id of every chunk row: key parts gathered column by column (strings interned), then
+    /// one table lookup per row, all over raw buffers.
+    private func groupIds() {
+        let n = chunk.count
+        groupOf.removeAll(keepingCapacity: true)
+        groupOf.append(contentsOf: repeatElement(0, count: n))
+        if plan.groupBy.isEmpty {
+            if groups.count == 0 { _ = [UInt64(0)].withUnsafeBufferPointer { groups.id($0) } }
+            return
+        }
+        let keyColumns = plan.groupBy
+        let width = keyColumns.count
+        if keyScratch.count < n * width { keyScratch = Array(repeating: 0, count: n * width) }
+        let chunk = self.chunk
+        keyScratch.withUnsafeMutableBufferPointer { parts in
+            for (k, c) in keyColumns.enumerated() {
+                let isString = chunk.schema.attributes[c].type == .string
+                let nulls = chunk.nulls[c]
+                chunk.columns[c].withUnsafeBufferPointer { column in
+                    if isString {
+                        chunk.stringBytes.withUnsafeBytes { arena in
+                            for i in 0..<n {
+                                let slot = column[i]
+                                let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+                                parts[i * width + k] = UInt64(groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length])))
+                            }
+                        }
+                    } else {
+                        for i in 0..<n { parts[i * width + k] = column[i] }
+                    }
+                }
+                if !nulls.isEmpty { for i in 0..<n where nulls[i] != 0 { parts[i * width + k] = GroupTable.nullPart } }
+            }
+            kinds.withUnsafeBufferPointer { kind in
+                groupOf.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
+                        out[i] = groups.id(UnsafeBufferPointer(rebasing: parts[i * width..<(i + 1) * width]))
+                    }
+                }
+            }
+        }
+    }
+
+    private func finishChunk() -> EventBatch? {
+        let n = chunk.count
+        guard n > 0 else { return nil }
+        output.removeAll()
+        outputRows.removeAll(keepingCapacity: true)
+        var captured: [[(UInt64, Bool)]] = []
+
+        if aggregators.isEmpty && plan.groupBy.isEmpty {
+            for i in 0..<n where emitted(kinds[i]) { outputRows.append(Int32(i)) }
+        } else {
+            groupIds()
+            let groupCount = groups.count
+            if lastEmitted.count < groupCount { lastEmitted.append(contentsOf: repeatElement(-1, count: groupCount - lastEmitted.count)) }
+            groupOrder.removeAll(keepingCapacity: true)
+            for i in 0..<n where emitted(kinds[i]) {
+                let g = Int(groupOf[i])
+                if lastEmitted[g] < 0 { groupOrder.append(Int32(g)) }
+                lastEmitted[g] = Int32(i)
+            }
+            var position = [Int: Int]()  // group -> output position
+            for (k, g) in groupOrder.enumerated() {
+                position[Int(g)] = k
+                outputRows.append(lastEmitted[Int(g)])
+            }
+            captured = Array(repeating: Array(repeating: (0, true), count: groupOrder.count), count: aggregators.count)
+            for (a, aggregator) in aggregators.enumerated() {
+                var values: UnsafePointer<UInt64>? = nil
+                var nulls: UnsafePointer<UInt8>? = nil
+                var internedValues: [UInt64] = []
+                if let program = argumentPrograms[a] {
+                    program.evaluate(chunk)
+                    values = program.resultValues
+                    nulls = program.resultNulls
+                    if program.resultType == .string {
+                        // String slots point into this chunk's arena; compare strings by interned id.
+                        internedValues = interned(program: program)
+                    }
+                }
+                let record: (Int, Int32) -> Void = { _, g in captured[a][position[Int(g)]!] = aggregator.value(Int(g)) }
+                kinds.withUnsafeBufferPointer { k in
+                    groupOf.withUnsafeBufferPointer { gr in
+                        lastEmitted.withUnsafeBufferPointer { last in
+                            if internedValues.isEmpty {
+                                aggregator.update(rows: n, kinds: k.baseAddress!, groups: gr.baseAddress!, groupCount: groupCount,
+                                                  values: values, nulls: nulls, captureRow: last.baseAddress!, record: record)
+                            } else {
+                                internedValues.withUnsafeBufferPointer { iv in
+                                    aggregator.update(rows: n, kinds: k.baseAddress!, groups: gr.baseAddress!, groupCount: groupCount,
+                                                      values: iv.baseAddress!, nulls: nulls, captureRow: last.baseAddress!, record: record)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for g in groupOrder { lastEmitted[Int(g)] = -1 }
+        }
+        guard !outputRows.isEmpty else { return nil }
+        buildOutput(captured)
+        return shape()
+    }
+
+    /// Interned ids of a string-valued program's result (for distinctCount over strings).
+    private func interned(program: VectorProgram) -> [UInt64] {
+        // A string argument is a column load: read the strings from the chunk's arena.
+        let n = chunk.count
+        var out = [UInt64](repeating: 0, count: n)
+        let values = program.resultValues
+        chunk.stringBytes.withUnsafeBytes { arena in
+            for i in 0..<n {
+                let slot = values[i]
+                let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+                out[i] = UInt64(groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length])))
+            }
+        }
+        return out
+    }
+
+    private func buildOutput(_ captured: [[(UInt64, Bool)]]) {
+        let rows = outputRows.count
+        output.reset(count: rows)
+        output.stringBytes = chunk.stringBytes
+        for (k, r) in outputRows.enumerated() { output.timestamps[k] = chunk.timestamps[Int(r)] }
+        for (o, projection) in plan.projections.enumerated() {
+            switch projection {
+            case .aggregate(let a, _):
+                for k in 0..<rows {
+                    let (bits, isNull) = captured[a][k]
+                    if isNull { output.setNull(o, k) } else { output.columns[o][k] = bits }
+                }
+            case .column(let c, _):
+                for (k, r) in outputRows.enumerated() {
+                    if chunk.isNull(c, Int(r)) { output.setNull(o, k) } else { output.columns[o][k] = chunk.columns[c][Int(r)] }
+                }
+            default:
+                let program = projectionPrograms[o]!
+                program.evaluate(chunk)
+                let values = program.resultValues
+                let nulls = program.resultNulls
+                for (k, r) in outputRows.enumerated() {
+                    if let nulls, nulls[Int(r)] != 0 { output.setNull(o, k) } else { output.columns[o][k] = values[Int(r)] }
+                }
+            }
+        }
+    }
+
+    /// having, order by, offset, limit over the output chunk.
+    private func shape() -> EventBatch? {
+        var rows = Array(0..<output.count)
+        if let having = plan.having {
+            let program = VectorProgram(having)
+            program.evaluate(output)
+            let keep = program.resultValues
+            rows = rows.filter { keep[$0] & 1 == 1 }
+        }
+        if !plan.orderBy.isEmpty {
+            let out = output
+            rows.sort { a, b in
+                for (c, ascending) in plan.orderBy {
+                    let order = StatefulQuery.compare(out, c, a, b)
+                    if order != 0 { return ascending ? order < 0 : order > 0 }
+                }
+                return a < b
+            }
+        }
+        if let offset = plan.offset { rows = Array(rows.dropFirst(offset)) }
+        if let limit = plan.limit { rows = Array(rows.prefix(limit)) }
+        guard !rows.isEmpty else { return nil }
+        if rows == Array(0..<output.count) { return output }
+        var shaped = EventBatch(schema: output.schema, capacity: rows.count)
+        for r in rows { shaped.append(timestamp: output.timestamps[r], values: output.row(r)) }
+        return shaped
+    }
+
+    /// -1, 0, 1 comparing column `c` of rows a and b (nulls first).
+    private static func compare(_ batch: EventBatch, _ c: Int, _ a: Int, _ b: Int) -> Int {
+        let na = batch.isNull(c, a), nb = batch.isNull(c, b)
+        if na || nb { return na == nb ? 0 : (na ? -1 : 1) }
+        switch batch.schema.attributes[c].type {
+        case .int, .long, .bool:
+            let x = batch.int64(c, a), y = batch.int64(c, b)
+            return x < y ? -1 : (x > y ? 1 : 0)
+        case .float, .double:
+            let x = batch.double(c, a), y = batch.double(c, b)
+            return x < y ? -1 : (x > y ? 1 : 0)
+        case .string:
+            let x = batch.string(c, a), y = batch.string(c, b)
+            return x < y ? -1 : (x > y ? 1 : 0)
+        }
+    }
+
+    // MARK: Snapshot
+
+    func write(to w: inout SnapshotWriter) {
+        store.write(to: &w)
+        w.int(previousCount)
+        w.bool(batchStartMs != nil)
+        w.int64(batchStartMs ?? 0)
+        groups.write(to: &w)
+        w.int(aggregators.count)
+        for a in aggregators { a.write(to: &w) }
+    }
+
+    /// The state read back from a snapshot, not yet applied.
+    struct State {
+        var store: RowStore
+        var previousCount: Int
+        var batchStartMs: Int64?
+        var groups: GroupTable
+        var aggregators: [Aggregator]
+    }
+
+    /// Reads state written by `write` without touching this query (restore is all or nothing).
+    func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+        let store = try self.store.decoded(from: &r)
+        let previousCount = try r.int()
+        guard previousCount <= store.count else { throw SnapshotError("batch window state is inconsistent") }
+        let hasStart = try r.bool()
+        let start = try r.int64()
+        var groups = GroupTable(width: max(1, plan.groupBy.count))
+        try groups.read(from: &r)
+        guard try r.int() == aggregators.count else { throw SnapshotError("aggregate count differs") }
+        let fresh = plan.aggregates.map(Aggregator.init)
+        for a in fresh { try a.read(from: &r) }
+        return State(store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
+    }
+
+    func apply(_ state: State) {
+        store = state.store
+        previousCount = state.previousCount
+        batchStartMs = state.batchStartMs
+        groups = state.groups
+        aggregators = state.aggregators
+        lastEmitted = Array(repeating: -1, count: groups.count)
+    }
+}
