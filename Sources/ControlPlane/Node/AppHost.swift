@@ -21,6 +21,7 @@ final class AppHost: @unchecked Sendable {
     private let runtime: AppRuntime
     private let logger: Logger
     private(set) var listeners: [TCPSourceListener] = []
+    private var returnRings: [SPSCRing<EventBatch>] = []
     private let doorbell = Doorbell()
     private var sinks: [LogSink] = []
     private let stopping = ManagedAtomic<Bool>(false)
@@ -62,8 +63,11 @@ final class AppHost: @unchecked Sendable {
                 throw DeployError(app: app.name, message: "\(at): port '\(portText)' is not a port number")
             }
             let host = source.option("host") ?? "0.0.0.0"
-            let channel = SourceChannel(channel: source.option("context") ?? source.streamName,
-                                        streamIndex: runtime.streamIndex(source.streamName)!, schema: source.schema)
+            // Without a context, Siddhi's own tcp source listens on "<app>/<stream>": accept both.
+            let context = source.option("context")
+            let channel = SourceChannel(channel: context ?? source.streamName,
+                                        streamIndex: runtime.streamIndex(source.streamName)!, schema: source.schema,
+                                        aliases: context == nil ? ["\(app.name)/\(source.streamName)"] : [])
             let key = "\(host):\(port)"
             if var existing = byPort[key] {
                 guard !existing.channels.contains(where: { $0.channel == channel.channel }) else {
@@ -82,7 +86,10 @@ final class AppHost: @unchecked Sendable {
         }
         for key in order {
             let ring = SPSCRing<IngestBatch>(capacity: settings.ingestRingCapacity)
-            listeners.append(TCPSourceListener(options: byPort[key]!, ring: ring, doorbell: doorbell, logger: logger))
+            // Batches go back to their listener after the engine ran them, so decoding reuses their storage.
+            let returns = SPSCRing<EventBatch>(capacity: settings.ingestRingCapacity)
+            listeners.append(TCPSourceListener(options: byPort[key]!, ring: ring, doorbell: doorbell, returns: returns, logger: logger))
+            returnRings.append(returns)
         }
     }
 
@@ -130,13 +137,15 @@ final class AppHost: @unchecked Sendable {
 
     private func runEngine() {
         let rings = listeners.map(\.ring)
+        let returns = returnRings
         while true {
             var drained = 0
-            for ring in rings {
+            for (r, ring) in rings.enumerated() {
                 for _ in 0..<AppHost.batchesPerRingMax {
                     guard let item = ring.tryPop() else { break }
                     if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
             }
