@@ -88,6 +88,32 @@ final class Aggregator {
         // Raw pointers for the loop: no retain, uniqueness or bounds check per event.
         let longs = self.longs.base, doubles = self.doubles.base, counts = self.counts.base
         let extra = self.extra.base, best = self.best.base, hasBest = self.hasBest.base
+        // The common aggregates get their own tight loops (no per-row switch on the kind).
+        if kind == .count || ((kind == .sum || kind == .avg) && nulls == nil) {
+            let integer = isIntegerArgument
+            for i in 0..<rows {
+                let kindRaw = kinds[i]
+                if kindRaw == ChunkRowKind.reset.rawValue {
+                    reset()
+                    continue
+                }
+                let g = Int(groups[i])
+                let adding = kindRaw == ChunkRowKind.current.rawValue
+                if kind == .count {
+                    longs[g] &+= adding ? 1 : -1
+                } else if integer {
+                    let v = Int64(bitPattern: values![i])
+                    longs[g] &+= adding ? v : 0 &- v
+                    counts[g] &+= adding ? 1 : -1
+                } else {
+                    let v = Double(bitPattern: values![i])
+                    doubles[g] += adding ? v : -v
+                    counts[g] &+= adding ? 1 : -1
+                }
+                if captureRow[g] == Int32(truncatingIfNeeded: i) { record(i, Int32(truncatingIfNeeded: g)) }
+            }
+            return
+        }
         for i in 0..<rows {
             let kindRaw = kinds[i]
             if kindRaw == ChunkRowKind.reset.rawValue {

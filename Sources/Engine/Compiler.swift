@@ -1,9 +1,9 @@
 /// Semantic analysis: resolves streams and attributes, checks and widens types, infers the
 /// schemas of streams that are only defined by `insert into`, and collects every error.
 struct Compiler {
-    /// Longest length/lengthBatch window: a batch window's chunk (previous batch, RESET, new batch)
-    /// must fit one EventBatch.
-    static let windowLengthMax = (EventBatch.capacityMax - 2) / 2
+    /// Longest length/lengthBatch window: a bound on a query's memory and on a batch window's chunk
+    /// (previous batch, RESET, new batch).
+    static let windowLengthMax = 1 << 20
 
     var diagnostics: Diagnostics
     let fileName: String

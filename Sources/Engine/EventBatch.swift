@@ -13,6 +13,9 @@
 public struct EventBatch: Sendable {
     /// The most events a batch may hold; producers cut batches at this size.
     public static let capacityMax = 65_536
+    /// Hard bound on any batch the engine builds internally: a window chunk (e.g. a timeBatch period
+    /// at a high rate) may exceed `capacityMax`, never this.
+    public static let rowsMax = 1 << 24
 
     public let schema: StreamSchema
     public private(set) var count: Int = 0
@@ -53,7 +56,7 @@ public struct EventBatch: Sendable {
     /// operators then fill columns in place through `withUnsafeMutableBufferPointer`.
     /// String bytes are dropped.
     public mutating func reset(count newCount: Int) {
-        precondition(newCount >= 0 && newCount <= EventBatch.capacityMax)
+        precondition(newCount >= 0 && newCount <= EventBatch.rowsMax, "EventBatch over rowsMax")
         removeAll()
         count = newCount
         timestamps.append(contentsOf: repeatElement(0, count: newCount))
@@ -64,7 +67,7 @@ public struct EventBatch: Sendable {
     /// `set…` methods afterwards.
     @discardableResult
     public mutating func appendRow(timestamp: Int64) -> Int {
-        precondition(count < EventBatch.capacityMax, "EventBatch over capacityMax")
+        precondition(count < EventBatch.rowsMax, "EventBatch over rowsMax")
         timestamps.append(timestamp)
         for i in columns.indices {
             columns[i].append(0)

@@ -6,13 +6,41 @@ struct StringInterner {
     private var arena: [UInt8] = []
     private var offsets: [Int] = []
     private var lengths: [Int] = []
+    /// Strings of up to 7 bytes packed with their length into one word: compared without memcmp.
+    private var packed: [UInt64] = []
     private var table: [Int32] = Array(repeating: -1, count: 64)
 
     var count: Int { offsets.count }
 
+    @inline(__always)
+    static func pack(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard bytes.count <= 7 else { return nil }
+        var v = UInt64(bytes.count) << 56
+        for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+        return v
+    }
+
+    @inline(__always)
+    static func hashPacked(_ v: UInt64) -> UInt64 {
+        var x = v &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 32
+        return x
+    }
+
     mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if let key = StringInterner.pack(bytes) {
+            let mask = table.count - 1
+            var i = Int(truncatingIfNeeded: StringInterner.hashPacked(key)) & mask
+            while true {
+                let id = table[i]
+                if id < 0 { break }
+                if packed[Int(id)] == key { return id }
+                i = (i + 1) & mask
+            }
+            return insert(bytes, hash: StringInterner.hashPacked(key), packedKey: key)
+        }
         let hash = fnv1a64(bytes)
-        var mask = table.count - 1
+        let mask = table.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let id = table[i]
@@ -24,18 +52,26 @@ struct StringInterner {
             }
             i = (i + 1) & mask
         }
+        return insert(bytes, hash: hash, packedKey: UInt64.max)
+    }
+
+    private mutating func insert(_ bytes: UnsafeRawBufferPointer, hash: UInt64, packedKey: UInt64) -> Int32 {
         let id = Int32(offsets.count)
         offsets.append(arena.count)
         lengths.append(bytes.count)
+        packed.append(packedKey)
         arena.append(contentsOf: bytes)
-        if offsets.count * 2 > table.count {
-            rehash()
-            mask = table.count - 1
-            i = Int(truncatingIfNeeded: hash) & mask
-            while table[i] >= 0 { i = (i + 1) & mask }
-        }
+        if offsets.count * 2 > table.count { rehash() }
+        let mask = table.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while table[i] >= 0 { i = (i + 1) & mask }
         table[i] = id
         return id
+    }
+
+    private func hashOf(_ id: Int) -> UInt64 {
+        if packed[id] != UInt64.max { return StringInterner.hashPacked(packed[id]) }
+        return fnv1a64(arena[offsets[id]..<offsets[id] + lengths[id]])
     }
 
     func bytes(_ id: Int32) -> ArraySlice<UInt8> { arena[offsets[Int(id)]..<offsets[Int(id)] + lengths[Int(id)]] }
@@ -44,7 +80,7 @@ struct StringInterner {
         table = Array(repeating: -1, count: table.count * 2)
         let mask = table.count - 1
         for id in 0..<offsets.count {
-            var i = Int(truncatingIfNeeded: fnv1a64(arena[offsets[id]..<offsets[id] + lengths[id]])) & mask
+            var i = Int(truncatingIfNeeded: hashOf(id)) & mask
             while table[i] >= 0 { i = (i + 1) & mask }
             table[i] = Int32(id)
         }

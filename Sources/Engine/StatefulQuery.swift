@@ -23,15 +23,12 @@ final class StatefulQuery {
     /// timeBatch: start of the current period (nil before the first event).
     private var batchStartMs: Int64?
     private var chunk: EventBatch
-    private var kinds: [UInt8] = []
+    /// The chunk plan (pass 1), in raw memory: appended per row on the hot path.
+    private let planned = ChunkPlan()
     private var output: EventBatch
     private var filtered: EventBatch
     private let emitsCurrent: Bool
     private let emitsExpired: Bool
-    // Chunk plan: per chunk row, its source (virtual queue index: store rows, then input rows; -1
-    // for RESET) and its timestamp override (expired rows carry the clock; -1 keeps the event's own).
-    private var sources: [Int32] = []
-    private var stamps: [Int64] = []
     private var queueAtStart = 0
     private var virtualHead = 0
     private var virtualTail = 0
@@ -70,9 +67,7 @@ final class StatefulQuery {
 
     @inline(__always)
     private func plan(_ source: Int, _ kind: ChunkRowKind, stamp: Int64) {
-        sources.append(Int32(truncatingIfNeeded: source))
-        kinds.append(kind.rawValue)
-        stamps.append(stamp)
+        planned.add(source, kind, stamp)
     }
 
     /// Batch windows: the previous batch expires, RESET, the filled batch becomes current.
@@ -89,10 +84,10 @@ final class StatefulQuery {
     private func planTimers(_ clockMs: Int64, arrival: (Int) -> Int64) {
         switch plan.window {
         case .time(let t):
-            // A chunk holds at most EventBatch.capacityMax rows: a clock jump that expires more than
-            // that leaves the rest for the next arrival or tick (AppRuntime ticks until none is due).
-            let expiriesMax = EventBatch.capacityMax - 2 * chunkInputRows - 2
-            while virtualHead < virtualTail, sources.count < expiriesMax, arrival(virtualHead) + t <= clockMs {
+            // A chunk holds at most EventBatch.capacityMax expiries: a clock jump that expires more
+            // leaves the rest for the next arrival or tick (AppRuntime ticks until none is due).
+            let expiriesMax = EventBatch.capacityMax + 2 * chunkInputRows
+            while virtualHead < virtualTail, planned.count < expiriesMax, arrival(virtualHead) + t <= clockMs {
                 plan(virtualHead, .expired, stamp: clockMs)
                 virtualHead += 1
             }
@@ -146,9 +141,7 @@ final class StatefulQuery {
 
     private func run(_ batch: EventBatch, clockMs: Int64, playback: Bool, timerOnly: Bool) -> EventBatch? {
         let n = batch.count
-        sources.removeAll(keepingCapacity: true)
-        kinds.removeAll(keepingCapacity: true)
-        stamps.removeAll(keepingCapacity: true)
+        planned.count = 0
         let q = store.count
         chunkInputRows = n
         queueAtStart = q
@@ -200,7 +193,7 @@ final class StatefulQuery {
 
     /// Pass 2: copies every planned row's values into `chunk`, column by column, over raw memory.
     private func fillChunk(_ batch: EventBatch) {
-        let m = sources.count
+        let m = planned.count
         chunk.reset(count: m)
         guard m > 0 else { return }
         let q = queueAtStart
@@ -211,8 +204,9 @@ final class StatefulQuery {
             chunk.stringBytes.append(contentsOf: batch.stringBytes)
         }
         let inputShift = UInt64(storeArenaBytes) << 32
-        sources.withUnsafeBufferPointer { src in
-            stamps.withUnsafeBufferPointer { stamp in
+        do {
+            let src = planned.sources, stamp = planned.stamps
+            do {
                 batch.timestamps.withUnsafeBufferPointer { ts in
                     chunk.timestamps.withUnsafeMutableBufferPointer { out in
                         for k in 0..<m {
@@ -270,6 +264,9 @@ final class StatefulQuery {
     }
 
     private var keyScratch: [UInt64] = []
+    /// distinctCount over strings compares interned ids; kept apart from the group keys' interner,
+    /// whose ids double as group ids.
+    private var valueInterner = StringInterner()
 
     /// Group id of every chunk row: key parts gathered column by column (strings interned), then
     /// one table lookup per row, all over raw buffers.
@@ -285,6 +282,24 @@ final class StatefulQuery {
         let width = keyColumns.count
         if keyScratch.count < n * width { keyScratch = Array(repeating: 0, count: n * width) }
         let chunk = self.chunk
+        // One string key: the interned id is the group id (both are dense, in first-seen order).
+        if width == 1, chunk.schema.attributes[keyColumns[0]].type == .string, chunk.nulls[keyColumns[0]].isEmpty {
+            chunk.columns[keyColumns[0]].withUnsafeBufferPointer { column in
+                chunk.stringBytes.withUnsafeBytes { arena in
+                    groupOf.withUnsafeMutableBufferPointer { out in
+                        let kind = planned.kinds
+                        for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
+                            let slot = column[i]
+                            let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+                            let id = groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length]))
+                            if Int(id) == groups.count { _ = [UInt64(id)].withUnsafeBufferPointer { groups.id($0) } }
+                            out[i] = id
+                        }
+                    }
+                }
+            }
+            return
+        }
         keyScratch.withUnsafeMutableBufferPointer { parts in
             for (k, c) in keyColumns.enumerated() {
                 let isString = chunk.schema.attributes[c].type == .string
@@ -304,7 +319,8 @@ final class StatefulQuery {
                 }
                 if !nulls.isEmpty { for i in 0..<n where nulls[i] != 0 { parts[i * width + k] = GroupTable.nullPart } }
             }
-            kinds.withUnsafeBufferPointer { kind in
+            do {
+                let kind = planned.kinds
                 groupOf.withUnsafeMutableBufferPointer { out in
                     for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
                         out[i] = groups.id(UnsafeBufferPointer(rebasing: parts[i * width..<(i + 1) * width]))
@@ -322,13 +338,13 @@ final class StatefulQuery {
         var captured: [[(UInt64, Bool)]] = []
 
         if aggregators.isEmpty && plan.groupBy.isEmpty {
-            for i in 0..<n where emitted(kinds[i]) { outputRows.append(Int32(i)) }
+            for i in 0..<n where emitted(planned.kinds[i]) { outputRows.append(Int32(i)) }
         } else {
             groupIds()
             let groupCount = groups.count
             if lastEmitted.count < groupCount { lastEmitted.append(contentsOf: repeatElement(-1, count: groupCount - lastEmitted.count)) }
             groupOrder.removeAll(keepingCapacity: true)
-            for i in 0..<n where emitted(kinds[i]) {
+            for i in 0..<n where emitted(planned.kinds[i]) {
                 let g = Int(groupOf[i])
                 if lastEmitted[g] < 0 { groupOrder.append(Int32(g)) }
                 lastEmitted[g] = Int32(i)
@@ -353,7 +369,8 @@ final class StatefulQuery {
                     }
                 }
                 let record: (Int, Int32) -> Void = { _, g in captured[a][position[Int(g)]!] = aggregator.value(Int(g)) }
-                kinds.withUnsafeBufferPointer { k in
+                do {
+                    let k = UnsafeBufferPointer(start: planned.kinds, count: n)
                     groupOf.withUnsafeBufferPointer { gr in
                         lastEmitted.withUnsafeBufferPointer { last in
                             if internedValues.isEmpty {
@@ -386,7 +403,7 @@ final class StatefulQuery {
             for i in 0..<n {
                 let slot = values[i]
                 let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
-                out[i] = UInt64(groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length])))
+                out[i] = UInt64(valueInterner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length])))
             }
         }
         return out
@@ -508,5 +525,51 @@ final class StatefulQuery {
         groups = state.groups
         aggregators = state.aggregators
         lastEmitted = Array(repeating: -1, count: groups.count)
+    }
+}
+
+/// Pass 1 of a chunk: per row its source (virtual queue index: window rows, then input rows; -1 for
+/// RESET), its kind, and its timestamp override (expired rows carry the clock; -1 keeps the event's
+/// own). Raw, growable memory so that planning a row is three stores.
+final class ChunkPlan {
+    private(set) var sources: UnsafeMutablePointer<Int32>
+    private(set) var kinds: UnsafeMutablePointer<UInt8>
+    private(set) var stamps: UnsafeMutablePointer<Int64>
+    private var capacity = 4096
+    var count = 0
+
+    init() {
+        sources = .allocate(capacity: capacity)
+        kinds = .allocate(capacity: capacity)
+        stamps = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        sources.deallocate()
+        kinds.deallocate()
+        stamps.deallocate()
+    }
+
+    @inline(__always)
+    func add(_ source: Int, _ kind: ChunkRowKind, _ stamp: Int64) {
+        if count == capacity { grow() }
+        sources[count] = Int32(truncatingIfNeeded: source)
+        kinds[count] = kind.rawValue
+        stamps[count] = stamp
+        count += 1
+    }
+
+    private func grow() {
+        precondition(capacity * 2 <= EventBatch.rowsMax, "window chunk over EventBatch.rowsMax")
+        func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
+            let fresh = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
+            fresh.moveInitialize(from: p, count: count)
+            p.deallocate()
+            return fresh
+        }
+        sources = moved(sources)
+        kinds = moved(kinds)
+        stamps = moved(stamps)
+        capacity *= 2
     }
 }
