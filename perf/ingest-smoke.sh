@@ -20,7 +20,7 @@ define stream S (symbol string, price double, volume long);
 from S[price > 50.0] select symbol, price, volume insert into Out;
 APP
 printf 'tandem:\n  dataPlane:\n    ioBackend: %s\n' "$BACKEND" > "$work/deployment.yaml"
-(cd "$work" && "$BIN" run --config deployment.yaml --apps "$work" 2> node.log) &
+(cd "$work" && exec "$BIN" run --config deployment.yaml --apps "$work" 2> node.log) &
 node=$!
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 "$BIN" send --app "$work/ingest.siddhi" --count "$EVENTS" --batch "$BATCH"

@@ -166,8 +166,16 @@ final class StatefulQuery {
                     }
                     plan(v, .current, stamp: -1)
                     virtualTail = v + 1
-                case .time:
-                    planTimers(now, arrival: arrival)
+                case .time(let t):
+                    // Expire inline (the hot path of time windows); same rule as planTimers.
+                    let expiriesMax = EventBatch.capacityMax + 2 * n
+                    let arrivals = store.arrivals, mask = store.capacity - 1, head = store.head
+                    while virtualHead < virtualTail, planned.count < expiriesMax {
+                        let arrived = virtualHead < q ? arrivals[(head + virtualHead) & mask] : (playback ? ts[virtualHead - q] : clockMs)
+                        if arrived + t > now { break }
+                        plan(virtualHead, .expired, stamp: now)
+                        virtualHead += 1
+                    }
                     plan(v, .current, stamp: -1)
                     virtualTail = v + 1
                 case .lengthBatch(let size):
