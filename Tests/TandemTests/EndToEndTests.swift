@@ -52,16 +52,11 @@ import Glibc
     static func waitForPort(_ port: Int, timeoutSec: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeoutSec)
         while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            let fd = connectLoopback(port: port)
+            if fd >= 0 {
+                close(fd)
+                return true
             }
-            close(fd)
-            if rc == 0 { return true }
             usleep(50_000)
         }
         return false
@@ -109,15 +104,8 @@ import Glibc
         #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
 
         // A connection that sends garbage (wrong protocol byte) must be closed by the node.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(rc == 0)
+        let fd = connectLoopback(port: port)
+        #expect(fd >= 0)
         let garbage: [UInt8] = [0x7F, 0, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 16)

@@ -124,6 +124,24 @@ func freeTCPPort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// A TCP connection to 127.0.0.1:port, or -1 when nothing accepts there.
+func connectLoopback(port: Int) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return -1 }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        close(fd)
+        return -1
+    }
+    return fd
+}
+
 /// A fresh temporary directory for one test.
 func makeTempDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-test-\(UUID().uuidString)")
