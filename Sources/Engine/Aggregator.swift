@@ -176,6 +176,7 @@ final class Aggregator {
         switch kind {
         case .count: return (UInt64(bitPattern: longs[g]), false)
         case .sum:
+            guard counts[g] > 0 else { return (0, true) }  // Siddhi: the sum of nothing is null
             return isIntegerArgument ? (UInt64(bitPattern: longs[g]), false) : (doubles[g].bitPattern, false)
         case .avg:
             guard counts[g] > 0 else { return (0, true) }

@@ -164,7 +164,7 @@ struct Compiler {
                     ok = false
                     continue
                 }
-                if let spec = windowSpec(windowName, arguments, position) { window = spec } else { ok = false }
+                if let spec = windowSpec(windowName, arguments, position, input: input) { window = spec } else { ok = false }
             }
         }
 
@@ -297,7 +297,27 @@ struct Compiler {
         return nil
     }
 
-    private mutating func windowSpec(_ name: String, _ arguments: [Expression], _ position: SourcePosition) -> WindowSpec? {
+    private mutating func windowSpec(_ name: String, _ arguments: [Expression], _ position: SourcePosition,
+                                     input: StreamSchema) -> WindowSpec? {
+        func arity(_ allowed: ClosedRange<Int>) -> Bool {
+            guard allowed.contains(arguments.count) else {
+                let expected = allowed.lowerBound == allowed.upperBound ? "\(allowed.lowerBound)" : "\(allowed.lowerBound) to \(allowed.upperBound)"
+                diagnostics.error(position, "window '\(name)' takes \(expected) arguments, got \(arguments.count)")
+                return false
+            }
+            return true
+        }
+        func timeAttribute(_ e: Expression) -> Int? {
+            guard case .attribute(_, let attributeName, let p) = e, let index = input.index(of: attributeName) else {
+                diagnostics.error(e.position, "window '\(name)' needs a long attribute of '\(input.name)' holding the event time")
+                return nil
+            }
+            guard input.attributes[index].type == .long else {
+                diagnostics.error(p, "window '\(name)': attribute '\(attributeName)' is \(input.attributes[index].type), expected long")
+                return nil
+            }
+            return index
+        }
         func one() -> Expression? {
             guard arguments.count == 1 else {
                 diagnostics.error(position, "window '\(name)' takes 1 argument, got \(arguments.count)")
@@ -320,8 +340,29 @@ struct Compiler {
         case "timebatch":
             guard let a = one(), let t = timeConstant(a, "window.timeBatch") else { return nil }
             return .timeBatch(t)
+        case "externaltime":
+            guard arity(2...2), let c = timeAttribute(arguments[0]), let t = timeConstant(arguments[1], "window.externalTime") else { return nil }
+            return .externalTime(column: c, t)
+        case "externaltimebatch":
+            guard arity(2...3), let c = timeAttribute(arguments[0]), let t = timeConstant(arguments[1], "window.externalTimeBatch") else { return nil }
+            var start: Int64? = nil
+            if arguments.count == 3 {
+                guard let s = timeConstant(arguments[2], "window.externalTimeBatch start") else { return nil }
+                start = s
+            }
+            return .externalTimeBatch(column: c, t, start: start)
+        case "timelength":
+            guard arity(2...2), let t = timeConstant(arguments[0], "window.timeLength"),
+                  let n = countConstant(arguments[1], "window.timeLength"), n > 0, n <= Compiler.windowLengthMax else { return nil }
+            return .timeLength(t, n)
+        case "batch":
+            guard arity(0...0) else { return nil }
+            return .batch
+        case "delay":
+            guard arity(1...1), let t = timeConstant(arguments[0], "window.delay") else { return nil }
+            return .delay(t)
         default:
-            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch)")
+            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay)")
             return nil
         }
     }

@@ -97,6 +97,15 @@ enum WindowSpec: Sendable, Equatable {
     case lengthBatch(Int)
     case time(Int64)
     case timeBatch(Int64)
+    /// Sliding by a long attribute (column) holding event time.
+    case externalTime(column: Int, Int64)
+    /// Tumbling by a long attribute; periods aligned to `start` when given.
+    case externalTimeBatch(column: Int, Int64, start: Int64?)
+    case timeLength(Int64, Int)
+    /// Each input chunk is one batch.
+    case batch
+    /// Holds each event for the time, then releases it as a current event.
+    case delay(Int64)
 }
 
 /// The aggregate functions of Siddhi's select.

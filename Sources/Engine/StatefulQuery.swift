@@ -57,7 +57,7 @@ final class StatefulQuery {
     /// The next time (ms) at which a timer must fire, if any.
     var nextTimerMs: Int64? {
         switch plan.window {
-        case .time(let t): return store.oldestArrivalMs.map { $0 + t }
+        case .time(let t), .timeLength(let t, _), .delay(let t): return store.oldestArrivalMs.map { $0 + t }
         case .timeBatch(let t): return batchStartMs.map { $0 + t }
         default: return nil
         }
@@ -89,6 +89,17 @@ final class StatefulQuery {
             let expiriesMax = EventBatch.capacityMax + 2 * chunkInputRows
             while virtualHead < virtualTail, planned.count < expiriesMax, arrival(virtualHead) + t <= clockMs {
                 plan(virtualHead, .expired, stamp: clockMs)
+                virtualHead += 1
+            }
+        case .timeLength(let t, _):
+            while virtualHead < virtualTail, arrival(virtualHead) + t <= clockMs {
+                plan(virtualHead, .expired, stamp: clockMs)
+                virtualHead += 1
+            }
+        case .delay(let t):
+            // Released events are emitted as current events at the clock; they never expire.
+            while virtualHead < virtualTail, arrival(virtualHead) + t <= clockMs {
+                plan(virtualHead, .current, stamp: clockMs)
                 virtualHead += 1
             }
         case .timeBatch(let t):
@@ -148,8 +159,19 @@ final class StatefulQuery {
         virtualHead = 0
         virtualTail = q
         let store = self.store
+        // External-time windows take time from an attribute of the event, the others from the clock.
+        var externalColumn: Int? = nil
+        switch plan.window {
+        case .externalTime(let c, _), .externalTimeBatch(let c, _, _): externalColumn = c
+        default: break
+        }
+        let external: [UInt64] = externalColumn.map { batch.columns[$0] } ?? []
         batch.timestamps.withUnsafeBufferPointer { ts in
-            let arrival: (Int) -> Int64 = { v in v < q ? store.arrival(v) : (playback ? ts[v - q] : clockMs) }
+            let arrival: (Int) -> Int64 = { v in
+                if v < q { return store.arrival(v) }
+                if externalColumn != nil { return Int64(bitPattern: external[v - q]) }
+                return playback ? ts[v - q] : clockMs
+            }
             if timerOnly { planTimers(clockMs, arrival: arrival) }
             for r in 0..<n {
                 let now = playback ? ts[r] : clockMs
@@ -185,8 +207,40 @@ final class StatefulQuery {
                     planTimers(now, arrival: arrival)
                     if batchStartMs == nil { batchStartMs = now }
                     virtualTail = v + 1
+                case .externalTime(_, let t):
+                    let eventTime = arrival(v)
+                    while virtualHead < virtualTail, arrival(virtualHead) + t <= eventTime {
+                        plan(virtualHead, .expired, stamp: eventTime)
+                        virtualHead += 1
+                    }
+                    plan(v, .current, stamp: -1)
+                    virtualTail = v + 1
+                case .externalTimeBatch(_, let t, let start):
+                    let eventTime = arrival(v)
+                    if batchStartMs == nil {
+                        batchStartMs = start.map { $0 + ((eventTime - $0) / t) * t - (eventTime < $0 && (eventTime - $0) % t != 0 ? t : 0) } ?? eventTime
+                    }
+                    if let begin = batchStartMs, eventTime >= begin + t {
+                        planFlush(stampMs: eventTime)
+                        batchStartMs = begin + ((eventTime - begin) / t) * t  // the period holding this event
+                    }
+                    virtualTail = v + 1
+                case .timeLength(_, let size):
+                    planTimers(now, arrival: arrival)
+                    if virtualTail - virtualHead == size {
+                        plan(virtualHead, .expired, stamp: now)
+                        virtualHead += 1
+                    }
+                    plan(v, .current, stamp: -1)
+                    virtualTail = v + 1
+                case .batch:
+                    virtualTail = v + 1
+                case .delay:
+                    planTimers(now, arrival: arrival)  // releases what is due
+                    virtualTail = v + 1                // held, not emitted yet
                 }
             }
+            if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
         }
         fillChunk(batch)
         // Pass 3: the queue drops what expired and keeps what arrived and is still held.
@@ -194,7 +248,9 @@ final class StatefulQuery {
         let firstKept = max(virtualHead, q) - q
         if firstKept < n {
             let ts = batch.timestamps
-            store.append(batch, rows: firstKept..<n) { r in playback ? ts[r] : clockMs }
+            store.append(batch, rows: firstKept..<n) { r in
+                externalColumn != nil ? Int64(bitPattern: external[r]) : (playback ? ts[r] : clockMs)
+            }
         }
         return finishChunk()
     }

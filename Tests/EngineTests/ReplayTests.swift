@@ -48,9 +48,11 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("shared/conformance/cases")
 
     /// What the engine implements: filters/projections (01), built-in functions (02), the length,
-    /// lengthBatch, time and timeBatch windows (03), aggregates (04), and the chain case.
+    /// lengthBatch, time, timeBatch, timeLength, externalTime(Batch), batch and delay windows (03),
+    /// aggregates (04), and the chain case.
     static let implementedAreas = ["01-", "02-", "03-window-length", "03-window-time-all", "03-window-timebatch",
-                                   "04-", "13-chain-same-event-two-outputs"]
+                                   "03-window-timelength", "03-window-externaltime", "03-window-batch",
+                                   "03-window-delay", "04-", "13-chain-same-event-two-outputs"]
 
     static func cases(prefixes: [String]) -> [String] {
         let all = (try? FileManager.default.contentsOfDirectory(atPath: casesDirectory.path)) ?? []
