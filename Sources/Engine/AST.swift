@@ -97,6 +97,7 @@ struct QueryNode {
     var orderBy: [(Expression, ascending: Bool)] = []
     var limit: Expression? = nil
     var offset: Expression? = nil
+    var outputRate: OutputRateNode? = nil
     var outputEventType: OutputEventType
     var target: String
     var targetPosition: SourcePosition
@@ -107,4 +108,13 @@ struct AppNode {
     var annotations: [Annotation] = []
     var streams: [StreamDefinitionNode] = []
     var queries: [QueryNode] = []
+}
+
+/// `output [all|first|last] every N events` (time-based and snapshot rates are parsed to report them).
+struct OutputRateNode {
+    enum Mode: String { case all, first, last, snapshot }
+    var mode: Mode
+    var events: Int?
+    var timeMs: Int64?
+    var position: SourcePosition
 }

@@ -248,6 +248,15 @@ struct Compiler {
             _ = position
             orderBy.append((index, ascending))
         }
+        var outputRate: OutputRate? = nil
+        if let rate = query.outputRate {
+            guard let events = rate.events, rate.mode != .snapshot else {
+                diagnostics.error(rate.position, "time-based and snapshot output rates are not supported yet (supported: output all|first|last every N events)")
+                return nil
+            }
+            let mode: OutputRate.Mode = rate.mode == .first ? .first : rate.mode == .last ? .last : .all
+            outputRate = OutputRate(mode: mode, events: events)
+        }
         let limit = query.limit.flatMap { countConstant($0, "limit") }
         let offset = query.offset.flatMap { countConstant($0, "offset") }
         if (query.limit != nil && limit == nil) || (query.offset != nil && offset == nil) { return nil }
@@ -268,7 +277,8 @@ struct Compiler {
         }
         return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
                          outputEventType: query.outputEventType, window: window, aggregates: aggregates,
-                         groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset)
+                         groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
+                         outputRate: outputRate)
     }
 
     /// A non-negative int constant (limit, offset, window lengths).

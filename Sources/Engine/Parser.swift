@@ -266,7 +266,25 @@ struct Parser {
         if acceptKeyword("limit") { limit = try parseExpression() }
         var offset: Expression? = nil
         if acceptKeyword("offset") { offset = try parseExpression() }
-        if current.isKeyword("output") { throw fail("output rate limiting is not supported yet") }
+        var outputRate: OutputRateNode? = nil
+        if current.isKeyword("output") {
+            let p = current.position
+            advance()
+            var mode = OutputRateNode.Mode.all
+            for m in [OutputRateNode.Mode.all, .first, .last, .snapshot] where acceptKeyword(m.rawValue) { mode = m }
+            try expectKeyword("every")
+            guard case .intLiteral(let amount) = current.kind else { throw fail("expected a number of events or a time after 'every'") }
+            advance()
+            if acceptKeyword("events") || acceptKeyword("event") {
+                guard amount > 0 else { throw fail("output rate needs a positive number of events", at: p) }
+                outputRate = OutputRateNode(mode: mode, events: Int(amount), timeMs: nil, position: p)
+            } else if case .identifier(let unit) = current.kind, let ms = Parser.timeUnitMs(unit) {
+                advance()
+                outputRate = OutputRateNode(mode: mode, events: nil, timeMs: amount &* ms, position: p)
+            } else {
+                throw fail("expected 'events' or a time unit after the output rate")
+            }
+        }
         guard current.isKeyword("insert") else {
             if current.isKeyword("delete") || current.isKeyword("update") || current.isKeyword("return") {
                 throw fail("'\(describe(current))' output is not supported yet; use 'insert into'")
@@ -289,7 +307,7 @@ struct Parser {
         if !atEnd { try expectSymbol(";") }
         return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
                          selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
-                         offset: offset, outputEventType: eventType, target: target,
+                         offset: offset, outputRate: outputRate, outputEventType: eventType, target: target,
                          targetPosition: targetPosition, position: position)
     }
 

@@ -84,11 +84,20 @@ struct QueryPlan: Sendable {
     var orderBy: [(column: Int, ascending: Bool)] = []
     var limit: Int? = nil
     var offset: Int? = nil
+    var outputRate: OutputRate? = nil
 
     /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
     var isStateful: Bool {
-        window != nil || !aggregates.isEmpty || !groupBy.isEmpty || having != nil || !orderBy.isEmpty || limit != nil || offset != nil
+        window != nil || !aggregates.isEmpty || !groupBy.isEmpty || having != nil || !orderBy.isEmpty || limit != nil
+            || offset != nil || outputRate != nil
     }
+}
+
+/// `output all|first|last every N events`.
+struct OutputRate: Sendable, Equatable {
+    enum Mode: Sendable, Equatable { case all, first, last }
+    var mode: Mode
+    var events: Int
 }
 
 /// A `#window.…(…)` of a query.

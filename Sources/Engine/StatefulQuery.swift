@@ -50,6 +50,7 @@ final class StatefulQuery {
         chunk = EventBatch(schema: plan.input)
         output = EventBatch(schema: plan.output)
         filtered = EventBatch(schema: plan.input)
+        limiter = plan.outputRate.map { RateLimiter(rate: $0, schema: plan.output, grouped: !plan.groupBy.isEmpty) }
         emitsCurrent = plan.outputEventType != .expired
         emitsExpired = plan.outputEventType != .current
     }
@@ -320,6 +321,9 @@ final class StatefulQuery {
     private var lastEmitted: [Int32] = []
     private var groupOrder: [Int32] = []
     private var outputRows: [Int32] = []
+    /// Group id of each output row (for per-group output rates).
+    private var outputGroups: [Int32] = []
+    private var limiter: RateLimiter?
     private var keyParts: [UInt64] = []
 
     @inline(__always)
@@ -401,8 +405,14 @@ final class StatefulQuery {
         outputRows.removeAll(keepingCapacity: true)
         var captured: [[(UInt64, Bool)]] = []
 
-        if aggregators.isEmpty && plan.groupBy.isEmpty {
-            for i in 0..<n where emitted(planned.kinds[i]) { outputRows.append(Int32(i)) }
+        outputGroups.removeAll(keepingCapacity: true)
+        if aggregators.isEmpty {
+            // Without aggregates every emitted row is output (group by only names the groups).
+            if !plan.groupBy.isEmpty { groupIds() }
+            for i in 0..<n where emitted(planned.kinds[i]) {
+                outputRows.append(Int32(i))
+                outputGroups.append(plan.groupBy.isEmpty ? 0 : groupOf[i])
+            }
         } else {
             groupIds()
             let groupCount = groups.count
@@ -417,6 +427,7 @@ final class StatefulQuery {
             for (k, g) in groupOrder.enumerated() {
                 position[Int(g)] = k
                 outputRows.append(lastEmitted[Int(g)])
+                outputGroups.append(g)
             }
             captured = Array(repeating: Array(repeating: (0, true), count: groupOrder.count), count: aggregators.count)
             for (a, aggregator) in aggregators.enumerated() {
@@ -523,10 +534,13 @@ final class StatefulQuery {
         if let offset = plan.offset { rows = Array(rows.dropFirst(offset)) }
         if let limit = plan.limit { rows = Array(rows.prefix(limit)) }
         guard !rows.isEmpty else { return nil }
-        if rows == Array(0..<output.count) { return output }
-        var shaped = EventBatch(schema: output.schema, capacity: rows.count)
-        for r in rows { shaped.append(timestamp: output.timestamps[r], values: output.row(r)) }
-        return shaped
+        var shaped = output
+        if rows != Array(0..<output.count) {
+            shaped = EventBatch(schema: output.schema, capacity: rows.count)
+            for r in rows { shaped.append(timestamp: output.timestamps[r], values: output.row(r)) }
+        }
+        guard let limiter else { return shaped }
+        return limiter.apply(shaped, groups: rows.map { outputGroups[$0] })
     }
 
     /// -1, 0, 1 comparing column `c` of rows a and b (nulls first).
@@ -556,10 +570,13 @@ final class StatefulQuery {
         groups.write(to: &w)
         w.int(aggregators.count)
         for a in aggregators { a.write(to: &w) }
+        w.bool(limiter != nil)
+        limiter?.write(to: &w)
     }
 
     /// The state read back from a snapshot, not yet applied.
     struct State {
+        var limiter: RateLimiter?
         var store: RowStore
         var previousCount: Int
         var batchStartMs: Int64?
@@ -579,7 +596,9 @@ final class StatefulQuery {
         guard try r.int() == aggregators.count else { throw SnapshotError("aggregate count differs") }
         let fresh = plan.aggregates.map(Aggregator.init)
         for a in fresh { try a.read(from: &r) }
-        return State(store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
+        guard try r.bool() == (limiter != nil) else { throw SnapshotError("output rate differs") }
+        let freshLimiter = try limiter?.decoded(from: &r)
+        return State(limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
     }
 
     func apply(_ state: State) {
@@ -588,6 +607,7 @@ final class StatefulQuery {
         batchStartMs = state.batchStartMs
         groups = state.groups
         aggregators = state.aggregators
+        limiter = state.limiter
         lastEmitted = Array(repeating: -1, count: groups.count)
     }
 }
