@@ -29,6 +29,9 @@ final class StatefulQuery {
     private var filtered: EventBatch
     private let emitsCurrent: Bool
     private let emitsExpired: Bool
+    /// Expired rows matter when they are emitted, or when aggregates of a sliding window subtract
+    /// them (a batch window's RESET makes them irrelevant to aggregates).
+    private let keepsExpired: Bool
     private var queueAtStart = 0
     private var virtualHead = 0
     private var virtualTail = 0
@@ -53,6 +56,12 @@ final class StatefulQuery {
         limiter = plan.outputRate.map { RateLimiter(rate: $0, schema: plan.output, grouped: !plan.groupBy.isEmpty) }
         emitsCurrent = plan.outputEventType != .expired
         emitsExpired = plan.outputEventType != .current
+        switch plan.window {
+        case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
+            keepsExpired = emitsExpired
+        case .length, .time, .timeLength, .externalTime:
+            keepsExpired = emitsExpired || !plan.aggregates.isEmpty
+        }
     }
 
     /// The next time (ms) at which a timer must fire, if any.
@@ -68,6 +77,7 @@ final class StatefulQuery {
 
     @inline(__always)
     private func plan(_ source: Int, _ kind: ChunkRowKind, stamp: Int64) {
+        if kind == .expired && !keepsExpired { return }  // nobody reads it: skip the copy
         planned.add(source, kind, stamp)
     }
 
