@@ -74,6 +74,11 @@ public final class AppRuntime: @unchecked Sendable {
         if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
 
+    /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
+    public var nextTimerMs: Int64? {
+        statefulQueries.compactMap(\.nextTimerMs).min()
+    }
+
     /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
     /// event time passes, otherwise when the engine thread passes wall-clock time).
     public func advanceTime(to timeMs: Int64) {

@@ -198,3 +198,31 @@ import Glibc
         #expect((out + err).contains("state.persistence.intervalInMin"), "\(out)\(err)")
     }
 }
+
+/// Time windows in a running node follow the wall clock: events expire without new input.
+@Suite struct WallClockWindowTests {
+    @Test func timeWindowExpiresOnTheWallClock() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeTCPPort()
+        let appFile = dir.appendingPathComponent("expiry.siddhi")
+        try """
+        @App:name('Expiry')
+        @source(type='tcp', port='\(port)', context='S', @map(type='binary'))
+        define stream S (symbol string, price double, volume long);
+        @sink(type='log', prefix='WIN')
+        define stream Out (live long);
+        from S#window.time(300 ms) select count() as live insert all events into Out;
+        """.write(to: appFile, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
+        let (status, _, sendErr) = try NodeProcess.runToEnd(
+            ["send", "--app", appFile.path, "--host", "127.0.0.1", "--count", "5", "--batch", "5"], workingDirectory: dir)
+        #expect(status == 0, "\(sendErr)")
+        // One frame of 5 events: one collapsed row with 5 live, then, 300 ms later with no input, 0 live.
+        node.waitFor(timeoutSec: 10) { lines, _ in EndToEndTests.outputRows(lines, prefix: "WIN").contains("[0]") }
+        #expect(EndToEndTests.outputRows(node.lines, prefix: "WIN") == ["[5]", "[0]"], "\(node.lines)")
+        #expect(node.terminate() == 0)
+    }
+}

@@ -153,7 +153,12 @@ final class AppHost: @unchecked Sendable {
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
             if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
-            doorbell.wait(timeoutMs: AppHost.idleWaitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
+            // Sleep until a push, or until the next window timer is due (at most idleWaitMs).
+            var waitMs = AppHost.idleWaitMs
+            if !runtime.isPlayback, let due = runtime.nextTimerMs {
+                waitMs = Int(max(1, min(Int64(AppHost.idleWaitMs), due - AppHost.wallClockMs())))
+            }
+            doorbell.wait(timeoutMs: waitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
         }
     }
 }
