@@ -368,11 +368,28 @@ struct Compiler {
         case "batch":
             guard arity(0...0) else { return nil }
             return .batch
+        case "session":
+            guard arity(1...3), let gap = timeConstant(arguments[0], "window.session gap") else { return nil }
+            var key: Int? = nil
+            var latency: Int64 = 0
+            for argument in arguments.dropFirst() {
+                if case .attribute(_, let attributeName, let p) = argument {
+                    guard let index = input.index(of: attributeName) else {
+                        diagnostics.error(p, "stream '\(input.name)' has no attribute '\(attributeName)'")
+                        return nil
+                    }
+                    key = index
+                } else {
+                    guard let l = timeConstant(argument, "window.session allowed latency") else { return nil }
+                    latency = l
+                }
+            }
+            return .session(gapMs: gap, keyColumn: key, latencyMs: latency)
         case "delay":
             guard arity(1...1), let t = timeConstant(arguments[0], "window.delay") else { return nil }
             return .delay(t)
         default:
-            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay)")
+            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session)")
             return nil
         }
     }

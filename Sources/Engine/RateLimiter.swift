@@ -58,40 +58,6 @@ final class RateLimiter {
 
     // MARK: Snapshot
 
-    private static func writeRow(_ row: (Int64, [Value]), _ w: inout SnapshotWriter) {
-        w.int64(row.0)
-        w.int(row.1.count)
-        for v in row.1 {
-            switch v {
-            case .null: w.uint8(0)
-            case .int(let x): w.uint8(1); w.int64(Int64(x))
-            case .long(let x): w.uint8(2); w.int64(x)
-            case .float(let x): w.uint8(3); w.double(Double(x))
-            case .double(let x): w.uint8(4); w.double(x)
-            case .string(let x): w.uint8(5); w.string(x)
-            case .bool(let x): w.uint8(6); w.bool(x)
-            }
-        }
-    }
-
-    private static func readRow(_ r: inout SnapshotReader) throws(SnapshotError) -> (Int64, [Value]) {
-        let t = try r.int64()
-        var values: [Value] = []
-        for _ in 0..<(try r.int()) {
-            switch try r.uint8() {
-            case 0: values.append(.null)
-            case 1: values.append(.int(Int32(truncatingIfNeeded: try r.int64())))
-            case 2: values.append(.long(try r.int64()))
-            case 3: values.append(.float(Float(try r.double())))
-            case 4: values.append(.double(try r.double()))
-            case 5: values.append(.string(try r.string()))
-            case 6: values.append(.bool(try r.bool()))
-            default: throw SnapshotError("bad value tag in rate limiter state")
-            }
-        }
-        return (t, values)
-    }
-
     func write(to w: inout SnapshotWriter) {
         w.int(counter)
         w.int(groupCounters.count)
@@ -100,11 +66,11 @@ final class RateLimiter {
             w.int(c)
         }
         w.int(held.count)
-        for row in held { RateLimiter.writeRow(row, &w) }
+        for row in held { w.row(row) }
         w.int(lastOrder.count)
         for g in lastOrder {
             w.int64(Int64(g))
-            RateLimiter.writeRow(lastByGroup[g]!, &w)
+            w.row(lastByGroup[g]!)
         }
     }
 
@@ -116,11 +82,11 @@ final class RateLimiter {
             let g = Int32(truncatingIfNeeded: try r.int64())
             fresh.groupCounters[g] = try r.int()
         }
-        for _ in 0..<(try r.int()) { fresh.held.append(try RateLimiter.readRow(&r)) }
+        for _ in 0..<(try r.int()) { fresh.held.append(try r.row()) }
         for _ in 0..<(try r.int()) {
             let g = Int32(truncatingIfNeeded: try r.int64())
             fresh.lastOrder.append(g)
-            fresh.lastByGroup[g] = try RateLimiter.readRow(&r)
+            fresh.lastByGroup[g] = try r.row()
         }
         return fresh
     }

@@ -115,6 +115,8 @@ enum WindowSpec: Sendable, Equatable {
     case batch
     /// Holds each event for the time, then releases it as a current event.
     case delay(Int64)
+    /// Per-key sessions: a session ends `gap` after its last event and expires `latency` later.
+    case session(gapMs: Int64, keyColumn: Int?, latencyMs: Int64)
 }
 
 /// The aggregate functions of Siddhi's select.

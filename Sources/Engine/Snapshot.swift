@@ -102,3 +102,42 @@ func fnv1a64<C: Sequence>(_ bytes: C, seed: UInt64 = 0xCBF2_9CE4_8422_2325) -> U
     }
     return h
 }
+
+extension SnapshotWriter {
+    /// One event as (timestamp, boxed values): for the small held state of rate limiters and sessions.
+    mutating func row(_ row: (Int64, [Value])) {
+        int64(row.0)
+        int(row.1.count)
+        for v in row.1 {
+            switch v {
+            case .null: uint8(0)
+            case .int(let x): uint8(1); int64(Int64(x))
+            case .long(let x): uint8(2); int64(x)
+            case .float(let x): uint8(3); double(Double(x))
+            case .double(let x): uint8(4); double(x)
+            case .string(let x): uint8(5); string(x)
+            case .bool(let x): uint8(6); bool(x)
+            }
+        }
+    }
+}
+
+extension SnapshotReader {
+    mutating func row() throws(SnapshotError) -> (Int64, [Value]) {
+        let t = try int64()
+        var values: [Value] = []
+        for _ in 0..<(try int()) {
+            switch try uint8() {
+            case 0: values.append(.null)
+            case 1: values.append(.int(Int32(truncatingIfNeeded: try int64())))
+            case 2: values.append(.long(try int64()))
+            case 3: values.append(.float(Float(try double())))
+            case 4: values.append(.double(try double()))
+            case 5: values.append(.string(try string()))
+            case 6: values.append(.bool(try bool()))
+            default: throw SnapshotError("bad value tag in held rows")
+            }
+        }
+        return (t, values)
+    }
+}

@@ -59,7 +59,7 @@ final class StatefulQuery {
         switch plan.window {
         case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
             keepsExpired = emitsExpired
-        case .length, .time, .timeLength, .externalTime:
+        case .length, .time, .timeLength, .externalTime, .session:
             keepsExpired = emitsExpired || !plan.aggregates.isEmpty
         }
     }
@@ -69,6 +69,7 @@ final class StatefulQuery {
         switch plan.window {
         case .time(let t), .timeLength(let t, _), .delay(let t): return store.oldestArrivalMs.map { $0 + t }
         case .timeBatch(let t): return batchStartMs.map { $0 + t }
+        case .session(let gap, _, let latency): return sessions.map { $0.lastMs + gap + latency }.min()
         default: return nil
         }
     }
@@ -162,6 +163,9 @@ final class StatefulQuery {
     }
 
     private func run(_ batch: EventBatch, clockMs: Int64, playback: Bool, timerOnly: Bool) -> EventBatch? {
+        if case .session(let gap, let key, let latency) = plan.window {
+            return runSessions(batch, clockMs: clockMs, playback: playback, gapMs: gap, keyColumn: key, latencyMs: latency)
+        }
         let n = batch.count
         planned.count = 0
         let q = store.count
@@ -249,6 +253,8 @@ final class StatefulQuery {
                 case .delay:
                     planTimers(now, arrival: arrival)  // releases what is due
                     virtualTail = v + 1                // held, not emitted yet
+                case .session:
+                    preconditionFailure("session windows run in runSessions")
                 }
             }
             if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
@@ -323,6 +329,62 @@ final class StatefulQuery {
                 }
             }
         }
+    }
+
+    // MARK: Session windows
+
+    /// One key's open session: its events (kept as boxed rows: sessions are not the hot path).
+    struct Session {
+        var key: UInt64
+        var lastMs: Int64
+        var rows: [(Int64, [Value])]
+    }
+
+    private var sessions: [Session] = []
+    private var sessionInterner = StringInterner()
+
+    private func sessionKey(_ batch: EventBatch, _ row: Int, _ column: Int?) -> UInt64 {
+        guard let column else { return 0 }
+        if batch.isNull(column, row) { return GroupTable.nullPart }
+        if batch.schema.attributes[column].type == .string {
+            return UInt64(batch.withStringBytes(column, row) { sessionInterner.id($0) })
+        }
+        return batch.columns[column][row]
+    }
+
+    /// Sessions are chunked like the other windows, but built row by row: expiring sessions (their
+    /// events as expired rows with their own timestamps, earliest expiry first), then each arrival.
+    private func runSessions(_ batch: EventBatch, clockMs: Int64, playback: Bool, gapMs: Int64, keyColumn: Int?,
+                             latencyMs: Int64) -> EventBatch? {
+        chunk.removeAll()
+        planned.count = 0
+        func expire(upTo now: Int64) {
+            while let i = sessions.indices.filter({ sessions[$0].lastMs + gapMs + latencyMs <= now })
+                .min(by: { sessions[$0].lastMs < sessions[$1].lastMs }) {
+                let session = sessions.remove(at: i)
+                guard keepsExpired else { continue }
+                for (t, values) in session.rows {
+                    chunk.append(timestamp: t, values: values)
+                    planned.add(0, .expired, -1)
+                }
+            }
+        }
+        expire(upTo: batch.count == 0 ? clockMs : (playback ? batch.timestamps[0] : clockMs))
+        for r in 0..<batch.count {
+            let now = playback ? batch.timestamps[r] : clockMs
+            expire(upTo: now)
+            let key = sessionKey(batch, r, keyColumn)
+            let row = (batch.timestamps[r], batch.row(r))
+            if let i = sessions.firstIndex(where: { $0.key == key }) {
+                sessions[i].rows.append(row)
+                sessions[i].lastMs = max(sessions[i].lastMs, now)
+            } else {
+                sessions.append(Session(key: key, lastMs: now, rows: [row]))
+            }
+            chunk.append(timestamp: row.0, values: row.1)
+            planned.add(0, .current, -1)
+        }
+        return finishChunk()
     }
 
     // MARK: Selection
@@ -582,10 +644,20 @@ final class StatefulQuery {
         for a in aggregators { a.write(to: &w) }
         w.bool(limiter != nil)
         limiter?.write(to: &w)
+        sessionInterner.write(to: &w)
+        w.int(sessions.count)
+        for session in sessions {
+            w.uint64(session.key)
+            w.int64(session.lastMs)
+            w.int(session.rows.count)
+            for row in session.rows { w.row(row) }
+        }
     }
 
     /// The state read back from a snapshot, not yet applied.
     struct State {
+        var sessionInterner: StringInterner
+        var sessions: [Session]
         var limiter: RateLimiter?
         var store: RowStore
         var previousCount: Int
@@ -608,7 +680,17 @@ final class StatefulQuery {
         for a in fresh { try a.read(from: &r) }
         guard try r.bool() == (limiter != nil) else { throw SnapshotError("output rate differs") }
         let freshLimiter = try limiter?.decoded(from: &r)
-        return State(limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
+        var interner = StringInterner()
+        try interner.read(from: &r)
+        var freshSessions: [Session] = []
+        for _ in 0..<(try r.int()) {
+            let key = try r.uint64()
+            let last = try r.int64()
+            var rows: [(Int64, [Value])] = []
+            for _ in 0..<(try r.int()) { rows.append(try r.row()) }
+            freshSessions.append(Session(key: key, lastMs: last, rows: rows))
+        }
+        return State(sessionInterner: interner, sessions: freshSessions, limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
     }
 
     func apply(_ state: State) {
@@ -618,6 +700,8 @@ final class StatefulQuery {
         groups = state.groups
         aggregators = state.aggregators
         limiter = state.limiter
+        sessionInterner = state.sessionInterner
+        sessions = state.sessions
         lastEmitted = Array(repeating: -1, count: groups.count)
     }
 }
