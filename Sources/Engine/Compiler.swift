@@ -368,6 +368,71 @@ struct Compiler {
         case "batch":
             guard arity(0...0) else { return nil }
             return .batch
+        case "lossyfrequent", "frequent":
+            let isLossy = name.lowercased() == "lossyfrequent"
+            var numbers: [Double] = []
+            var keys: [Int] = []
+            for argument in arguments {
+                if case .attribute(_, let attributeName, let p) = argument {
+                    guard let index = input.index(of: attributeName) else {
+                        diagnostics.error(p, "stream '\(input.name)' has no attribute '\(attributeName)'")
+                        return nil
+                    }
+                    keys.append(index)
+                } else if case .literal(let v, _) = argument, keys.isEmpty {
+                    switch v {
+                    case .int(let x): numbers.append(Double(x))
+                    case .long(let x): numbers.append(Double(x))
+                    case .float(let x): numbers.append(Double(x))
+                    case .double(let x): numbers.append(x)
+                    default: break
+                    }
+                }
+            }
+            if keys.isEmpty { keys = Array(input.attributes.indices) }
+            if isLossy {
+                guard (1...2).contains(numbers.count), numbers[0] > 0, numbers[0] < 1 else {
+                    diagnostics.error(position, "window.lossyFrequent(support, [error], attributes…) needs 0 < support < 1")
+                    return nil
+                }
+                let error = numbers.count == 2 ? numbers[1] : numbers[0] / 10
+                guard error > 0, error < numbers[0] else {
+                    diagnostics.error(position, "window.lossyFrequent needs 0 < error < support")
+                    return nil
+                }
+                return .lossyFrequent(support: numbers[0], error: error, keyColumns: keys)
+            }
+            guard numbers.count == 1, numbers[0] >= 1, numbers[0] <= Double(Compiler.windowLengthMax) else {
+                diagnostics.error(position, "window.frequent(count, attributes…) needs a count of 1…\(Compiler.windowLengthMax)")
+                return nil
+            }
+            return .frequent(Int(numbers[0]), keyColumns: keys)
+        case "sort":
+            guard arguments.count >= 2, let n = countConstant(arguments[0], "window.sort"), n > 0, n <= Compiler.windowLengthMax else {
+                if arguments.count < 2 { diagnostics.error(position, "window.sort(length, attribute, ['asc'|'desc'], …) needs an attribute") }
+                return nil
+            }
+            var keys: [(column: Int, ascending: Bool)] = []
+            for argument in arguments.dropFirst() {
+                switch argument {
+                case .attribute(_, let attributeName, let p):
+                    guard let index = input.index(of: attributeName) else {
+                        diagnostics.error(p, "stream '\(input.name)' has no attribute '\(attributeName)'")
+                        return nil
+                    }
+                    keys.append((index, true))
+                case .literal(.string(let order), let p):
+                    guard !keys.isEmpty, ["asc", "desc"].contains(order.lowercased()) else {
+                        diagnostics.error(p, "window.sort: expected 'asc' or 'desc' after an attribute")
+                        return nil
+                    }
+                    keys[keys.count - 1].ascending = order.lowercased() == "asc"
+                default:
+                    diagnostics.error(argument.position, "window.sort takes attributes and 'asc'/'desc'")
+                    return nil
+                }
+            }
+            return .sort(n, keys: keys)
         case "session":
             guard arity(1...3), let gap = timeConstant(arguments[0], "window.session gap") else { return nil }
             var key: Int? = nil
@@ -389,7 +454,7 @@ struct Compiler {
             guard arity(1...1), let t = timeConstant(arguments[0], "window.delay") else { return nil }
             return .delay(t)
         default:
-            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session)")
+            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session, sort, frequent, lossyFrequent)")
             return nil
         }
     }

@@ -117,6 +117,14 @@ enum WindowSpec: Sendable, Equatable {
     case delay(Int64)
     /// Per-key sessions: a session ends `gap` after its last event and expires `latency` later.
     case session(gapMs: Int64, keyColumn: Int?, latencyMs: Int64)
+    /// Lossy Counting: events of keys whose frequency is at least support − error pass.
+    case lossyFrequent(support: Double, error: Double, keyColumns: [Int])
+    /// Misra–Gries: the latest event of each of at most N most frequent keys.
+    case frequent(Int, keyColumns: [Int])
+    /// The N smallest (or largest) events by the given attributes; the one pushed out expires.
+    case sort(Int, keys: [(column: Int, ascending: Bool)])
+
+    static func == (a: WindowSpec, b: WindowSpec) -> Bool { String(describing: a) == String(describing: b) }
 }
 
 /// The aggregate functions of Siddhi's select.

@@ -59,7 +59,7 @@ final class StatefulQuery {
         switch plan.window {
         case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
             keepsExpired = emitsExpired
-        case .length, .time, .timeLength, .externalTime, .session:
+        case .length, .time, .timeLength, .externalTime, .session, .lossyFrequent, .frequent, .sort:
             keepsExpired = emitsExpired || !plan.aggregates.isEmpty
         }
     }
@@ -163,8 +163,13 @@ final class StatefulQuery {
     }
 
     private func run(_ batch: EventBatch, clockMs: Int64, playback: Bool, timerOnly: Bool) -> EventBatch? {
-        if case .session(let gap, let key, let latency) = plan.window {
+        switch plan.window {
+        case .session(let gap, let key, let latency):
             return runSessions(batch, clockMs: clockMs, playback: playback, gapMs: gap, keyColumn: key, latencyMs: latency)
+        case .lossyFrequent, .frequent, .sort:
+            return runCounting(batch, clockMs: clockMs, playback: playback)
+        default:
+            break
         }
         let n = batch.count
         planned.count = 0
@@ -253,8 +258,8 @@ final class StatefulQuery {
                 case .delay:
                     planTimers(now, arrival: arrival)  // releases what is due
                     virtualTail = v + 1                // held, not emitted yet
-                case .session:
-                    preconditionFailure("session windows run in runSessions")
+                case .session, .lossyFrequent, .frequent, .sort:
+                    preconditionFailure("keyed windows run row by row (runSessions, runCounting)")
                 }
             }
             if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
@@ -383,6 +388,139 @@ final class StatefulQuery {
             }
             chunk.append(timestamp: row.0, values: row.1)
             planned.add(0, .current, -1)
+        }
+        return finishChunk()
+    }
+
+    // MARK: Frequency and sort windows
+
+    /// lossyFrequent / frequent: per key its count, Lossy Counting's delta, and its latest event.
+    struct Counted {
+        var count: Int64
+        var delta: Int64
+        var row: (Int64, [Value])
+    }
+
+    private var counted: [[UInt64]: Counted] = [:]
+    private var countedTotal: Int64 = 0
+    /// sort: the held events in order.
+    private var sorted: [(Int64, [Value])] = []
+
+    /// Oldest event first, then key order: a deterministic order for pruning and decrementing.
+    private static func oldestFirst(_ a: (key: [UInt64], value: Counted), _ b: (key: [UInt64], value: Counted)) -> Bool {
+        a.value.row.0 != b.value.row.0 ? a.value.row.0 < b.value.row.0 : a.key.lexicographicallyPrecedes(b.key)
+    }
+
+    private func countingKey(_ batch: EventBatch, _ row: Int, _ columns: [Int]) -> [UInt64] {
+        columns.map { c in
+            if batch.isNull(c, row) { return GroupTable.nullPart }
+            if batch.schema.attributes[c].type == .string { return UInt64(batch.withStringBytes(c, row) { sessionInterner.id($0) }) }
+            return batch.columns[c][row]
+        }
+    }
+
+    private func emitRow(_ row: (Int64, [Value]), _ kind: ChunkRowKind, stampMs: Int64? = nil) {
+        if kind == .expired && !keepsExpired { return }
+        chunk.append(timestamp: stampMs ?? row.0, values: row.1)
+        planned.add(0, kind, -1)
+    }
+
+    private static func less(_ a: [Value], _ b: [Value], _ keys: [(column: Int, ascending: Bool)]) -> Bool {
+        for (c, ascending) in keys {
+            let order = compareValues(a[c], b[c])
+            if order != 0 { return ascending ? order < 0 : order > 0 }
+        }
+        return false
+    }
+
+    private static func compareValues(_ a: Value, _ b: Value) -> Int {
+        func number(_ v: Value) -> Double? {
+            switch v {
+            case .int(let x): Double(x)
+            case .long(let x): Double(x)
+            case .float(let x): Double(x)
+            case .double(let x): x
+            case .bool(let x): x ? 1 : 0
+            default: nil
+            }
+        }
+        switch (a, b) {
+        case (.null, .null): return 0
+        case (.null, _): return -1
+        case (_, .null): return 1
+        case (.string(let x), .string(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+        default:
+            let x = number(a) ?? 0, y = number(b) ?? 0
+            return x < y ? -1 : (x > y ? 1 : 0)
+        }
+    }
+
+    private func runCounting(_ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        chunk.removeAll()
+        planned.count = 0
+        for r in 0..<batch.count {
+            let now = playback ? batch.timestamps[r] : clockMs
+            let row = (batch.timestamps[r], batch.row(r))
+            switch plan.window {
+            case .lossyFrequent(let support, let error, let keys):
+                let key = countingKey(batch, r, keys)
+                countedTotal += 1
+                let width = Int64((1 / error).rounded(.up))
+                let bucket = (countedTotal + width - 1) / width
+                if var entry = counted[key] {
+                    emitRow(entry.row, .expired, stampMs: now)
+                    entry.count += 1
+                    entry.row = row
+                    counted[key] = entry
+                } else {
+                    counted[key] = Counted(count: 1, delta: bucket - 1, row: row)
+                }
+                if countedTotal % width == 0 {
+                    // Pruned in a stable order (oldest event first) so output never depends on hashing.
+                    for (k, entry) in counted.filter({ $0.value.count + $0.value.delta <= bucket })
+                        .sorted(by: StatefulQuery.oldestFirst) {
+                        counted[k] = nil
+                        emitRow(entry.row, .expired, stampMs: now)
+                    }
+                }
+                if let entry = counted[key], Double(entry.count) >= (support - error) * Double(countedTotal) {
+                    emitRow(row, .current)
+                }
+            case .frequent(let n, let keys):
+                let key = countingKey(batch, r, keys)
+                if var entry = counted[key] {
+                    emitRow(entry.row, .expired, stampMs: now)
+                    entry.count += 1
+                    entry.row = row
+                    counted[key] = entry
+                    emitRow(row, .current)
+                } else if counted.count < n {
+                    counted[key] = Counted(count: 1, delta: 0, row: row)
+                    emitRow(row, .current)
+                } else {
+                    // Misra–Gries: every key loses one; keys at zero leave (their event expires).
+                    for (k, var entry) in counted.sorted(by: StatefulQuery.oldestFirst) {
+                        entry.count -= 1
+                        if entry.count <= 0 {
+                            counted[k] = nil
+                            emitRow(entry.row, .expired, stampMs: now)
+                        } else {
+                            counted[k] = entry
+                        }
+                    }
+                    if counted.count < n {
+                        counted[key] = Counted(count: 1, delta: 0, row: row)
+                        emitRow(row, .current)
+                    }
+                }
+            case .sort(let n, let keys):
+                let index = sorted.firstIndex { StatefulQuery.less(row.1, $0.1, keys) } ?? sorted.count
+                sorted.insert(row, at: index)
+                emitRow(row, .current)
+                if sorted.count > n { emitRow(sorted.removeLast(), .expired, stampMs: now) }
+            default:
+                preconditionFailure("not a counting window")
+            }
         }
         return finishChunk()
     }
@@ -645,6 +783,16 @@ final class StatefulQuery {
         w.bool(limiter != nil)
         limiter?.write(to: &w)
         sessionInterner.write(to: &w)
+        w.int64(countedTotal)
+        w.int(counted.count)
+        for (key, entry) in counted.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            w.uint64s(key)
+            w.int64(entry.count)
+            w.int64(entry.delta)
+            w.row(entry.row)
+        }
+        w.int(sorted.count)
+        for row in sorted { w.row(row) }
         w.int(sessions.count)
         for session in sessions {
             w.uint64(session.key)
@@ -656,6 +804,9 @@ final class StatefulQuery {
 
     /// The state read back from a snapshot, not yet applied.
     struct State {
+        var countedTotal: Int64
+        var counted: [[UInt64]: Counted]
+        var sorted: [(Int64, [Value])]
         var sessionInterner: StringInterner
         var sessions: [Session]
         var limiter: RateLimiter?
@@ -682,6 +833,16 @@ final class StatefulQuery {
         let freshLimiter = try limiter?.decoded(from: &r)
         var interner = StringInterner()
         try interner.read(from: &r)
+        let total = try r.int64()
+        var freshCounted: [[UInt64]: Counted] = [:]
+        for _ in 0..<(try r.int()) {
+            let key = try r.uint64s()
+            let count = try r.int64()
+            let delta = try r.int64()
+            freshCounted[key] = Counted(count: count, delta: delta, row: try r.row())
+        }
+        var freshSorted: [(Int64, [Value])] = []
+        for _ in 0..<(try r.int()) { freshSorted.append(try r.row()) }
         var freshSessions: [Session] = []
         for _ in 0..<(try r.int()) {
             let key = try r.uint64()
@@ -690,7 +851,8 @@ final class StatefulQuery {
             for _ in 0..<(try r.int()) { rows.append(try r.row()) }
             freshSessions.append(Session(key: key, lastMs: last, rows: rows))
         }
-        return State(sessionInterner: interner, sessions: freshSessions, limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
+        return State(countedTotal: total, counted: freshCounted, sorted: freshSorted,
+                     sessionInterner: interner, sessions: freshSessions, limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
     }
 
     func apply(_ state: State) {
@@ -702,6 +864,9 @@ final class StatefulQuery {
         limiter = state.limiter
         sessionInterner = state.sessionInterner
         sessions = state.sessions
+        countedTotal = state.countedTotal
+        counted = state.counted
+        sorted = state.sorted
         lastEmitted = Array(repeating: -1, count: groups.count)
     }
 }

@@ -72,11 +72,11 @@ import Testing
         do {
             _ = try SiddhiApp.compile(source: """
                 define stream S (a int);
-                from S#window.frequent(5) select a insert into T;
+                from S#window.cron('*/5 * * * * ?') select a insert into T;
                 """, fileName: "w.siddhi")
             Issue.record("accepted a window")
         } catch {
-            #expect(error.description.contains("w.siddhi:2:7: error: window 'frequent' is not supported yet"))
+            #expect(error.description.contains("w.siddhi:2:7: error: window 'cron' is not supported yet"))
         }
     }
 

@@ -52,7 +52,8 @@ import Testing
     /// aggregates (04), and the chain case.
     static let implementedAreas = ["01-", "02-", "03-window-length", "03-window-time-all", "03-window-timebatch",
                                    "03-window-timelength", "03-window-externaltime", "03-window-batch",
-                                   "03-window-delay", "03-window-session", "04-", "05-", "13-chain-same-event-two-outputs"]
+                                   "03-window-delay", "03-window-session", "03-window-lossyfrequent", "04-", "05-",
+                                   "13-chain-same-event-two-outputs"]
 
     static func cases(prefixes: [String]) -> [String] {
         let all = (try? FileManager.default.contentsOfDirectory(atPath: casesDirectory.path)) ?? []
