@@ -136,25 +136,27 @@ public final class AppRuntime: @unchecked Sendable {
         w.int64(currentTimeMs)
         w.int(statefulQueries.count)
         for q in statefulQueries { q.write(to: &w) }
-        var bytes = w.bytes
-        withUnsafeBytes(of: fnv1a64(bytes).littleEndian) { bytes.append(contentsOf: $0) }
-        return bytes
+        let sum = w.bytes.withUnsafeBytes { checksum64($0) }
+        w.uint64(sum)
+        return w.bytes
     }
 
     /// Replaces the state with a snapshot of this app. A corrupt snapshot, or one of another app or
     /// version, is rejected with the reason and nothing is changed.
     public func restore(_ bytes: [UInt8]) throws(SnapshotError) {
         guard bytes.count >= AppRuntime.snapshotMagic.count + 16 else { throw SnapshotError("too short to be a snapshot") }
-        let body = Array(bytes.dropLast(8))
+        let bodyCount = bytes.count - 8
         var sum: UInt64 = 0
         for (i, b) in bytes.suffix(8).enumerated() { sum |= UInt64(b) << (8 * UInt64(i)) }
-        var r = SnapshotReader(body)
+        var r = SnapshotReader(bytes, end: bodyCount)
         for b in AppRuntime.snapshotMagic where try r.uint8() != b { throw SnapshotError("not a Tandem snapshot") }
         let version = try r.uint64()
         guard version == AppRuntime.snapshotVersion else {
             throw SnapshotError("snapshot format version \(version); this Tandem reads version \(AppRuntime.snapshotVersion)")
         }
-        guard fnv1a64(body) == sum else { throw SnapshotError("checksum mismatch (corrupt snapshot)") }
+        guard bytes.withUnsafeBytes({ checksum64(UnsafeRawBufferPointer(rebasing: $0[0..<bodyCount])) }) == sum else {
+            throw SnapshotError("checksum mismatch (corrupt snapshot)")
+        }
         let name = try r.string()
         guard name == app.name else { throw SnapshotError("snapshot of app '\(name)', not '\(app.name)'") }
         guard try r.uint64() == fingerprint else {

@@ -41,7 +41,7 @@ struct PerfEngineCommand: ParsableCommand {
     func validate() throws {
         guard events > 0 else { throw ValidationError("--events must be positive") }
         guard batch >= 1 && batch <= EventBatch.capacityMax else { throw ValidationError("--batch must be 1…\(EventBatch.capacityMax)") }
-        let known = Set(PerfEngineCommand.scenarios.map(\.name))
+        let known = Set(PerfEngineCommand.scenarios.map(\.name) + ["snapshot"])
         for s in scenario where !known.contains(s) { throw ValidationError("unknown scenario \(s); known: \(known.sorted().joined(separator: ", "))") }
     }
 
@@ -113,11 +113,40 @@ struct PerfEngineCommand: ParsableCommand {
             results.append(["scenario": name, "supported": true, "events": sent, "outputs": outputs,
                             "elapsedNs": elapsedNs, "eventsPerSecond": Int(perSecond), "batch": batch])
         }
+        if scenario.isEmpty || scenario.contains("snapshot") {
+            results.append(snapshotScenario())
+        }
         let document: [String: Any] = ["suite": "engine", "date": ISO8601DateFormatter().string(from: Date()),
                                        "machine": ["cores": ProcessInfo.processInfo.activeProcessorCount], "results": results]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: json))
         FileHandle.standardError.write(Data("results written to \(json)\n".utf8))
+    }
+}
+
+extension PerfEngineCommand {
+    /// Snapshot and restore of a 1 M-event `length` window (the state HA persists), in ms.
+    func snapshotScenario() -> [String: Any] {
+        let source = PerfEngineCommand.streamDefinition
+            + "\nfrom S#window.length(1000000) select symbol, sum(price) as total group by symbol insert into Out;"
+        guard let app = try? SiddhiApp.compile(source: source, fileName: "perf-snapshot.siddhi") else {
+            return ["scenario": "snapshot", "supported": false]
+        }
+        let runtime = AppRuntime(app: app, playback: true)
+        for b in PerfEngineCommand.workload(batchSize: batch, schema: app.streams[0], eventsMax: 1 << 20) {
+            runtime.send(streamIndex: 0, batch: b)
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let bytes = runtime.snapshot()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        let fresh = AppRuntime(app: app, playback: true)
+        let restored = (try? fresh.restore(bytes)) != nil
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        let snapshotMs = Double(t1 - t0) / 1e6, restoreMs = Double(t2 - t1) / 1e6
+        print(String(format: "snapshot-1M-window %.1f ms (%d bytes), restore %.1f ms%@", snapshotMs, bytes.count, restoreMs,
+                     restored ? "" : " FAILED"))
+        return ["scenario": "snapshot", "supported": true, "windowEvents": 1_000_000, "snapshotMs": snapshotMs,
+                "restoreMs": restoreMs, "bytes": bytes.count, "restored": restored]
     }
 }
 
