@@ -63,6 +63,26 @@ public struct EventBatch: Sendable {
         for i in columns.indices { columns[i].append(contentsOf: repeatElement(0, count: newCount)) }
     }
 
+    /// Becomes rows `rows` of `source`, in that order, copied column by column over raw memory.
+    /// String slots keep their offsets: the source's arena is shared (copy-on-write), not copied.
+    public mutating func gather(_ rows: UnsafeBufferPointer<Int32>, from source: EventBatch) {
+        precondition(source.schema.attributes == schema.attributes, "gather between different schemas")
+        reset(count: rows.count)
+        stringBytes = source.stringBytes
+        source.timestamps.withUnsafeBufferPointer { src in
+            timestamps.withUnsafeMutableBufferPointer { dst in for (k, r) in rows.enumerated() { dst[k] = src[Int(r)] } }
+        }
+        for c in columns.indices {
+            source.columns[c].withUnsafeBufferPointer { src in
+                columns[c].withUnsafeMutableBufferPointer { dst in for (k, r) in rows.enumerated() { dst[k] = src[Int(r)] } }
+            }
+            if !source.nulls[c].isEmpty {
+                let srcNulls = source.nulls[c]
+                nulls[c] = rows.map { srcNulls[Int($0)] }
+            }
+        }
+    }
+
     /// Appends one event with every attribute zero/non-null; returns its row. Set values with the
     /// `set…` methods afterwards.
     @discardableResult

@@ -27,6 +27,8 @@ final class StatefulQuery {
     private let planned = ChunkPlan()
     private var output: EventBatch
     private var filtered: EventBatch
+    /// Rows that passed the filter (reused).
+    private var selection: [Int32] = []
     private let emitsCurrent: Bool
     private let emitsExpired: Bool
     /// Expired rows matter when they are emitted, or when aggregates of a sliding window subtract
@@ -40,6 +42,7 @@ final class StatefulQuery {
     init(plan: QueryPlan) {
         self.plan = plan
         filter = plan.filter.map(VectorProgram.init)
+        havingProgram = plan.having.map(VectorProgram.init)
         projectionPrograms = plan.projections.map { e in
             switch e {
             case .aggregate, .column: return nil
@@ -139,23 +142,11 @@ final class StatefulQuery {
         if let filter {
             filter.evaluate(input)
             let keep = filter.resultValues
-            var rows: [Int] = []
-            for i in 0..<input.count where keep[i] & 1 == 1 { rows.append(i) }
-            guard !rows.isEmpty else { return nil }
-            if rows.count < input.count {
-                filtered.removeAll()
-                for i in rows {
-                    let r = filtered.appendRow(timestamp: input.timestamps[i])
-                    for c in 0..<input.schema.attributes.count {
-                        if input.isNull(c, i) {
-                            filtered.setNull(c, r)
-                        } else if input.schema.attributes[c].type == .string {
-                            input.withStringBytes(c, i) { filtered.setString(c, r, utf8: $0) }
-                        } else {
-                            filtered.columns[c][r] = input.columns[c][i]
-                        }
-                    }
-                }
+            selection.removeAll(keepingCapacity: true)
+            for i in 0..<input.count where keep[i] & 1 == 1 { selection.append(Int32(truncatingIfNeeded: i)) }
+            guard !selection.isEmpty else { return nil }
+            if selection.count < input.count {
+                selection.withUnsafeBufferPointer { filtered.gather($0, from: input) }
                 batch = filtered
             }
         }
@@ -364,6 +355,8 @@ final class StatefulQuery {
         chunk.removeAll()
         planned.count = 0
         func expire(upTo now: Int64) {
+            // Cheap check first: most arrivals expire nothing.
+            guard let due = nextTimerMs, due <= now else { return }
             while let i = sessions.indices.filter({ sessions[$0].lastMs + gapMs + latencyMs <= now })
                 .min(by: { sessions[$0].lastMs < sessions[$1].lastMs }) {
                 let session = sessions.remove(at: i)
@@ -530,10 +523,14 @@ final class StatefulQuery {
     private var groupOf: [Int32] = []
     private var lastEmitted: [Int32] = []
     private var groupOrder: [Int32] = []
+    /// Per group, its row in the output of the current chunk.
+    private var outputPosition: [Int] = []
     private var outputRows: [Int32] = []
     /// Group id of each output row (for per-group output rates).
     private var outputGroups: [Int32] = []
     private var limiter: RateLimiter?
+    /// `having`, compiled once (it runs over each output chunk).
+    private let havingProgram: VectorProgram?
     private var keyParts: [UInt64] = []
 
     @inline(__always)
@@ -633,9 +630,9 @@ final class StatefulQuery {
                 if lastEmitted[g] < 0 { groupOrder.append(Int32(g)) }
                 lastEmitted[g] = Int32(i)
             }
-            var position = [Int: Int]()  // group -> output position
+            if outputPosition.count < groupCount { outputPosition.append(contentsOf: repeatElement(0, count: groupCount - outputPosition.count)) }
             for (k, g) in groupOrder.enumerated() {
-                position[Int(g)] = k
+                outputPosition[Int(g)] = k
                 outputRows.append(lastEmitted[Int(g)])
                 outputGroups.append(g)
             }
@@ -653,7 +650,8 @@ final class StatefulQuery {
                         internedValues = interned(program: program)
                     }
                 }
-                let record: (Int, Int32) -> Void = { _, g in captured[a][position[Int(g)]!] = aggregator.value(Int(g)) }
+                let positions = outputPosition
+                let record: (Int, Int32) -> Void = { _, g in captured[a][positions[Int(g)]] = aggregator.value(Int(g)) }
                 do {
                     let k = UnsafeBufferPointer(start: planned.kinds, count: n)
                     groupOf.withUnsafeBufferPointer { gr in
@@ -725,8 +723,8 @@ final class StatefulQuery {
     /// having, order by, offset, limit over the output chunk.
     private func shape() -> EventBatch? {
         var rows = Array(0..<output.count)
-        if let having = plan.having {
-            let program = VectorProgram(having)
+        if plan.having != nil {
+            let program = havingProgram!
             program.evaluate(output)
             let keep = program.resultValues
             rows = rows.filter { keep[$0] & 1 == 1 }
