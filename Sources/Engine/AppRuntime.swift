@@ -113,7 +113,7 @@ public final class AppRuntime: @unchecked Sendable {
     // MARK: Snapshot and restore
 
     static let snapshotMagic: [UInt8] = Array("TNDMSNAP".utf8)
-    public static let snapshotVersion: UInt64 = 1
+    public static let snapshotVersion: UInt64 = 2
 
     /// Identifies the app's shape: a snapshot restores only into the same streams and queries.
     public var fingerprint: UInt64 {

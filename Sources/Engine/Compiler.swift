@@ -250,12 +250,21 @@ struct Compiler {
         }
         var outputRate: OutputRate? = nil
         if let rate = query.outputRate {
-            guard let events = rate.events, rate.mode != .snapshot else {
-                diagnostics.error(rate.position, "time-based and snapshot output rates are not supported yet (supported: output all|first|last every N events)")
+            if rate.mode == .snapshot && rate.timeMs == nil {
+                diagnostics.error(rate.position, "output snapshot needs a time period (output snapshot every 5 sec)")
                 return nil
             }
-            let mode: OutputRate.Mode = rate.mode == .first ? .first : rate.mode == .last ? .last : .all
-            outputRate = OutputRate(mode: mode, events: events)
+            if let ms = rate.timeMs, ms <= 0 {
+                diagnostics.error(rate.position, "output rate needs a positive time period")
+                return nil
+            }
+            let mode: OutputRate.Mode = switch rate.mode {
+            case .first: .first
+            case .last: .last
+            case .snapshot: .snapshot
+            case .all: .all
+            }
+            outputRate = OutputRate(mode: mode, events: rate.events, periodMs: rate.timeMs)
         }
         let limit = query.limit.flatMap { countConstant($0, "limit") }
         let offset = query.offset.flatMap { countConstant($0, "offset") }

@@ -93,11 +93,14 @@ struct QueryPlan: Sendable {
     }
 }
 
-/// `output all|first|last every N events`.
+/// `output all|first|last every N events`, `output all|first|last every T`, `output snapshot every T`.
 struct OutputRate: Sendable, Equatable {
-    enum Mode: Sendable, Equatable { case all, first, last }
+    enum Mode: Sendable, Equatable { case all, first, last, snapshot }
     var mode: Mode
-    var events: Int
+    /// Per-event rates: the period in rows.
+    var events: Int? = nil
+    /// Time-based rates: the period in milliseconds.
+    var periodMs: Int64? = nil
 }
 
 /// A `#window.…(…)` of a query.

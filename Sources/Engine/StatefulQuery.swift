@@ -56,9 +56,15 @@ final class StatefulQuery {
         chunk = EventBatch(schema: plan.input)
         output = EventBatch(schema: plan.output)
         filtered = EventBatch(schema: plan.input)
-        limiter = plan.outputRate.map { RateLimiter(rate: $0, schema: plan.output, grouped: !plan.groupBy.isEmpty) }
-        emitsCurrent = plan.outputEventType != .expired
-        emitsExpired = plan.outputEventType != .current
+        // `output snapshot` without aggregates or groups tracks the window's rows, so it sees expiries.
+        let tracksWindow = plan.outputRate?.mode == .snapshot && plan.window != nil && plan.aggregates.isEmpty
+            && plan.groupBy.isEmpty
+        self.tracksWindow = tracksWindow
+        limiter = plan.outputRate.map {
+            RateLimiter(rate: $0, schema: plan.output, grouped: !plan.groupBy.isEmpty, tracksWindow: tracksWindow)
+        }
+        emitsCurrent = plan.outputEventType != .expired || tracksWindow
+        emitsExpired = plan.outputEventType != .current || tracksWindow
         switch plan.window {
         case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
             keepsExpired = emitsExpired
@@ -67,8 +73,20 @@ final class StatefulQuery {
         }
     }
 
+    /// `output snapshot` over a window without aggregates: the limiter sees current, expired and
+    /// RESET rows and keeps the window's contents.
+    private let tracksWindow: Bool
+    /// The engine clock of the chunk being processed (the rate limiter's clock).
+    private var chunkClockMs: Int64 = 0
+
     /// The next time (ms) at which a timer must fire, if any.
     var nextTimerMs: Int64? {
+        let window = windowTimerMs
+        guard let due = limiter?.nextTimerMs else { return window }
+        return window.map { min($0, due) } ?? due
+    }
+
+    private var windowTimerMs: Int64? {
         switch plan.window {
         case .time(let t), .timeLength(let t, _), .delay(let t): return store.oldestArrivalMs.map { $0 + t }
         case .timeBatch(let t): return batchStartMs.map { $0 + t }
@@ -131,13 +149,24 @@ final class StatefulQuery {
 
     /// Moves time-based windows to `clockMs` and returns what their timers emit.
     func advanceTime(to clockMs: Int64) -> EventBatch? {
-        guard let next = nextTimerMs, next <= clockMs else { return nil }
-        return run(EventBatch(schema: plan.input), clockMs: clockMs, playback: false, timerOnly: true)
+        chunkClockMs = clockMs
+        var out: EventBatch? = nil
+        if let next = windowTimerMs, next <= clockMs {
+            out = run(EventBatch(schema: plan.input), clockMs: clockMs, playback: false, timerOnly: true)
+        }
+        // The rate limiter's period ends after what the window emitted at the same instant.
+        if let limiter, let due = limiter.nextTimerMs, due <= clockMs, let ticked = limiter.tick(clockMs: clockMs) {
+            guard var merged = out else { return ticked }
+            for r in 0..<ticked.count { merged.append(timestamp: ticked.timestamps[r], values: ticked.row(r)) }
+            out = merged
+        }
+        return out
     }
 
     /// Processes one input batch (one chunk) at `clockMs`; in playback each event's own timestamp is
     /// the clock for it.
     func process(_ input: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        chunkClockMs = playback ? max(clockMs, input.timestamps.last ?? clockMs) : clockMs
         var batch = input
         if let filter {
             filter.evaluate(input)
@@ -528,6 +557,8 @@ final class StatefulQuery {
     private var outputRows: [Int32] = []
     /// Group id of each output row (for per-group output rates).
     private var outputGroups: [Int32] = []
+    /// Chunk kind of each output row, only when the rate limiter tracks the window.
+    private var outputKinds: [UInt8] = []
     private var limiter: RateLimiter?
     /// `having`, compiled once (it runs over each output chunk).
     private let havingProgram: VectorProgram?
@@ -613,12 +644,14 @@ final class StatefulQuery {
         var captured: [[(UInt64, Bool)]] = []
 
         outputGroups.removeAll(keepingCapacity: true)
+        outputKinds.removeAll(keepingCapacity: true)
         if aggregators.isEmpty {
             // Without aggregates every emitted row is output (group by only names the groups).
             if !plan.groupBy.isEmpty { groupIds() }
-            for i in 0..<n where emitted(planned.kinds[i]) {
+            for i in 0..<n where emitted(planned.kinds[i]) || (tracksWindow && planned.kinds[i] == ChunkRowKind.reset.rawValue) {
                 outputRows.append(Int32(i))
                 outputGroups.append(plan.groupBy.isEmpty ? 0 : groupOf[i])
+                if tracksWindow { outputKinds.append(planned.kinds[i]) }
             }
         } else {
             groupIds()
@@ -748,7 +781,8 @@ final class StatefulQuery {
             for r in rows { shaped.append(timestamp: output.timestamps[r], values: output.row(r)) }
         }
         guard let limiter else { return shaped }
-        return limiter.apply(shaped, groups: rows.map { outputGroups[$0] })
+        return limiter.apply(shaped, groups: rows.map { outputGroups[$0] },
+                             kinds: outputKinds.isEmpty ? [] : rows.map { outputKinds[$0] }, clockMs: chunkClockMs)
     }
 
     /// -1, 0, 1 comparing column `c` of rows a and b (nulls first).
