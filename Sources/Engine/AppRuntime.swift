@@ -103,7 +103,7 @@ public final class AppRuntime: @unchecked Sendable {
         for q in consumers[stream] {
             let out: EventBatch?
             switch queries[q] {
-            case .stateless(let query): out = query.process(batch)
+            case .stateless(let query): out = query.process(batch, clockMs: isPlayback ? nil : currentTimeMs)
             case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
             }
             if let out { route(targets[q], out, depth: depth + 1, notify: true) }

@@ -1,5 +1,5 @@
 /// Type checking of Siddhi's built-in functions (`cast`, `convert`, `ifThenElse`, `coalesce`,
-/// `default`, `maximum`, `minimum`, `instanceOf…`, `eventTimestamp`). Each lowers to typed
+/// `default`, `maximum`, `minimum`, `instanceOf…`, `eventTimestamp`, `currentTimeMillis`, `UUID`). Each lowers to typed
 /// expression nodes that `VectorProgram` evaluates batch-wide; there is no per-event function call.
 extension Compiler {
     /// Names accepted by `cast`/`convert` as their type argument.
@@ -83,6 +83,12 @@ extension Compiler {
         case "eventtimestamp":
             guard arity(0...0) else { return nil }
             return .timestamp
+        case "currenttimemillis":
+            guard arity(0...0) else { return nil }
+            return .currentTime
+        case "uuid":
+            guard arity(0...0) else { return nil }
+            return .uuid
         default:
             diagnostics.error(position, "function '\(name)' is not supported yet")
             return nil

@@ -34,13 +34,21 @@ final class QueryRuntime {
             return false
         }
         output = EventBatch(schema: plan.output)
+        var programs = filter.map { [$0] } ?? []
+        for case .program(let p) in projections { programs.append(p) }
+        clockPrograms = programs.filter(\.usesClock)
     }
 
+    /// Programs reading `currentTimeMillis()`.
+    private let clockPrograms: [VectorProgram]
+
     /// Processes one input batch; returns the output batch, or nil when no event passed.
-    /// The returned batch is valid until the next call.
-    func process(_ input: EventBatch) -> EventBatch? {
+    /// The returned batch is valid until the next call. `clockMs` is the wall clock
+    /// `currentTimeMillis()` reads, or nil in playback (each event's timestamp).
+    func process(_ input: EventBatch, clockMs: Int64? = nil) -> EventBatch? {
         let n = input.count
         guard n > 0 else { return nil }
+        for p in clockPrograms { p.clockMs = clockMs }
         if selection.count < n { selection = Array(repeating: 0, count: max(n, selection.count * 2)) }
 
         var selected = n

@@ -78,6 +78,17 @@ final class StatefulQuery {
     private let tracksWindow: Bool
     /// The engine clock of the chunk being processed (the rate limiter's clock).
     private var chunkClockMs: Int64 = 0
+    /// Programs reading `currentTimeMillis()`.
+    private lazy var clockPrograms: [VectorProgram] = {
+        var all = [filter, havingProgram].compactMap { $0 }
+        all += projectionPrograms.compactMap { $0 }
+        all += argumentPrograms.compactMap { $0 }
+        return all.filter(\.usesClock)
+    }()
+
+    private func setClock(_ clockMs: Int64?) {
+        for p in clockPrograms { p.clockMs = clockMs }
+    }
 
     /// The next time (ms) at which a timer must fire, if any.
     var nextTimerMs: Int64? {
@@ -150,6 +161,7 @@ final class StatefulQuery {
     /// Moves time-based windows to `clockMs` and returns what their timers emit.
     func advanceTime(to clockMs: Int64) -> EventBatch? {
         chunkClockMs = clockMs
+        setClock(clockMs)
         var out: EventBatch? = nil
         if let next = windowTimerMs, next <= clockMs {
             out = run(EventBatch(schema: plan.input), clockMs: clockMs, playback: false, timerOnly: true)
@@ -167,6 +179,7 @@ final class StatefulQuery {
     /// the clock for it.
     func process(_ input: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
         chunkClockMs = playback ? max(clockMs, input.timestamps.last ?? clockMs) : clockMs
+        setClock(playback ? nil : clockMs)
         var batch = input
         if let filter {
             filter.evaluate(input)

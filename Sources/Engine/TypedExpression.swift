@@ -5,6 +5,10 @@ indirect enum TypedExpression: Sendable {
     case constant(Value, AttributeType?)  // nil type: the `null` literal
     /// The event's timestamp (`eventTimestamp()`), a long.
     case timestamp
+    /// The engine clock (`currentTimeMillis()`), a long: event time in playback, else wall clock.
+    case currentTime
+    /// A random UUID per event (`UUID()`), a string.
+    case uuid
     case arithmetic(BinaryOperator, TypedExpression, TypedExpression, AttributeType)
     case widen(TypedExpression, from: AttributeType, to: AttributeType)
     case compare(BinaryOperator, TypedExpression, TypedExpression, operandType: AttributeType)
@@ -29,7 +33,8 @@ indirect enum TypedExpression: Sendable {
         switch self {
         case .column(_, let t): return t
         case .constant(_, let t): return t
-        case .timestamp: return .long
+        case .timestamp, .currentTime: return .long
+        case .uuid: return .string
         case .arithmetic(_, _, _, let t), .negate(_, let t), .aggregate(_, let t): return t
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t

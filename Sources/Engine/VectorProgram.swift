@@ -25,6 +25,8 @@ final class VectorProgram {
     enum Instruction {
         case load(dst: Int, column: Int)
         case loadTimestamp(dst: Int)
+        case loadClock(dst: Int)
+        case uuid(dst: Int)
         case convert(ConvertOp, dst: Int, src: Int)
         case arithmetic(ArithmeticOp, NumericKind, dst: Int, a: Int, b: Int)
         case negate(NumericKind, dst: Int, src: Int)
@@ -59,6 +61,12 @@ final class VectorProgram {
     private var arena: [UInt8] = []
     private var constantArenaCount = 0
     private var capacity = 0
+
+    /// Whether the program reads the engine clock (`currentTimeMillis()`).
+    private(set) var usesClock = false
+    /// The clock `currentTimeMillis()` reads: nil reads each event's timestamp (playback, where the
+    /// clock is event time), else this wall-clock time. Set by the query before `evaluate`.
+    var clockMs: Int64? = nil
 
     init(_ expression: TypedExpression) {
         resultType = expression.type ?? .bool
@@ -160,6 +168,15 @@ final class VectorProgram {
         case .timestamp:
             let r = newRegister()
             instructions.append(.loadTimestamp(dst: r))
+            return r
+        case .currentTime:
+            let r = newRegister()
+            instructions.append(.loadClock(dst: r))
+            usesClock = true
+            return r
+        case .uuid:
+            let r = newRegister()
+            instructions.append(.uuid(dst: r))
             return r
         case .widen(let inner, let from, let to), .convert(let inner, let from, let to):
             let src = emit(inner)
@@ -326,6 +343,39 @@ final class VectorProgram {
             batch.timestamps.withUnsafeBufferPointer { t in
                 for i in 0..<n { d[i] = UInt64(bitPattern: t[i]) }
             }
+            mayBeNull[dst] = false
+        case .loadClock(let dst):
+            let d = values[dst]
+            if let clockMs {
+                d.update(repeating: UInt64(bitPattern: clockMs), count: n)
+            } else {
+                batch.timestamps.withUnsafeBufferPointer { t in
+                    for i in 0..<n { d[i] = UInt64(bitPattern: t[i]) }
+                }
+            }
+            mayBeNull[dst] = false
+        case .uuid(let dst):
+            // Random (version 4) UUIDs, lowercase as Java's UUID.toString(), into the program's arena.
+            let d = values[dst]
+            var bytes = arena
+            arena = []
+            var generator = SystemRandomNumberGenerator()
+            let hex = Array("0123456789abcdef".utf8)
+            for i in 0..<n {
+                var hi = generator.next() as UInt64, lo = generator.next() as UInt64
+                hi = (hi & ~0xF000) | 0x4000                           // version 4
+                lo = (lo & ~(0xC000_0000_0000_0000 as UInt64)) | 0x8000_0000_0000_0000  // IETF variant
+                let start = bytes.count
+                for k in 0..<32 {
+                    if k == 8 || k == 12 || k == 16 || k == 20 { bytes.append(UInt8(ascii: "-")) }
+                    let word = k < 16 ? hi : lo
+                    let shift = UInt64(60 - 4 * (k % 16))
+                    bytes.append(hex[Int((word >> shift) & 0xF)])
+                }
+                precondition(bytes.count < 1 << 31, "generated strings over 2 GiB")
+                d[i] = VectorProgram.programArenaBit | UInt64(start) << 32 | UInt64(bytes.count - start)
+            }
+            arena = bytes
             mayBeNull[dst] = false
         case .convert(let op, let dst, let src):
             copyNulls(n, dst: dst, src: src)

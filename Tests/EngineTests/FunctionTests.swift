@@ -128,4 +128,42 @@ import Testing
         #expect(real(" 2.5d ") == 2.5 && real("1e3") == 1000 && real("-Infinity") == -.infinity && real("1.5f") == 1.5)
         #expect(real("abc") == nil && real("inf") == nil && real("") == nil && real("nan") == nil)
     }
+
+    @Test func currentTimeMillisReadsTheEngineClock() throws {
+        let app = try SiddhiApp.compile(source: """
+            define stream S (x int);
+            from S select x, currentTimeMillis() as now insert into Out;
+            from S#window.length(2) select x, currentTimeMillis() as now, sum(x) as total insert into Agg;
+            """, fileName: "t.siddhi")
+        // Live: the wall clock the engine thread last advanced to, whatever the event timestamps say.
+        let live = AppRuntime(app: app, playback: false)
+        var seen: [[Value]] = []
+        live.addOutputCallback(stream: "Out") { b in for r in 0..<b.count { seen.append(b.row(r)) } }
+        live.addOutputCallback(stream: "Agg") { b in for r in 0..<b.count { seen.append(b.row(r)) } }
+        live.advanceTime(to: 1_700_000_000_123)
+        var batch = EventBatch(schema: app.stream(named: "S")!)
+        _ = batch.append(timestamp: 5, values: [.int(1)])
+        live.send(streamIndex: 0, batch: batch)
+        #expect(seen == [[.int(1), .long(1_700_000_000_123)], [.int(1), .long(1_700_000_000_123), .long(1)]])
+        // Playback: the clock is event time.
+        var lines: [String] = []
+        try Replay.run(app: app, lines: [#"{"stream":"S","timestamp":4000,"data":[7]}"#]) { lines.append($0) }
+        #expect(lines == [#"{"stream":"Out","timestamp":4000,"data":[7,4000]}"#,
+                          #"{"stream":"Agg","timestamp":4000,"data":[7,4000,7]}"#])
+    }
+
+    @Test func uuidIsAFreshVersion4UUIDPerEvent() throws {
+        let rows = try run("define stream S (x int);\nfrom S select UUID() as id, x insert into Out;",
+                           (0..<100).map { [.int(Int32($0))] })
+        var ids = Set<String>()
+        for row in rows {
+            guard case .string(let id) = row[0] else { Issue.record("not a string: \(row)"); continue }
+            let chars = Array(id)
+            #expect(chars.count == 36 && chars[8] == "-" && chars[13] == "-" && chars[18] == "-" && chars[23] == "-")
+            #expect(chars[14] == "4" && "89ab".contains(chars[19]))
+            #expect(id.allSatisfy { "0123456789abcdef-".contains($0) })
+            ids.insert(id)
+        }
+        #expect(rows.count == 100 && ids.count == 100)
+    }
 }
