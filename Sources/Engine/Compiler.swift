@@ -462,8 +462,26 @@ struct Compiler {
         case "delay":
             guard arity(1...1), let t = timeConstant(arguments[0], "window.delay") else { return nil }
             return .delay(t)
+        case "expression":
+            guard arity(1...1), let condition = windowCondition(arguments[0], window: name, input: input) else { return nil }
+            return .expression(condition)
+        case "expressionbatch":
+            guard arity(1...3), let condition = windowCondition(arguments[0], window: name, input: input) else { return nil }
+            var flags: [Bool] = []
+            for argument in arguments.dropFirst() {
+                guard case .literal(.bool(let flag), _) = argument else {
+                    diagnostics.error(argument.position, "window.expressionBatch takes true or false here")
+                    return nil
+                }
+                flags.append(flag)
+            }
+            if flags.count == 2 && flags[1] {
+                diagnostics.error(arguments[2].position, "window.expressionBatch: stream.current.event = true is not supported yet")
+                return nil
+            }
+            return .expressionBatch(condition, includeTriggering: flags.first ?? false)
         default:
-            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session, sort, frequent, lossyFrequent)")
+            diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session, sort, frequent, lossyFrequent, expression, expressionBatch, cron)")
             return nil
         }
     }

@@ -20,6 +20,21 @@ struct Parser {
         return (app, parser.diagnostics)
     }
 
+    /// Parses `text` as one expression (the string argument of `#window.expression(...)`), with
+    /// positions relative to `text`.
+    static func parseExpression(_ text: String, fileName: String) -> (Expression?, Diagnostics) {
+        var diagnostics = Diagnostics(fileName: fileName)
+        let tokens = Lexer.tokenize(text, diagnostics: &diagnostics)
+        var parser = Parser(tokens: tokens, diagnostics: diagnostics)
+        var expression: Expression? = nil
+        do {
+            let e = try parser.parseExpression()
+            if !parser.atEnd { throw parser.fail("unexpected \(parser.describe(parser.current)) after the expression") }
+            expression = e
+        } catch {}
+        return (parser.diagnostics.errors.isEmpty ? expression : nil, parser.diagnostics)
+    }
+
     // MARK: Token helpers
 
     private var current: Token { tokens[index] }

@@ -126,6 +126,10 @@ enum WindowSpec: Sendable, Equatable {
     case frequent(Int, keyColumns: [Int])
     /// The N smallest (or largest) events by the given attributes; the one pushed out expires.
     case sort(Int, keys: [(column: Int, ascending: Bool)])
+    /// Holds events while the condition holds; the oldest expire until it holds again.
+    case expression(WindowCondition)
+    /// Holds events while the condition holds; the arrival that breaks it flushes the batch.
+    case expressionBatch(WindowCondition, includeTriggering: Bool)
 
     static func == (a: WindowSpec, b: WindowSpec) -> Bool { String(describing: a) == String(describing: b) }
 }

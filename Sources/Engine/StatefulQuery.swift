@@ -68,8 +68,14 @@ final class StatefulQuery {
         switch plan.window {
         case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
             keepsExpired = emitsExpired
-        case .length, .time, .timeLength, .externalTime, .session, .lossyFrequent, .frequent, .sort:
+        case .length, .time, .timeLength, .externalTime, .session, .lossyFrequent, .frequent, .sort, .expression,
+             .expressionBatch:
+            // expressionBatch sends no RESET (as Siddhi): aggregates subtract the expired batch.
             keepsExpired = emitsExpired || !plan.aggregates.isEmpty
+        }
+        switch plan.window {
+        case .expression(let c), .expressionBatch(let c, _): conditionEvaluator = WindowConditionEvaluator(c)
+        default: conditionEvaluator = nil
         }
     }
 
@@ -201,6 +207,8 @@ final class StatefulQuery {
             return runSessions(batch, clockMs: clockMs, playback: playback, gapMs: gap, keyColumn: key, latencyMs: latency)
         case .lossyFrequent, .frequent, .sort:
             return runCounting(batch, clockMs: clockMs, playback: playback)
+        case .expression, .expressionBatch:
+            return runConditioned(batch, clockMs: clockMs, playback: playback)
         default:
             break
         }
@@ -291,8 +299,8 @@ final class StatefulQuery {
                 case .delay:
                     planTimers(now, arrival: arrival)  // releases what is due
                     virtualTail = v + 1                // held, not emitted yet
-                case .session, .lossyFrequent, .frequent, .sort:
-                    preconditionFailure("keyed windows run row by row (runSessions, runCounting)")
+                case .session, .lossyFrequent, .frequent, .sort, .expression, .expressionBatch:
+                    preconditionFailure("these windows run row by row (runSessions, runCounting, runConditioned)")
                 }
             }
             if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
@@ -555,6 +563,79 @@ final class StatefulQuery {
                 if sorted.count > n { emitRow(sorted.removeLast(), .expired, stampMs: now) }
             default:
                 preconditionFailure("not a counting window")
+            }
+        }
+        return finishChunk()
+    }
+
+    // MARK: Expression windows
+
+    private let conditionEvaluator: WindowConditionEvaluator?
+    /// Expression windows hold at most this many events: past it the oldest expire (expression) or
+    /// the batch flushes (expressionBatch), as if the condition had failed.
+    static let conditionHeldMax = 1 << 20
+    /// expression: the events held, oldest first. expressionBatch: the batch being filled.
+    private var conditionHeld: [(Int64, [Value])] = []
+    /// expressionBatch: the previous batch (expires at the next flush).
+    private var conditionExpired: [(Int64, [Value])] = []
+    /// expressionBatch: the events the condition's aggregates run over (Siddhi's aggregator state,
+    /// which after a flush holds the triggering event even when it went out with the batch).
+    private var conditionAggregated: [(Int64, [Value])] = []
+
+    /// expression / expressionBatch, row by row, with Siddhi's chunk order: expired rows before the
+    /// arrival (sliding), or the expired previous batch then the flushed batch (batch).
+    private func runConditioned(_ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        chunk.removeAll()
+        planned.count = 0
+        let evaluator = conditionEvaluator!
+        for r in 0..<batch.count {
+            let now = playback ? batch.timestamps[r] : clockMs
+            let row = (batch.timestamps[r], batch.row(r))
+            switch plan.window {
+            case .expression:
+                conditionHeld.append(row)
+                let full = conditionHeld.count > StatefulQuery.conditionHeldMax
+                if full || !evaluator.holds(event: row, first: conditionHeld[0], last: row, aggregated: conditionHeld[...]) {
+                    var removed = 0
+                    while removed < conditionHeld.count {
+                        let oldest = conditionHeld[removed]
+                        removed += 1
+                        emitRow(oldest, .expired, stampMs: now)
+                        let rest = conditionHeld[removed...]
+                        if rest.count <= StatefulQuery.conditionHeldMax,
+                           evaluator.holds(event: oldest, first: rest.first ?? oldest, last: row, aggregated: rest) { break }
+                    }
+                    conditionHeld.removeFirst(removed)
+                }
+                emitRow(row, .current)
+            case .expressionBatch(_, let includeTriggering):
+                conditionAggregated.append(row)
+                if conditionHeld.count < StatefulQuery.conditionHeldMax, evaluator.holds(event: row, first: conditionHeld.first ?? row, last: row, aggregated: conditionAggregated[...]) {
+                    conditionHeld.append(row)
+                    continue
+                }
+                conditionAggregated = [row]
+                for old in conditionExpired { emitRow(old, .expired, stampMs: now) }
+                conditionExpired.removeAll()
+                if conditionHeld.isEmpty {
+                    emitRow(row, .expired, stampMs: now)
+                    emitRow(row, .current, stampMs: now)
+                    continue
+                }
+                // The flushed batch goes out stamped with the clock and becomes the next expiry.
+                for held in conditionHeld {
+                    emitRow(held, .current, stampMs: now)
+                    conditionExpired.append((now, held.1))
+                }
+                conditionHeld.removeAll()
+                if includeTriggering {
+                    emitRow(row, .current)
+                    conditionExpired.append((now, row.1))
+                } else {
+                    conditionHeld.append(row)
+                }
+            default:
+                preconditionFailure("not an expression window")
             }
         }
         return finishChunk()
@@ -845,10 +926,15 @@ final class StatefulQuery {
             w.int(session.rows.count)
             for row in session.rows { w.row(row) }
         }
+        for rows in [conditionHeld, conditionExpired, conditionAggregated] {
+            w.int(rows.count)
+            for row in rows { w.row(row) }
+        }
     }
 
     /// The state read back from a snapshot, not yet applied.
     struct State {
+        var conditionRows: [[(Int64, [Value])]]
         var countedTotal: Int64
         var counted: [[UInt64]: Counted]
         var sorted: [(Int64, [Value])]
@@ -896,7 +982,13 @@ final class StatefulQuery {
             for _ in 0..<(try r.int()) { rows.append(try r.row()) }
             freshSessions.append(Session(key: key, lastMs: last, rows: rows))
         }
-        return State(countedTotal: total, counted: freshCounted, sorted: freshSorted,
+        var conditionRows: [[(Int64, [Value])]] = []
+        for _ in 0..<3 {
+            var rows: [(Int64, [Value])] = []
+            for _ in 0..<(try r.int()) { rows.append(try r.row()) }
+            conditionRows.append(rows)
+        }
+        return State(conditionRows: conditionRows, countedTotal: total, counted: freshCounted, sorted: freshSorted,
                      sessionInterner: interner, sessions: freshSessions, limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
     }
 
@@ -912,6 +1004,9 @@ final class StatefulQuery {
         countedTotal = state.countedTotal
         counted = state.counted
         sorted = state.sorted
+        conditionHeld = state.conditionRows[0]
+        conditionExpired = state.conditionRows[1]
+        conditionAggregated = state.conditionRows[2]
         lastEmitted = Array(repeating: -1, count: groups.count)
     }
 }
