@@ -462,6 +462,16 @@ struct Compiler {
         case "delay":
             guard arity(1...1), let t = timeConstant(arguments[0], "window.delay") else { return nil }
             return .delay(t)
+        case "cron":
+            guard arity(1...1) else { return nil }
+            guard case .literal(.string(let text), let p) = arguments[0] else {
+                diagnostics.error(arguments[0].position, "window.cron needs a cron expression string, e.g. '*/5 * * * * ?'")
+                return nil
+            }
+            do { return .cron(try CronSchedule(text)) } catch {
+                diagnostics.error(p, "window.cron '\(text)': \(error.message)")
+                return nil
+            }
         case "expression":
             guard arity(1...1), let condition = windowCondition(arguments[0], window: name, input: input) else { return nil }
             return .expression(condition)

@@ -126,6 +126,9 @@ enum WindowSpec: Sendable, Equatable {
     case frequent(Int, keyColumns: [Int])
     /// The N smallest (or largest) events by the given attributes; the one pushed out expires.
     case sort(Int, keys: [(column: Int, ascending: Bool)])
+    /// Tumbling on a Quartz cron schedule: at each fire the held events go out (no RESET; the previous
+    /// batch expires); fires with nothing held emit nothing.
+    case cron(CronSchedule)
     /// Holds events while the condition holds; the oldest expire until it holds again.
     case expression(WindowCondition)
     /// Holds events while the condition holds; the arrival that breaks it flushes the batch.

@@ -20,7 +20,7 @@ final class StatefulQuery {
     /// rows) followed by the batch being filled.
     private var store: RowStore
     private var previousCount = 0
-    /// timeBatch: start of the current period (nil before the first event).
+    /// timeBatch: start of the current period (nil before the first event); cron: the next fire.
     private var batchStartMs: Int64?
     private var chunk: EventBatch
     /// The chunk plan (pass 1), in raw memory: appended per row on the hot path.
@@ -69,8 +69,8 @@ final class StatefulQuery {
         case .lengthBatch, .timeBatch, .externalTimeBatch, .batch, .delay, nil:
             keepsExpired = emitsExpired
         case .length, .time, .timeLength, .externalTime, .session, .lossyFrequent, .frequent, .sort, .expression,
-             .expressionBatch:
-            // expressionBatch sends no RESET (as Siddhi): aggregates subtract the expired batch.
+             .expressionBatch, .cron:
+            // expressionBatch and cron send no RESET (as Siddhi): aggregates subtract the expired batch.
             keepsExpired = emitsExpired || !plan.aggregates.isEmpty
         }
         switch plan.window {
@@ -107,6 +107,7 @@ final class StatefulQuery {
         switch plan.window {
         case .time(let t), .timeLength(let t, _), .delay(let t): return store.oldestArrivalMs.map { $0 + t }
         case .timeBatch(let t): return batchStartMs.map { $0 + t }
+        case .cron: return batchStartMs
         case .session(let gap, _, let latency): return sessions.map { $0.lastMs + gap + latency }.min()
         default: return nil
         }
@@ -121,11 +122,12 @@ final class StatefulQuery {
     }
 
     /// Batch windows: the previous batch expires, RESET, the filled batch becomes current.
-    private func planFlush(stampMs: Int64) {
+    private func planFlush(stampMs: Int64, reset: Bool = true) {
         let filled = virtualTail - virtualHead - previousCount
         guard previousCount > 0 || filled > 0 else { return }
+        if !reset && filled == 0 { return }  // cron: an empty fire emits nothing, the old batch stays
         for v in virtualHead..<(virtualHead + previousCount) { plan(v, .expired, stamp: stampMs) }
-        plan(-1, .reset, stamp: stampMs)
+        if reset { plan(-1, .reset, stamp: stampMs) }
         for v in (virtualHead + previousCount)..<virtualTail { plan(v, .current, stamp: -1) }
         virtualHead += previousCount
         previousCount = filled
@@ -158,6 +160,12 @@ final class StatefulQuery {
                 // Periods stay aligned to the first event; empty periods are skipped in one step.
                 let live = virtualTail - virtualHead > 0
                 batchStartMs = live ? start + t : start + max(1, (clockMs - start) / t) * t
+            }
+        case .cron(let schedule):
+            while let due = batchStartMs, due <= clockMs {
+                planFlush(stampMs: due, reset: false)
+                // Later fires up to the clock find nothing held: skip to the first after it.
+                batchStartMs = schedule.next(after: clockMs)
             }
         default:
             break
@@ -293,6 +301,10 @@ final class StatefulQuery {
                         virtualHead += 1
                     }
                     plan(v, .current, stamp: -1)
+                    virtualTail = v + 1
+                case .cron(let schedule):
+                    planTimers(now, arrival: arrival)
+                    if batchStartMs == nil { batchStartMs = schedule.next(after: now) }
                     virtualTail = v + 1
                 case .batch:
                     virtualTail = v + 1
