@@ -89,6 +89,9 @@ extension Compiler {
         case "uuid":
             guard arity(0...0) else { return nil }
             return .uuid
+        case "unionset":
+            diagnostics.error(position, "unionSet() returns a set (Siddhi's object type), which Tandem does not support; use distinctCount() to count distinct values")
+            return nil
         default:
             diagnostics.error(position, "function '\(name)' is not supported yet")
             return nil

@@ -77,6 +77,22 @@ final class StatefulQuery {
         case .expression(let c), .expressionBatch(let c, _): conditionEvaluator = WindowConditionEvaluator(c)
         default: conditionEvaluator = nil
         }
+        // Batch windows whose expired rows nobody reads and whose select is attributes and aggregates
+        // only: aggregate rows as they arrive and hold one pending row per group, not the batch.
+        var eager = false
+        switch plan.window {
+        case .lengthBatch, .timeBatch:
+            eager = !keepsExpired && !plan.aggregates.isEmpty && !tracksWindow && plan.projections.allSatisfy {
+                switch $0 {
+                case .aggregate, .column: return true
+                default: return false
+                }
+            }
+        default:
+            break
+        }
+        eagerBatch = eager
+        pending = EventBatch(schema: plan.output)
     }
 
     /// `output snapshot` over a window without aggregates: the limiter sees current, expired and
@@ -217,6 +233,8 @@ final class StatefulQuery {
             return runCounting(batch, clockMs: clockMs, playback: playback)
         case .expression, .expressionBatch:
             return runConditioned(batch, clockMs: clockMs, playback: playback)
+        case .lengthBatch where eagerBatch, .timeBatch where eagerBatch:
+            return runEagerBatch(batch, clockMs: clockMs, playback: playback)
         default:
             break
         }
@@ -578,6 +596,186 @@ final class StatefulQuery {
             }
         }
         return finishChunk()
+    }
+
+    // MARK: Batch windows aggregated on arrival
+
+    /// lengthBatch / timeBatch with only attributes and aggregates selected and no expired rows
+    /// emitted: each arrival updates the aggregates at once and the group's pending row; a flush
+    /// emits the pending rows (Siddhi's collapse: the last row of each group, groups in first-seen
+    /// order, aggregates as of that row, which is the batch's end) and restarts the aggregates, as
+    /// the RESET would. Same output as planning the whole batch at the flush, without holding it.
+    private let eagerBatch: Bool
+    /// Rows aggregated into the running batch.
+    private var pendingCount = 0
+    /// One row per group of the running batch (its latest row; aggregate columns filled at flush).
+    private var pending: EventBatch
+    /// Groups of the running batch, first seen first; and per group its row in `pending` (-1: none).
+    private var pendingOrder: [Int32] = []
+    private var pendingSlot: [Int32] = []
+    /// Per group, its latest row in the input batch being processed (-1: none yet).
+    private var latestRow: [Int32] = []
+    private var touched: [Int32] = []
+    private var eagerOutputs: [EventBatch] = []
+    /// An empty batch `chunk` points to between eager runs (so no input batch stays referenced).
+    private lazy var idleChunk = EventBatch(schema: plan.input)
+
+    private func runEagerBatch(_ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        eagerOutputs.removeAll(keepingCapacity: true)
+        let n = batch.count
+        let stepMs: Int64
+        let size: Int
+        switch plan.window {
+        case .lengthBatch(let s): size = s; stepMs = 0
+        case .timeBatch(let t): size = Int.max; stepMs = t
+        default: preconditionFailure("not an eager batch window")
+        }
+        if n == 0 {
+            if stepMs > 0 { flushDue(clockMs, stepMs: stepMs) }
+            return mergedEagerOutputs()
+        }
+        chunk = batch
+        // Drop the reference to the input at the end: its producer reuses the storage.
+        defer { chunk = idleChunk }
+        planned.fillCurrent(n)
+        groupIds()
+        if latestRow.count < groups.count { latestRow.append(contentsOf: repeatElement(-1, count: groups.count - latestRow.count)) }
+        if pendingSlot.count < groups.count { pendingSlot.append(contentsOf: repeatElement(-1, count: groups.count - pendingSlot.count)) }
+        // Aggregate arguments over the whole batch at once; segments use offsets into them.
+        var argumentValues: [UnsafePointer<UInt64>?] = []
+        var argumentNulls: [UnsafePointer<UInt8>?] = []
+        var interned: [[UInt64]] = []
+        for program in argumentPrograms {
+            guard let program else {
+                argumentValues.append(nil); argumentNulls.append(nil); interned.append([])
+                continue
+            }
+            program.evaluate(chunk)
+            argumentValues.append(program.resultValues)
+            argumentNulls.append(program.resultNulls)
+            interned.append(program.resultType == .string ? self.interned(program: program) : [])
+        }
+        var a = 0
+        while a < n {
+            var b = n
+            if stepMs > 0 {
+                // A row whose time ends the running period flushes it first (playback: per row).
+                let now = playback ? batch.timestamps[a] : clockMs
+                flushDue(now, stepMs: stepMs)
+                if batchStartMs == nil { batchStartMs = now }
+                if playback {
+                    let end = batchStartMs! + stepMs
+                    b = a + 1
+                    while b < n, batch.timestamps[b] < end { b += 1 }
+                }
+            } else {
+                b = min(n, a + (size - pendingCount))
+            }
+            aggregateSegment(a..<b, argumentValues, argumentNulls, interned)
+            pendingCount += b - a
+            if stepMs == 0, pendingCount == size { flushPending() }
+            a = b
+        }
+        return mergedEagerOutputs()
+    }
+
+    /// timeBatch: ends every period that is over at `clockMs` (empty periods skipped in one step).
+    private func flushDue(_ clockMs: Int64, stepMs: Int64) {
+        while let start = batchStartMs, start + stepMs <= clockMs {
+            let live = pendingCount > 0
+            flushPending()
+            batchStartMs = live ? start + stepMs : start + max(1, (clockMs - start) / stepMs) * stepMs
+        }
+    }
+
+    private func aggregateSegment(_ rows: Range<Int>, _ values: [UnsafePointer<UInt64>?], _ nulls: [UnsafePointer<UInt8>?],
+                                  _ interned: [[UInt64]]) {
+        let count = rows.count
+        guard count > 0 else { return }
+        let a = rows.lowerBound
+        let groupCount = groups.count
+        groupOf.withUnsafeBufferPointer { gr in
+            let g0 = gr.baseAddress! + a
+            let kinds = UnsafePointer(planned.kinds) + a
+            latestRow.withUnsafeBufferPointer { never in
+                // captureRow: nothing is captured mid-batch (values are read at the flush).
+                for (k, aggregator) in aggregators.enumerated() {
+                    func update(_ v: UnsafePointer<UInt64>?) {
+                        aggregator.update(rows: count, kinds: kinds, groups: g0, groupCount: groupCount, values: v,
+                                          nulls: nulls[k].map { $0 + a }, captureRow: never.baseAddress!,
+                                          record: { _, _ in })
+                    }
+                    if interned[k].isEmpty {
+                        update(values[k].map { $0 + a })
+                    } else {
+                        interned[k].withUnsafeBufferPointer { update($0.baseAddress! + a) }
+                    }
+                }
+            }
+            // Each group's latest row of the segment becomes its pending row.
+            for i in rows {
+                let g = Int(gr[i])
+                if latestRow[g] < 0 { touched.append(Int32(g)) }
+                latestRow[g] = Int32(i)
+            }
+        }
+        for g32 in touched {
+            let g = Int(g32), r = Int(latestRow[g])
+            latestRow[g] = -1
+            var slot = Int(pendingSlot[g])
+            if slot < 0 {
+                slot = pending.appendRow(timestamp: 0)
+                pendingSlot[g] = Int32(slot)
+                pendingOrder.append(g32)
+            }
+            pending.timestamps[slot] = chunk.timestamps[r]
+            for (o, projection) in plan.projections.enumerated() {
+                guard case .column(let c, let type) = projection else { continue }
+                if chunk.isNull(c, r) {
+                    pending.setNull(o, slot)
+                } else if type == .string {
+                    pending.setNull(o, slot, false)
+                    chunk.withStringBytes(c, r) { pending.setString(o, slot, utf8: $0) }
+                } else {
+                    pending.setNull(o, slot, false)
+                    pending.columns[o][slot] = chunk.columns[c][r]
+                }
+            }
+        }
+        touched.removeAll(keepingCapacity: true)
+    }
+
+    /// Emits the running batch's pending rows (through having, order by, limit and the rate
+    /// limiter) and restarts the aggregates.
+    private func flushPending() {
+        defer {
+            for a in aggregators { a.reset() }
+            for g in pendingOrder { pendingSlot[Int(g)] = -1 }
+            pendingOrder.removeAll(keepingCapacity: true)
+            pending.removeAll()
+            pendingCount = 0
+        }
+        guard !pendingOrder.isEmpty else { return }
+        output = pending
+        for (o, projection) in plan.projections.enumerated() {
+            guard case .aggregate(let k, _) = projection else { continue }
+            for (slot, g) in pendingOrder.enumerated() {
+                let (bits, isNull) = aggregators[k].value(Int(g))
+                if isNull { output.setNull(o, slot) } else { output.setNull(o, slot, false); output.columns[o][slot] = bits }
+            }
+        }
+        outputGroups.removeAll(keepingCapacity: true)
+        outputGroups.append(contentsOf: pendingOrder)
+        outputKinds.removeAll(keepingCapacity: true)
+        if let shaped = shape() { eagerOutputs.append(shaped) }
+    }
+
+    private func mergedEagerOutputs() -> EventBatch? {
+        guard var first = eagerOutputs.first else { return nil }
+        for extra in eagerOutputs.dropFirst() {
+            for r in 0..<extra.count { first.append(timestamp: extra.timestamps[r], values: extra.row(r)) }
+        }
+        return first
     }
 
     // MARK: Expression windows
@@ -942,10 +1140,18 @@ final class StatefulQuery {
             w.int(rows.count)
             for row in rows { w.row(row) }
         }
+        w.int(pendingCount)
+        w.int(pendingOrder.count)
+        for (slot, g) in pendingOrder.enumerated() {
+            w.int64(Int64(g))
+            w.row((pending.timestamps[slot], pending.row(slot)))
+        }
     }
 
     /// The state read back from a snapshot, not yet applied.
     struct State {
+        var pendingCount: Int
+        var pendingRows: [(Int32, (Int64, [Value]))]
         var conditionRows: [[(Int64, [Value])]]
         var countedTotal: Int64
         var counted: [[UInt64]: Counted]
@@ -1000,7 +1206,14 @@ final class StatefulQuery {
             for _ in 0..<(try r.int()) { rows.append(try r.row()) }
             conditionRows.append(rows)
         }
-        return State(conditionRows: conditionRows, countedTotal: total, counted: freshCounted, sorted: freshSorted,
+        let pendingCount = try r.int()
+        var pendingRows: [(Int32, (Int64, [Value]))] = []
+        for _ in 0..<(try r.int()) {
+            let g = try r.int64()
+            guard g >= 0, g < Int64(groups.count) else { throw SnapshotError("batch window state names an unknown group") }
+            pendingRows.append((Int32(g), try r.row()))
+        }
+        return State(pendingCount: pendingCount, pendingRows: pendingRows, conditionRows: conditionRows, countedTotal: total, counted: freshCounted, sorted: freshSorted,
                      sessionInterner: interner, sessions: freshSessions, limiter: freshLimiter, store: store, previousCount: previousCount, batchStartMs: hasStart ? start : nil, groups: groups, aggregators: fresh)
     }
 
@@ -1019,6 +1232,15 @@ final class StatefulQuery {
         conditionHeld = state.conditionRows[0]
         conditionExpired = state.conditionRows[1]
         conditionAggregated = state.conditionRows[2]
+        pendingCount = state.pendingCount
+        pending.removeAll()
+        pendingOrder.removeAll()
+        pendingSlot = Array(repeating: -1, count: groups.count)
+        for (g, row) in state.pendingRows {
+            pendingSlot[Int(g)] = Int32(pending.count)
+            pendingOrder.append(g)
+            _ = pending.append(timestamp: row.0, values: row.1)
+        }
         lastEmitted = Array(repeating: -1, count: groups.count)
     }
 }
@@ -1052,6 +1274,15 @@ final class ChunkPlan {
         kinds[count] = kind.rawValue
         stamps[count] = stamp
         count += 1
+    }
+
+    /// `n` current rows 0..<n with their own timestamps (a chunk that is the input batch itself).
+    func fillCurrent(_ n: Int) {
+        while capacity < n { grow() }
+        kinds.update(repeating: ChunkRowKind.current.rawValue, count: n)
+        for i in 0..<n { sources[i] = Int32(truncatingIfNeeded: i) }
+        stamps.update(repeating: -1, count: n)
+        count = n
     }
 
     private func grow() {

@@ -72,11 +72,13 @@ import Testing
         do {
             _ = try SiddhiApp.compile(source: """
                 define stream S (a int);
-                from S#window.cron('*/5 * * * * ?') select a insert into T;
+                from S#window.hopping(5) select a insert into T;
+                from S select unionSet(a) as u insert into U;
                 """, fileName: "w.siddhi")
             Issue.record("accepted a window")
         } catch {
-            #expect(error.description.contains("w.siddhi:2:7: error: window 'cron' is not supported yet"))
+            #expect(error.description.contains("w.siddhi:2:7: error: window 'hopping' is not supported yet"))
+            #expect(error.description.contains("w.siddhi:3:15: error: unionSet() returns a set"))
         }
     }
 
