@@ -14,6 +14,9 @@ final class RowStore {
     private(set) var timestamps: UnsafeMutablePointer<Int64>
     /// Arrival clock per row (what time windows expire by).
     private(set) var arrivals: UnsafeMutablePointer<Int64>
+    /// Group id per row as the query computed it when the row arrived (-1: not known), so that an
+    /// expiring row is not looked up again. Not part of snapshots (restored rows start unknown).
+    private(set) var groupIds: UnsafeMutablePointer<Int32>
     private(set) var columns: [UnsafeMutablePointer<UInt64>]
     private(set) var nulls: [UnsafeMutablePointer<UInt8>]
     private(set) var arena: [UInt8] = []
@@ -25,6 +28,7 @@ final class RowStore {
         width = schema.attributes.count
         timestamps = .allocate(capacity: 1)
         arrivals = .allocate(capacity: 1)
+        groupIds = .allocate(capacity: 1)
         columns = (0..<schema.attributes.count).map { _ in .allocate(capacity: 1) }
         nulls = (0..<schema.attributes.count).map { _ in .allocate(capacity: 1) }
         stringColumns = schema.attributes.indices.filter { schema.attributes[$0].type == .string }
@@ -33,6 +37,7 @@ final class RowStore {
     deinit {
         timestamps.deallocate()
         arrivals.deallocate()
+        groupIds.deallocate()
         for p in columns { p.deallocate() }
         for p in nulls { p.deallocate() }
     }
@@ -58,6 +63,7 @@ final class RowStore {
         if capacity == 0 {
             timestamps.deallocate(); timestamps = .allocate(capacity: newCapacity)
             arrivals.deallocate(); arrivals = .allocate(capacity: newCapacity)
+            groupIds.deallocate(); groupIds = .allocate(capacity: newCapacity)
             for c in 0..<width {
                 columns[c].deallocate(); columns[c] = .allocate(capacity: newCapacity)
                 nulls[c].deallocate(); nulls[c] = .allocate(capacity: newCapacity)
@@ -65,6 +71,7 @@ final class RowStore {
         } else {
             timestamps = reallocate(timestamps, newCapacity)
             arrivals = reallocate(arrivals, newCapacity)
+            groupIds = reallocate(groupIds, newCapacity)
             for c in 0..<width {
                 columns[c] = reallocate(columns[c], newCapacity)
                 nulls[c] = reallocate(nulls[c], newCapacity)
@@ -74,8 +81,10 @@ final class RowStore {
         capacity = newCapacity
     }
 
-    /// Appends rows `rows` of `batch` (in order) with their arrival clocks.
-    func append(_ batch: EventBatch, rows: Range<Int>, arrivals rowArrivals: (Int) -> Int64) {
+    /// Appends rows `rows` of `batch` (in order) with their arrival clocks and, when known, their
+    /// group ids (indexed like the batch's rows; -1 for unknown).
+    func append(_ batch: EventBatch, rows: Range<Int>, groupIds rowGroups: UnsafePointer<Int32>? = nil,
+                arrivals rowArrivals: (Int) -> Int64) {
         guard !rows.isEmpty else { return }
         reserve(rows.count)
         let arenaBase = arena.count
@@ -86,6 +95,7 @@ final class RowStore {
             for r in rows {
                 timestamps[at] = ts[r]
                 arrivals[at] = rowArrivals(r)
+                groupIds[at] = rowGroups?[r] ?? -1
                 at = (at + 1) & m
             }
         }
@@ -234,6 +244,7 @@ final class RowStore {
                 fresh.arenaLive += bytes.count
             }
         }
+        fresh.groupIds.update(repeating: -1, count: max(n, 1))
         fresh.count = n
         return fresh
     }

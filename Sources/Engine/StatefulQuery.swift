@@ -260,10 +260,11 @@ final class StatefulQuery {
                 return playback ? ts[v - q] : clockMs
             }
             if timerOnly { planTimers(clockMs, arrival: arrival) }
+            let window = plan.window  // read once: a per-row read copies the enum's payload
             for r in 0..<n {
                 let now = playback ? ts[r] : clockMs
                 let v = q + r
-                switch plan.window {
+                switch window {
                 case nil:
                     plan(v, .current, stamp: -1)
                     virtualHead = v + 1  // nothing is kept
@@ -336,16 +337,35 @@ final class StatefulQuery {
             if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
         }
         fillChunk(batch)
-        // Pass 3: the queue drops what expired and keeps what arrived and is still held.
+        useHints = carriesGroups && planned.count > 0
+        let out = finishChunk()
+        useHints = false
+        // Pass 3: the queue drops what expired and keeps what arrived and is still held, with the
+        // group ids found for the arrivals.
+        var rowGroups: UnsafePointer<Int32>? = nil
+        if carriesGroups && n > 0 {
+            inputGroups.removeAll(keepingCapacity: true)
+            inputGroups.append(contentsOf: repeatElement(-1, count: n))
+            if chunk.count > 0 && groupOf.count == planned.count {
+                let src = planned.sources
+                for k in 0..<planned.count {
+                    let v = Int(src[k])
+                    if v >= q { inputGroups[v - q] = groupOf[k] }
+                }
+            }
+        }
         store.removeOldest(min(virtualHead, q))
         let firstKept = max(virtualHead, q) - q
         if firstKept < n {
             let ts = batch.timestamps
-            store.append(batch, rows: firstKept..<n) { r in
-                externalColumn != nil ? Int64(bitPattern: external[r]) : (playback ? ts[r] : clockMs)
+            inputGroups.withUnsafeBufferPointer { ids in
+                if carriesGroups { rowGroups = ids.baseAddress }
+                store.append(batch, rows: firstKept..<n, groupIds: rowGroups) { r in
+                    externalColumn != nil ? Int64(bitPattern: external[r]) : (playback ? ts[r] : clockMs)
+                }
             }
         }
-        return finishChunk()
+        return out
     }
 
     /// Pass 2: copies every planned row's values into `chunk`, column by column, over raw memory.
@@ -363,6 +383,18 @@ final class StatefulQuery {
         let inputShift = UInt64(storeArenaBytes) << 32
         do {
             let src = planned.sources, stamp = planned.stamps
+            if carriesGroups {
+                // Rows coming from the window already know their group; arrivals are looked up.
+                groupHints.removeAll(keepingCapacity: true)
+                groupHints.append(contentsOf: repeatElement(-1, count: m))
+                let ids = store.groupIds
+                groupHints.withUnsafeMutableBufferPointer { hint in
+                    for k in 0..<m {
+                        let v = Int(src[k])
+                        if v >= 0 && v < q { hint[k] = ids[store.at(v)] }
+                    }
+                }
+            }
             do {
                 batch.timestamps.withUnsafeBufferPointer { ts in
                     chunk.timestamps.withUnsafeMutableBufferPointer { out in
@@ -874,6 +906,15 @@ final class StatefulQuery {
     }
 
     private var keyScratch: [UInt64] = []
+    /// Sliding windows with aggregates and group by carry each row's group id in the window, so
+    /// expiring rows skip the key lookup (strings interned once per event, not twice).
+    private lazy var carriesGroups: Bool = !aggregators.isEmpty && !plan.groupBy.isEmpty
+    /// Per chunk row, its group id when known before `groupIds` (rows from the window), else -1.
+    private var groupHints: [Int32] = []
+    /// Whether `groupHints` belongs to the chunk being finished (set by fillChunk).
+    private var useHints = false
+    /// Per input row, the group id `groupIds` found for it (for the window to carry), else -1.
+    private var inputGroups: [Int32] = []
     /// distinctCount over strings compares interned ids; kept apart from the group keys' interner,
     /// whose ids double as group ids.
     private var valueInterner = StringInterner()
@@ -898,7 +939,12 @@ final class StatefulQuery {
                 chunk.stringBytes.withUnsafeBytes { arena in
                     groupOf.withUnsafeMutableBufferPointer { out in
                         let kind = planned.kinds
+                        let hinted = useHints
                         for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
+                            if hinted, groupHints[i] >= 0 {
+                                out[i] = groupHints[i]
+                                continue
+                            }
                             let slot = column[i]
                             let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
                             let id = groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length]))
@@ -931,8 +977,13 @@ final class StatefulQuery {
             }
             do {
                 let kind = planned.kinds
+                let hinted = useHints
                 groupOf.withUnsafeMutableBufferPointer { out in
                     for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
+                        if hinted, groupHints[i] >= 0 {
+                            out[i] = groupHints[i]
+                            continue
+                        }
                         out[i] = groups.id(UnsafeBufferPointer(rebasing: parts[i * width..<(i + 1) * width]))
                     }
                 }
@@ -978,6 +1029,24 @@ final class StatefulQuery {
                 var values: UnsafePointer<UInt64>? = nil
                 var nulls: UnsafePointer<UInt8>? = nil
                 var internedValues: [UInt64] = []
+                if case .column(let c, let type)? = plan.aggregates[a].argument, type != .string {
+                    // A plain attribute: read the chunk's column in place (no program, no copy).
+                    let positions = outputPosition
+                    let record: (Int, Int32) -> Void = { _, g in captured[a][positions[Int(g)]] = aggregator.value(Int(g)) }
+                    let k = UnsafePointer(planned.kinds)
+                    chunk.columns[c].withUnsafeBufferPointer { column in
+                        chunk.nulls[c].withUnsafeBufferPointer { columnNulls in
+                            groupOf.withUnsafeBufferPointer { gr in
+                                lastEmitted.withUnsafeBufferPointer { last in
+                                    aggregator.update(rows: n, kinds: k, groups: gr.baseAddress!, groupCount: groupCount,
+                                                      values: column.baseAddress!, nulls: columnNulls.isEmpty ? nil : columnNulls.baseAddress,
+                                                      captureRow: last.baseAddress!, record: record)
+                                }
+                            }
+                        }
+                    }
+                    continue
+                }
                 if let program = argumentPrograms[a] {
                     program.evaluate(chunk)
                     values = program.resultValues
