@@ -485,11 +485,8 @@ struct Compiler {
                 }
                 flags.append(flag)
             }
-            if flags.count == 2 && flags[1] {
-                diagnostics.error(arguments[2].position, "window.expressionBatch: stream.current.event = true is not supported yet")
-                return nil
-            }
-            return .expressionBatch(condition, includeTriggering: flags.first ?? false)
+            return .expressionBatch(condition, includeTriggering: flags.first ?? false,
+                                    streamCurrent: flags.count == 2 && flags[1])
         default:
             diagnostics.error(position, "window '\(name)' is not supported yet (supported: length, lengthBatch, time, timeBatch, timeLength, externalTime, externalTimeBatch, batch, delay, session, sort, frequent, lossyFrequent, expression, expressionBatch, cron)")
             return nil

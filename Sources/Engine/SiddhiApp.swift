@@ -131,8 +131,9 @@ enum WindowSpec: Sendable, Equatable {
     case cron(CronSchedule)
     /// Holds events while the condition holds; the oldest expire until it holds again.
     case expression(WindowCondition)
-    /// Holds events while the condition holds; the arrival that breaks it flushes the batch.
-    case expressionBatch(WindowCondition, includeTriggering: Bool)
+    /// Holds events while the condition holds; the arrival that breaks it flushes the batch. With
+    /// `streamCurrent`, arrivals go out at once and only their expiry waits for the flush.
+    case expressionBatch(WindowCondition, includeTriggering: Bool, streamCurrent: Bool)
 
     static func == (a: WindowSpec, b: WindowSpec) -> Bool { String(describing: a) == String(describing: b) }
 }

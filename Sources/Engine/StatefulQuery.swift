@@ -74,7 +74,7 @@ final class StatefulQuery {
             keepsExpired = emitsExpired || !plan.aggregates.isEmpty
         }
         switch plan.window {
-        case .expression(let c), .expressionBatch(let c, _): conditionEvaluator = WindowConditionEvaluator(c)
+        case .expression(let c), .expressionBatch(let c, _, _): conditionEvaluator = WindowConditionEvaluator(c)
         default: conditionEvaluator = nil
         }
         // Batch windows whose expired rows nobody reads and whose select is attributes and aggregates
@@ -850,7 +850,30 @@ final class StatefulQuery {
                     conditionHeld.removeFirst(removed)
                 }
                 emitRow(row, .current)
-            case .expressionBatch(_, let includeTriggering):
+            case .expressionBatch(_, let includeTriggering, true):
+                // Streamed: arrivals go out at once; `conditionExpired` holds the running batch to expire.
+                conditionAggregated.append(row)
+                if conditionExpired.count < StatefulQuery.conditionHeldMax, evaluator.holds(
+                    event: row, first: conditionExpired.first ?? row, last: row, aggregated: conditionAggregated[...]) {
+                    conditionExpired.append(row)
+                    emitRow(row, .current)
+                    continue
+                }
+                conditionAggregated = [row]
+                if conditionExpired.isEmpty {
+                    emitRow(row, .expired, stampMs: now)
+                    emitRow(row, .current, stampMs: now)
+                } else if includeTriggering {
+                    emitRow(row, .current)
+                    for old in conditionExpired { emitRow(old, .expired, stampMs: now) }
+                    emitRow(row, .expired, stampMs: now)
+                    conditionExpired.removeAll()
+                } else {
+                    for old in conditionExpired { emitRow(old, .expired, stampMs: now) }
+                    emitRow(row, .current)
+                    conditionExpired = [row]
+                }
+            case .expressionBatch(_, let includeTriggering, false):
                 conditionAggregated.append(row)
                 if conditionHeld.count < StatefulQuery.conditionHeldMax, evaluator.holds(event: row, first: conditionHeld.first ?? row, last: row, aggregated: conditionAggregated[...]) {
                     conditionHeld.append(row)

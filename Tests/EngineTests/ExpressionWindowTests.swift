@@ -53,6 +53,16 @@ import Testing
         #expect(out == ["1200: S0 1", "1200: S1 2", "1200: S2 7", "1400: S3 3", "1400: S4 8"])
     }
 
+    @Test func streamedBatchEmitsArrivalsAtOnceAndExpiresAtTheFlush() throws {
+        let out = try TimeRateTests.replay("""
+            define stream S (sym string, price double);
+            from S#window.expressionBatch('count() <= 2', false, true) select sym, price insert all events into Out;
+            """, ExpressionWindowTests.events([1, 2, 3, 4, 5]))
+        // S2 breaks count() <= 2: S0 and S1 expire (stamped 1200) before S2 goes out; S2 starts the next batch.
+        #expect(out == ["1000: S0 1", "1100: S1 2", "1200: S0 1", "1200: S1 2", "1200: S2 3", "1300: S3 4",
+                        "1400: S2 3", "1400: S3 4", "1400: S4 5"])
+    }
+
     @Test func badConditionsAreReportedAtTheArgument() {
         do {
             _ = try SiddhiApp.compile(source: """
