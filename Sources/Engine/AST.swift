@@ -85,11 +85,44 @@ enum StreamHandlerNode {
     case window(namespace: String?, name: String, arguments: [Expression], SourcePosition)
 }
 
+/// One input of a join: `Stream[filter]#window.x(...) as alias`.
+struct InputSideNode {
+    var stream: String
+    var position: SourcePosition
+    var handlers: [StreamHandlerNode]
+    var alias: String?
+}
+
+enum JoinKind: String, Sendable {
+    case inner = "join", leftOuter = "left outer join", rightOuter = "right outer join", fullOuter = "full outer join"
+}
+
+/// `from L … join R … on condition`: the query's handlers and input are replaced by two sides.
+struct JoinNode {
+    var left: InputSideNode
+    var right: InputSideNode
+    var kind: JoinKind
+    var on: Expression?
+    /// 0: only left arrivals trigger; 1: only right arrivals; nil: both.
+    var unidirectional: Int?
+    var position: SourcePosition
+}
+
+/// What a query does with its output: insert into a stream or table, or change a table.
+enum OutputActionNode {
+    case insert
+    case delete(on: Expression)
+    case update(set: [(attribute: String, value: Expression, position: SourcePosition)], on: Expression)
+    case updateOrInsert(set: [(attribute: String, value: Expression, position: SourcePosition)], on: Expression)
+}
+
 struct QueryNode {
     var annotations: [Annotation]
     var inputStream: String
     var inputPosition: SourcePosition
     var handlers: [StreamHandlerNode]
+    var join: JoinNode? = nil
+    var action: OutputActionNode = .insert
     /// nil means `select *` (also when select is omitted).
     var selection: [SelectItem]?
     var groupBy: [Expression] = []
@@ -107,6 +140,7 @@ struct QueryNode {
 struct AppNode {
     var annotations: [Annotation] = []
     var streams: [StreamDefinitionNode] = []
+    var tables: [StreamDefinitionNode] = []
     var queries: [QueryNode] = []
 }
 

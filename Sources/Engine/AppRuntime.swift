@@ -11,6 +11,7 @@ public final class AppRuntime: @unchecked Sendable {
     private enum Query {
         case stateless(QueryRuntime)
         case stateful(StatefulQuery)
+        case join(JoinQuery)
     }
 
     public let app: SiddhiApp
@@ -19,10 +20,15 @@ public final class AppRuntime: @unchecked Sendable {
     private let streamIndexByName: [String: Int]
     private let queries: [Query]
     private let statefulQueries: [StatefulQuery]
-    /// Per stream: the queries that read it.
-    private let consumers: [[Int]]
-    /// Per query: the stream index it inserts into.
+    private let joinQueries: [JoinQuery]
+    /// Per stream: the queries that read it, with the join side it feeds (-1: not a join).
+    private let consumers: [[(query: Int, side: Int)]]
+    /// Per query: the stream index it inserts into (-1 when it writes a table).
     private let targets: [Int]
+    /// In-memory tables, in definition order.
+    private let tables: [Table]
+    /// Per query: the writer of the table it changes, if any.
+    private let writers: [TableWriter?]
     private var callbacks: [[OutputCallback]]
     private var insertCallbacks: [[OutputCallback]]
     /// The engine's clock (event time in playback, else wall-clock milliseconds).
@@ -37,12 +43,29 @@ public final class AppRuntime: @unchecked Sendable {
         var byName: [String: Int] = [:]
         for (i, s) in app.streams.enumerated() { byName[s.name] = i }
         streamIndexByName = byName
-        queries = app.queries.map { $0.isStateful ? .stateful(StatefulQuery(plan: $0)) : .stateless(QueryRuntime(plan: $0)) }
+        let tables = app.tables.map { Table(spec: $0) }
+        var tableByName: [String: Table] = [:]
+        for t in tables { tableByName[t.schema.name] = t }
+        self.tables = tables
+        queries = app.queries.map { plan in
+            if plan.join != nil { return .join(JoinQuery(plan: plan, tables: tableByName)) }
+            return plan.isStateful ? .stateful(StatefulQuery(plan: plan)) : .stateless(QueryRuntime(plan: plan))
+        }
         statefulQueries = queries.compactMap { if case .stateful(let q) = $0 { return q } else { return nil } }
-        var consumers = Array(repeating: [Int](), count: app.streams.count)
-        for (q, plan) in app.queries.enumerated() { consumers[byName[plan.input.name]!].append(q) }
+        joinQueries = queries.compactMap { if case .join(let q) = $0 { return q } else { return nil } }
+        var consumers = Array(repeating: [(query: Int, side: Int)](), count: app.streams.count)
+        for (q, plan) in app.queries.enumerated() {
+            if let join = plan.join {
+                for (side, s) in [join.left, join.right].enumerated() where !s.isTable {
+                    consumers[byName[s.name]!].append((q, side))
+                }
+            } else {
+                consumers[byName[plan.input.name]!].append((q, -1))
+            }
+        }
         self.consumers = consumers
-        targets = app.queries.map { byName[$0.output.name]! }
+        targets = app.queries.map { $0.table == nil ? byName[$0.output.name]! : -1 }
+        writers = app.queries.map { plan in plan.table.map { TableWriter(table: tableByName[$0.name]!, plan: plan) } }
         callbacks = Array(repeating: [], count: app.streams.count)
         insertCallbacks = callbacks
     }
@@ -54,7 +77,7 @@ public final class AppRuntime: @unchecked Sendable {
     /// Streams that some query inserts into (the outputs `tandem replay` prints).
     public var queryOutputStreams: [String] {
         var seen = Set<String>()
-        return app.queries.map(\.output.name).filter { seen.insert($0).inserted }
+        return app.queries.filter { $0.table == nil }.map(\.output.name).filter { seen.insert($0).inserted }
     }
 
     /// Calls `callback` on the engine thread with every batch that enters `stream` (sent by a source
@@ -76,7 +99,7 @@ public final class AppRuntime: @unchecked Sendable {
 
     /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
     public var nextTimerMs: Int64? {
-        statefulQueries.compactMap(\.nextTimerMs).min()
+        (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)).min()
     }
 
     /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
@@ -85,12 +108,21 @@ public final class AppRuntime: @unchecked Sendable {
         guard timeMs >= currentTimeMs else { return }
         currentTimeMs = timeMs
         for (q, query) in queries.enumerated() {
-            guard case .stateful(let stateful) = query else { continue }
             // A tick emits at most one chunk; keep ticking while timers are still due.
             var ticks = 0
-            while ticks < 1024, let due = stateful.nextTimerMs, due <= timeMs {
-                ticks += 1
-                if let out = stateful.advanceTime(to: timeMs) { route(targets[q], out, depth: 1, notify: true) }
+            switch query {
+            case .stateless:
+                continue
+            case .stateful(let stateful):
+                while ticks < 1024, let due = stateful.nextTimerMs, due <= timeMs {
+                    ticks += 1
+                    if let out = stateful.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
+                }
+            case .join(let join):
+                while ticks < 1024, let due = join.nextTimerMs, due <= timeMs {
+                    ticks += 1
+                    if let out = join.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
+                }
             }
         }
     }
@@ -100,13 +132,23 @@ public final class AppRuntime: @unchecked Sendable {
         for callback in callbacks[stream] { callback(batch) }
         if notify { for callback in insertCallbacks[stream] { callback(batch) } }
         guard depth < AppRuntime.chainDepthMax else { return }
-        for q in consumers[stream] {
+        for (q, side) in consumers[stream] {
             let out: EventBatch?
             switch queries[q] {
             case .stateless(let query): out = query.process(batch, clockMs: isPlayback ? nil : currentTimeMs)
             case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
+            case .join(let query): out = query.process(side: side, batch, clockMs: currentTimeMs, playback: isPlayback)
             }
-            if let out { route(targets[q], out, depth: depth + 1, notify: true) }
+            if let out { emit(q, out, depth: depth + 1) }
+        }
+    }
+
+    /// Sends a query's output on: into its stream, or into the table it writes.
+    private func emit(_ q: Int, _ out: EventBatch, depth: Int) {
+        if let writer = writers[q] {
+            writer.apply(out)
+        } else {
+            route(targets[q], out, depth: depth, notify: true)
         }
     }
 
@@ -119,8 +161,12 @@ public final class AppRuntime: @unchecked Sendable {
     public var fingerprint: UInt64 {
         var text = app.name + "\n"
         for s in app.streams { text += s.description + "\n" }
+        for t in app.tables { text += "table \(t.schema.description)|\(t.primaryKey)|\(t.indexes)\n" }
         for q in app.queries {
             text += "\(q.name)|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
+            if let join = q.join {
+                text += "join \(join.left.name)|\(String(describing: join.left.window))|\(join.right.name)|\(String(describing: join.right.window))\n"
+            }
         }
         return fnv1a64(Array(text.utf8))
     }
@@ -136,6 +182,10 @@ public final class AppRuntime: @unchecked Sendable {
         w.int64(currentTimeMs)
         w.int(statefulQueries.count)
         for q in statefulQueries { q.write(to: &w) }
+        w.int(tables.count)
+        for t in tables { t.write(to: &w) }
+        w.int(joinQueries.count)
+        for j in joinQueries { j.write(to: &w) }
         let sum = w.bytes.withUnsafeBytes { checksum64($0) }
         w.uint64(sum)
         return w.bytes
@@ -166,8 +216,17 @@ public final class AppRuntime: @unchecked Sendable {
         guard try r.int() == statefulQueries.count else { throw SnapshotError("stateful query count differs") }
         var states: [StatefulQuery.State] = []
         for q in statefulQueries { states.append(try q.decode(from: &r)) }
+        guard try r.int() == tables.count else { throw SnapshotError("table count differs") }
+        var freshTables: [Table] = []
+        for t in tables { freshTables.append(try t.decoded(from: &r)) }
+        guard try r.int() == joinQueries.count else { throw SnapshotError("join count differs") }
+        var joinStates: [JoinQuery.State] = []
+        for j in joinQueries { joinStates.append(try j.decode(from: &r)) }
         guard r.isAtEnd else { throw SnapshotError("trailing bytes") }
         for (q, state) in zip(statefulQueries, states) { q.apply(state) }
+        for (j, state) in zip(joinQueries, joinStates) { j.apply(state) }
+        // Joins and writers hold their tables: swap the contents in place, not the objects.
+        for (old, fresh) in zip(tables, freshTables) { old.replaceContents(with: fresh) }
         currentTimeMs = clock
     }
 }

@@ -7,8 +7,10 @@ struct Compiler {
 
     var diagnostics: Diagnostics
     let fileName: String
-    private var schemas: [String: StreamSchema] = [:]
+    var schemas: [String: StreamSchema] = [:]
     private var order: [String] = []
+    var tables: [String: TableSpec] = [:]
+    private var tableOrder: [String] = []
 
     init(diagnostics: Diagnostics, fileName: String) {
         self.diagnostics = diagnostics
@@ -45,20 +47,32 @@ struct Compiler {
             }
         }
 
+        for definition in ast.tables { defineTable(definition) }
+
         // Queries may read streams that a later query defines by `insert into`: resolve until no progress.
         var pending = Array(ast.queries.enumerated())
         var plans: [(Int, QueryPlan)] = []
+        func known(_ name: String) -> Bool { schemas[name] != nil || tables[name] != nil }
         while true {
             let before = pending.count
             pending = pending.filter { index, query in
-                guard schemas[query.inputStream] != nil else { return true }
+                if let join = query.join {
+                    guard known(join.left.stream), known(join.right.stream) else { return true }
+                } else {
+                    guard schemas[query.inputStream] != nil else { return true }
+                }
                 if let plan = compileQuery(query, index: index) { plans.append((index, plan)) }
                 return false
             }
             if pending.isEmpty || pending.count == before { break }
         }
         for (_, query) in pending {
-            diagnostics.error(query.inputPosition, "stream '\(query.inputStream)' is not defined")
+            let sides = query.join.map { [$0.left, $0.right] } ?? [InputSideNode(stream: query.inputStream, position: query.inputPosition, handlers: [])]
+            for side in sides where !known(side.stream) {
+                diagnostics.error(side.position, tables[query.inputStream] != nil && query.join == nil
+                    ? "table '\(side.stream)' can only be read in a join"
+                    : "stream '\(side.stream)' is not defined")
+            }
         }
         plans.sort { $0.0 < $1.0 }
         var queryNames: [String: SourcePosition] = [:]
@@ -75,7 +89,47 @@ struct Compiler {
         let defaultName = base.hasSuffix(".siddhi") ? String(base.dropLast(7)) : base
         return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
                          streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
-                         queries: plans.map(\.1))
+                         queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] })
+    }
+
+    private mutating func defineTable(_ node: StreamDefinitionNode) {
+        if schemas[node.name] != nil || tables[node.name] != nil {
+            diagnostics.error(node.position, "'\(node.name)' is already defined")
+            return
+        }
+        var attributes: [Attribute] = []
+        for attribute in node.attributes {
+            guard let type = AttributeType(keyword: attribute.typeName) else {
+                diagnostics.error(attribute.typePosition, "unknown attribute type '\(attribute.typeName)' (expected int, long, float, double, string or bool)")
+                return
+            }
+            if attributes.contains(where: { $0.name == attribute.name }) {
+                diagnostics.error(attribute.position, "attribute '\(attribute.name)' is defined twice in table '\(node.name)'")
+                return
+            }
+            attributes.append(Attribute(name: attribute.name, type: type))
+        }
+        let schema = StreamSchema(name: node.name, attributes: attributes)
+        var primaryKey: [Int] = []
+        var indexes: [Int] = []
+        for annotation in node.annotations {
+            let lower = annotation.name.lowercased()
+            guard lower == "primarykey" || lower == "index" else {
+                if lower == "store" {
+                    diagnostics.error(annotation.position, "@store tables (RDBMS) are not supported yet; tables are in memory")
+                }
+                continue
+            }
+            for element in annotation.elements {
+                guard element.key == nil, let column = schema.index(of: element.value) else {
+                    diagnostics.error(element.position, "@\(annotation.name) names attributes of '\(node.name)'; '\(element.value)' is not one")
+                    continue
+                }
+                if lower == "primarykey" { primaryKey.append(column) } else { indexes.append(column) }
+            }
+        }
+        tables[node.name] = TableSpec(schema: schema, primaryKey: primaryKey, indexes: indexes)
+        tableOrder.append(node.name)
     }
 
     private mutating func defineStream(_ node: StreamDefinitionNode) -> StreamSchema? {
@@ -133,7 +187,8 @@ struct Compiler {
                              position: annotation.position)
     }
 
-    private mutating func compileQuery(_ query: QueryNode, index: Int) -> QueryPlan? {
+    mutating func compileQuery(_ query: QueryNode, index: Int) -> QueryPlan? {
+        if query.join != nil { return compileJoin(query, index: index) }
         guard let input = schemas[query.inputStream] else { return nil }
         var name = "query\(index + 1)"
         for annotation in query.annotations where annotation.name.lowercased() == "info" {
@@ -218,10 +273,10 @@ struct Compiler {
                 ok = false
                 continue
             }
-            if let stream, stream != input.name {
+            if let stream, !stream.hasPrefix("#"), stream != input.name {
                 diagnostics.error(position, "'\(stream)' is not the input stream of this query ('\(input.name)')")
                 ok = false
-            } else if let index = input.index(of: name) {
+            } else if let index = input.index(of: stream.map { $0.hasPrefix("#") ? "\($0).\(name)" : name } ?? name) {
                 groupBy.append(index)
             } else {
                 diagnostics.error(position, "stream '\(input.name)' has no attribute '\(name)'")
@@ -270,8 +325,32 @@ struct Compiler {
         let offset = query.offset.flatMap { countConstant($0, "offset") }
         if (query.limit != nil && limit == nil) || (query.offset != nil && offset == nil) { return nil }
 
+        var tableWrite: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
+        if case .insert = query.action {} else {
+            guard let table = tables[query.target] else {
+                diagnostics.error(query.targetPosition, "'\(query.target)' is not a table (delete and update change tables)")
+                return nil
+            }
+            let event = StreamSchema(name: query.target, attributes: outputAttributes)
+            guard let write = compileTableWrite(query.action, table: table, event: event) else { return nil }
+            return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: event,
+                             outputEventType: .current, window: window, aggregates: aggregates,
+                             groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
+                             outputRate: outputRate, table: (query.target, write.action, write.probe))
+        }
+        if let table = tables[query.target] {
+            guard table.schema.attributes.map(\.type) == outputAttributes.map(\.type) else {
+                let want = table.schema.attributes.map { $0.type.description }.joined(separator: ", ")
+                let got = outputAttributes.map { $0.type.description }.joined(separator: ", ")
+                diagnostics.error(query.targetPosition, "query output (\(got)) does not match table '\(query.target)' (\(want))")
+                return nil
+            }
+            tableWrite = (query.target, .insert, nil)
+        }
         let output: StreamSchema
-        if let existing = schemas[query.target] {
+        if let table = tableWrite.flatMap({ tables[$0.name] }) {
+            output = table.schema
+        } else if let existing = schemas[query.target] {
             guard existing.attributes.map(\.type) == outputAttributes.map(\.type) else {
                 let want = existing.attributes.map { $0.type.description }.joined(separator: ", ")
                 let got = outputAttributes.map { $0.type.description }.joined(separator: ", ")
@@ -287,7 +366,7 @@ struct Compiler {
         return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
                          outputEventType: query.outputEventType, window: window, aggregates: aggregates,
                          groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
-                         outputRate: outputRate)
+                         outputRate: outputRate, table: tableWrite)
     }
 
     /// A non-negative int constant (limit, offset, window lengths).
@@ -304,7 +383,7 @@ struct Compiler {
     }
 
     /// A time constant in ms: `5 sec`, `500 millisec`, or a plain int/long of milliseconds.
-    private mutating func timeConstant(_ e: Expression, _ what: String) -> Int64? {
+    mutating func timeConstant(_ e: Expression, _ what: String) -> Int64? {
         if case .literal(let v, _) = e {
             switch v {
             case .int(let n) where n > 0: return Int64(n)
@@ -316,7 +395,7 @@ struct Compiler {
         return nil
     }
 
-    private mutating func windowSpec(_ name: String, _ arguments: [Expression], _ position: SourcePosition,
+    mutating func windowSpec(_ name: String, _ arguments: [Expression], _ position: SourcePosition,
                                      input: StreamSchema) -> WindowSpec? {
         func arity(_ allowed: ClosedRange<Int>) -> Bool {
             guard allowed.contains(arguments.count) else {
@@ -560,6 +639,14 @@ struct Compiler {
             case .null: return .constant(.null, nil)
             }
         case .attribute(let stream, let name, let position):
+            // Joins and table conditions resolve names to sides first: `#0.x` is side 0's x.
+            if let stream, stream.hasPrefix("#") {
+                guard let index = input.index(of: "\(stream).\(name)") else {
+                    diagnostics.error(position, "no attribute '\(name)' on that side")
+                    return nil
+                }
+                return .column(index, input.attributes[index].type)
+            }
             if let stream, stream != input.name {
                 diagnostics.error(position, "'\(stream)' is not the input stream of this query ('\(input.name)')")
                 return nil

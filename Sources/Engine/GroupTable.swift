@@ -55,6 +55,31 @@ struct StringInterner {
         return insert(bytes, hash: hash, packedKey: UInt64.max)
     }
 
+    /// The id of `bytes` if it was interned; never adds it.
+    func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+        let mask = table.count - 1
+        if let key = StringInterner.pack(bytes) {
+            var i = Int(truncatingIfNeeded: StringInterner.hashPacked(key)) & mask
+            while true {
+                let id = table[i]
+                if id < 0 { return nil }
+                if packed[Int(id)] == key { return id }
+                i = (i + 1) & mask
+            }
+        }
+        var i = Int(truncatingIfNeeded: fnv1a64(bytes)) & mask
+        while true {
+            let id = table[i]
+            if id < 0 { return nil }
+            if lengths[Int(id)] == bytes.count && arena.withUnsafeBytes({ a in
+                bytes.count == 0 || memcmp(a.baseAddress! + offsets[Int(id)], bytes.baseAddress!, bytes.count) == 0
+            }) {
+                return id
+            }
+            i = (i + 1) & mask
+        }
+    }
+
     private mutating func insert(_ bytes: UnsafeRawBufferPointer, hash: UInt64, packedKey: UInt64) -> Int32 {
         let id = Int32(offsets.count)
         offsets.append(arena.count)

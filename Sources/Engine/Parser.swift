@@ -109,7 +109,12 @@ struct Parser {
                 } else if current.isKeyword("from") {
                     app.queries.append(try parseQuery(annotations: annotations))
                 } else if current.isKeyword("partition") {
-                    throw fail("partitions are not supported yet")
+                    diagnostics.error(current.position, "partitions are not supported yet")
+                    // Skip the whole `partition … begin … end;` so its queries add no errors of their own.
+                    while !atEnd && !current.isKeyword("end") { advance() }
+                    advance()
+                    _ = acceptSymbol(";")
+                    continue
                 } else {
                     throw fail("expected 'define' or 'from' but found \(describe(current))")
                 }
@@ -186,8 +191,9 @@ struct Parser {
         let kindToken = current
         let (kind, kindPosition) = try identifier("'stream', 'table', 'window', 'trigger', 'aggregation' or 'function'")
         switch kind.lowercased() {
-        case "stream":
-            let (name, position) = try identifier("a stream name")
+        case "stream", "table":
+            let isTable = kind.lowercased() == "table"
+            let (name, position) = try identifier(isTable ? "a table name" : "a stream name")
             try expectSymbol("(")
             var attributes: [AttributeNode] = []
             repeat {
@@ -197,8 +203,9 @@ struct Parser {
             } while acceptSymbol(",")
             try expectSymbol(")")
             if !atEnd { try expectSymbol(";") }
-            app.streams.append(StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position))
-        case "table", "window", "trigger", "aggregation", "function":
+            let node = StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position)
+            if isTable { app.tables.append(node) } else { app.streams.append(node) }
+        case "window", "trigger", "aggregation", "function":
             throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
         default:
             throw fail("unknown definition \(describe(kindToken))", at: kindPosition)
@@ -213,38 +220,41 @@ struct Parser {
         if current.isKeyword("every") {
             throw fail("patterns and sequences are not supported yet")
         }
-        let (input, inputPosition) = try identifier("an input stream name")
-        if current.isSymbol("->") || current.isSymbol(",") {
-            throw fail("patterns and sequences are not supported yet")
+        let first = try parseInputSide()
+        let input = first.stream, inputPosition = first.position
+        var handlers = first.handlers
+        var join: JoinNode? = nil
+        var unidirectional: Int? = nil
+        if acceptKeyword("unidirectional") { unidirectional = 0 }
+        let joinPosition = current.position
+        var kind: JoinKind? = nil
+        if acceptKeyword("join") {
+            kind = .inner
+        } else if acceptKeyword("inner") {
+            try expectKeyword("join")
+            kind = .inner
+        } else if current.isKeyword("left") || current.isKeyword("right") || current.isKeyword("full") {
+            let side = current.isKeyword("left") ? JoinKind.leftOuter : current.isKeyword("right") ? .rightOuter : .fullOuter
+            advance()
+            try expectKeyword("outer")
+            try expectKeyword("join")
+            kind = side
+        } else if unidirectional != nil {
+            throw fail("expected 'join' after 'unidirectional'")
         }
-        var handlers: [StreamHandlerNode] = []
-        while true {
-            if acceptSymbol("[") {
-                handlers.append(.filter(try parseExpression()))
-                try expectSymbol("]")
-            } else if current.isSymbol("#") {
-                let hashPosition = current.position
-                advance()
-                var (name, _) = try identifier("a window or function name")
-                var namespace: String? = nil
-                if acceptSymbol(":") || acceptSymbol(".") {
-                    namespace = name
-                    (name, _) = try identifier("a window name")
-                }
-                var arguments: [Expression] = []
-                try expectSymbol("(")
-                if !current.isSymbol(")") {
-                    repeat { arguments.append(try parseExpression()) } while acceptSymbol(",")
-                }
-                try expectSymbol(")")
-                handlers.append(.window(namespace: namespace, name: name, arguments: arguments, hashPosition))
-            } else {
-                break
+        if let kind {
+            let second = try parseInputSide()
+            if acceptKeyword("unidirectional") {
+                if unidirectional != nil { throw fail("only one side of a join can be unidirectional") }
+                unidirectional = 1
             }
-        }
-        if current.isKeyword("join") || current.isKeyword("left") || current.isKeyword("right")
-            || current.isKeyword("full") || current.isKeyword("unidirectional") || current.isKeyword("as") {
-            throw fail("joins are not supported yet")
+            var on: Expression? = nil
+            if acceptKeyword("on") { on = try parseExpression() }
+            if current.isKeyword("within") { throw fail("'within' on joins is not supported yet") }
+            join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition)
+            handlers = []
+        } else if first.alias != nil {
+            throw fail("'as' names a stream only in joins and patterns", at: first.position)
         }
         var selection: [SelectItem]? = nil
         if acceptKeyword("select") {
@@ -300,11 +310,50 @@ struct Parser {
                 throw fail("expected 'events' or a time unit after the output rate")
             }
         }
-        guard current.isKeyword("insert") else {
-            if current.isKeyword("delete") || current.isKeyword("update") || current.isKeyword("return") {
-                throw fail("'\(describe(current))' output is not supported yet; use 'insert into'")
+        if current.isKeyword("delete") || current.isKeyword("update") {
+            let isDelete = current.isKeyword("delete")
+            advance()
+            var upsert = false
+            if !isDelete && acceptKeyword("or") {
+                try expectKeyword("insert")
+                try expectKeyword("into")
+                upsert = true
             }
-            throw fail("expected 'insert' but found \(describe(current))")
+            let (target, targetPosition) = try identifier("a table name")
+            if acceptKeyword("for") {
+                // `for current events` etc.: only current events reach tables here.
+                guard acceptKeyword("current") || acceptKeyword("expired") || acceptKeyword("all") else {
+                    throw fail("expected 'current', 'expired' or 'all' after 'for'")
+                }
+                try expectKeyword("events")
+            }
+            var set: [(attribute: String, value: Expression, position: SourcePosition)] = []
+            if !isDelete && acceptKeyword("set") {
+                repeat {
+                    let p = current.position
+                    var (name, _) = try identifier("a table attribute")
+                    if acceptSymbol(".") {
+                        guard name == target else { throw fail("'set' assigns attributes of '\(target)'", at: p) }
+                        name = try identifier("a table attribute").0
+                    }
+                    try expectSymbol("=")
+                    set.append((name, try parseExpression(), p))
+                } while acceptSymbol(",")
+            }
+            try expectKeyword("on")
+            let on = try parseExpression()
+            if !atEnd { try expectSymbol(";") }
+            let action: OutputActionNode = isDelete ? .delete(on: on) : upsert ? .updateOrInsert(set: set, on: on) : .update(set: set, on: on)
+            return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
+                             join: join, action: action, selection: selection, groupBy: groupBy, having: having,
+                             orderBy: orderBy, limit: limit, offset: offset, outputRate: outputRate,
+                             outputEventType: .current, target: target, targetPosition: targetPosition, position: position)
+        }
+        guard current.isKeyword("insert") else {
+            if current.isKeyword("return") {
+                throw fail("'return' output is not supported yet; use 'insert into'")
+            }
+            throw fail("expected 'insert', 'delete' or 'update' but found \(describe(current))")
         }
         advance()
         var eventType = OutputEventType.current
@@ -321,9 +370,46 @@ struct Parser {
         let (target, targetPosition) = try identifier("an output stream name")
         if !atEnd { try expectSymbol(";") }
         return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
-                         selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
+                         join: join, selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
                          offset: offset, outputRate: outputRate, outputEventType: eventType, target: target,
                          targetPosition: targetPosition, position: position)
+    }
+
+    /// `Stream[filter]#window.name(args)… [as alias]`.
+    private mutating func parseInputSide() throws(Abort) -> InputSideNode {
+        if current.isSymbol("#") { throw fail("inner streams (#Stream) belong to partitions, which are not supported yet") }
+        let (stream, streamPosition) = try identifier("an input stream name")
+        if current.isSymbol("->") || current.isSymbol(",") || current.isSymbol("=") {
+            throw fail("patterns and sequences are not supported yet")
+        }
+        var handlers: [StreamHandlerNode] = []
+        while true {
+            if acceptSymbol("[") {
+                handlers.append(.filter(try parseExpression()))
+                try expectSymbol("]")
+            } else if current.isSymbol("#") {
+                let hashPosition = current.position
+                advance()
+                var (name, _) = try identifier("a window or function name")
+                var namespace: String? = nil
+                if acceptSymbol(":") || acceptSymbol(".") {
+                    namespace = name
+                    (name, _) = try identifier("a window name")
+                }
+                var arguments: [Expression] = []
+                try expectSymbol("(")
+                if !current.isSymbol(")") {
+                    repeat { arguments.append(try parseExpression()) } while acceptSymbol(",")
+                }
+                try expectSymbol(")")
+                handlers.append(.window(namespace: namespace, name: name, arguments: arguments, hashPosition))
+            } else {
+                break
+            }
+        }
+        var alias: String? = nil
+        if acceptKeyword("as") { alias = try identifier("a stream alias").0 }
+        return InputSideNode(stream: stream, position: streamPosition, handlers: handlers, alias: alias)
     }
 
     // MARK: Expressions (precedence, low to high: or, and, ==/!=, relational, + -, * / %, not and unary -)

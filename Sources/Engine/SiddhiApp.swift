@@ -38,9 +38,12 @@ public final class SiddhiApp: Sendable {
     /// Query names (`@info(name=...)`, else `query<N>`), in order.
     public let queryNames: [String]
     let queries: [QueryPlan]
+    /// In-memory tables (`define table`), in definition order.
+    let tables: [TableSpec]
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
-         sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan]) {
+         sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = []) {
+        self.tables = tables
         self.name = name
         self.fileName = fileName
         self.description = description
@@ -65,6 +68,51 @@ public final class SiddhiApp: Sendable {
     }
 }
 
+/// `define table`: an in-memory table with its keys.
+struct TableSpec: Sendable {
+    var schema: StreamSchema
+    /// `@PrimaryKey` columns (empty: none).
+    var primaryKey: [Int]
+    /// `@Index` columns, one index each.
+    var indexes: [Int]
+}
+
+/// One input of a join: a stream (with filter and window) or a table.
+struct JoinSide: Sendable {
+    var name: String
+    var isTable: Bool
+    var schema: StreamSchema
+    var filter: TypedExpression?
+    /// Sliding windows only (length, time, timeLength, externalTime); nil holds nothing.
+    var window: WindowSpec?
+    /// Whether this side's arrivals join (not a table, and not the other side's unidirectional).
+    var triggers: Bool
+    /// Whether this side's arrivals with no match still go out, with nulls for the other side.
+    var keepsUnmatched: Bool
+}
+
+/// `from L join R on …`: the selector of the owning `QueryPlan` runs over the pair schema (left
+/// attributes, then right attributes).
+struct JoinPlan: Sendable {
+    var left: JoinSide
+    var right: JoinSide
+    var kind: JoinKind
+    /// Over the pair schema; nil joins every pair.
+    var on: TypedExpression?
+    /// Per side: when the other side is a table and `on` requires `table.column == expression` of
+    /// this side, that (table column, probe over the pair schema) for an index lookup.
+    var probes: [(column: Int, probe: TypedExpression)?]
+}
+
+/// What a query does to the table it names.
+enum TableAction: Sendable {
+    case insert
+    /// Conditions and values are over the pair (query output, then table attributes).
+    case delete(on: TypedExpression)
+    case update(set: [(column: Int, value: TypedExpression)], on: TypedExpression)
+    case updateOrInsert(set: [(column: Int, value: TypedExpression)], on: TypedExpression)
+}
+
 /// One query after checking: what it reads, filters, computes and where it inserts.
 struct QueryPlan: Sendable {
     var name: String
@@ -85,6 +133,10 @@ struct QueryPlan: Sendable {
     var limit: Int? = nil
     var offset: Int? = nil
     var outputRate: OutputRate? = nil
+    /// Set for joins: `input` is then the pair schema.
+    var join: JoinPlan? = nil
+    /// Set when the query writes a table (then `output` is the select's shape, not a stream).
+    var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
 
     /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
     var isStateful: Bool {

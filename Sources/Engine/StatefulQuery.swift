@@ -225,6 +225,19 @@ final class StatefulQuery {
         return run(batch, clockMs: clockMs, playback: playback, timerOnly: false)
     }
 
+    /// A chunk made elsewhere (a join's pairs), with each row's kind: for window-less selectors.
+    /// Expired rows subtract from aggregates; `insert [current|expired|all] events` picks the output.
+    func processChunk(_ batch: EventBatch, kinds: [UInt8], clockMs: Int64, playback: Bool) -> EventBatch? {
+        precondition(plan.window == nil && kinds.count == batch.count, "processChunk needs a window-less plan")
+        chunkClockMs = playback ? max(clockMs, batch.timestamps.last ?? clockMs) : clockMs
+        setClock(playback ? nil : clockMs)
+        planned.fillCurrent(batch.count)
+        kinds.withUnsafeBufferPointer { planned.kinds.update(from: $0.baseAddress!, count: batch.count) }
+        chunk = batch
+        defer { chunk = idleChunk }
+        return finishChunk()
+    }
+
     private func run(_ batch: EventBatch, clockMs: Int64, playback: Bool, timerOnly: Bool) -> EventBatch? {
         switch plan.window {
         case .session(let gap, let key, let latency):

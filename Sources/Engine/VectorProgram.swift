@@ -298,6 +298,24 @@ final class VectorProgram {
     /// Null mask of the result, or nil when no result slot is null.
     var resultNulls: UnsafePointer<UInt8>? { mayBeNull[result] ? UnsafePointer(nulls[result]) : nil }
 
+    /// Result `i` of the last `evaluate(batch)` as a boxed value (cold paths: table writes, probes).
+    func resultValue(_ i: Int, batch: EventBatch) -> Value {
+        if let n = resultNulls, n[i] != 0 { return .null }
+        let slot = resultValues[i]
+        switch resultType {
+        case .int: return .int(Int32(truncatingIfNeeded: Int64(bitPattern: slot)))
+        case .long: return .long(Int64(bitPattern: slot))
+        case .float: return .float(Float(Double(bitPattern: slot)))
+        case .double: return .double(Double(bitPattern: slot))
+        case .bool: return .bool(slot & 1 == 1)
+        case .string:
+            let offset = Int(truncatingIfNeeded: (slot >> 32) & 0x7FFF_FFFF), length = Int(slot & 0xFFFF_FFFF)
+            let bytes = slot & VectorProgram.programArenaBit != 0 ? Array(arena[offset..<offset + length])
+                : Array(batch.stringBytes[offset..<offset + length])
+            return .string(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
     /// Calls `body` with the program's arena, which string slots with `programArenaBit` point into.
     func withArena<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         arena.withUnsafeBufferPointer(body)

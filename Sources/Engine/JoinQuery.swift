@@ -1,0 +1,285 @@
+/// The rows one side of a join holds: a sliding window over that side's arrivals (a stream without
+/// a window holds each arrival only while it joins). Rows live in an `EventBatch`; `head` is the
+/// first row still held. Rows before `head` stay addressable until `compact()`, so that a chunk
+/// can pair expired rows too.
+final class SideWindow {
+    let window: WindowSpec?
+    private(set) var rows: EventBatch
+    private var arrivals: [Int64] = []
+    private(set) var head = 0
+
+    init(schema: StreamSchema, window: WindowSpec?) {
+        self.window = window
+        rows = EventBatch(schema: schema)
+    }
+
+    var live: Range<Int> { head..<rows.count }
+
+    /// When the oldest row of a time window expires (nil: no time window, or empty).
+    var nextExpiryMs: Int64? {
+        guard head < rows.count else { return nil }
+        switch window {
+        case .time(let t), .timeLength(let t, _): return arrivals[head] + t
+        default: return nil
+        }
+    }
+
+    /// Drops the oldest held row and returns it.
+    func popOldest() -> Int32 {
+        precondition(head < rows.count)
+        head += 1
+        return Int32(head - 1)
+    }
+
+    /// Adds row `r` of `batch`, arrived at `nowMs`; returns its row here and the rows it pushes
+    /// out (length windows; externalTime by the event's own time).
+    func add(_ batch: EventBatch, _ r: Int, nowMs: Int64) -> (row: Int32, expired: [Int32]) {
+        var arrival = nowMs
+        var expired: [Int32] = []
+        if case .externalTime(let column, let t) = window {
+            arrival = batch.int64(column, r)
+            while head < rows.count, arrivals[head] + t <= arrival { expired.append(popOldest()) }
+        }
+        _ = rows.append(timestamp: batch.timestamps[r], values: batch.row(r))
+        arrivals.append(arrival)
+        let row = Int32(rows.count - 1)
+        switch window {
+        case .length(let n), .timeLength(_, let n):
+            while rows.count - 1 - head >= n { expired.append(popOldest()) }
+        default:
+            break
+        }
+        return (row, expired)
+    }
+
+    /// After a row without a window has joined: it is not held.
+    func release() { if window == nil { head = rows.count } }
+
+    /// Drops the rows before `head` once they are most of the storage (amortised; strings go too).
+    func compact() {
+        guard head > 0, head * 2 >= rows.count else { return }
+        var fresh = EventBatch(schema: rows.schema)
+        for r in head..<rows.count { _ = fresh.append(timestamp: rows.timestamps[r], values: rows.row(r)) }
+        rows = fresh
+        arrivals.removeFirst(head)
+        head = 0
+    }
+
+    func write(to w: inout SnapshotWriter) {
+        w.int(rows.count - head)
+        for r in live {
+            w.row((rows.timestamps[r], rows.row(r)))
+            w.int64(arrivals[r])
+        }
+    }
+
+    func decoded(from r: inout SnapshotReader) throws(SnapshotError) -> SideWindow {
+        let fresh = SideWindow(schema: rows.schema, window: window)
+        let n = try r.int()
+        guard n >= 0, n <= EventBatch.rowsMax else { throw SnapshotError("join window size out of range") }
+        for _ in 0..<n {
+            let (t, values) = try r.row()
+            guard values.count == rows.schema.attributes.count, fresh.rows.append(timestamp: t, values: values) else {
+                throw SnapshotError("join window row does not match its stream")
+            }
+            fresh.arrivals.append(try r.int64())
+        }
+        return fresh
+    }
+}
+
+/// A join: each side's filter and window, the pairs that meet `on` (an index lookup into a table
+/// side when `on` has `table.key == …`), unmatched arrivals of outer sides with nulls, then the
+/// query's selector over the pair batch.
+///
+/// Siddhi's order: an arrival on one side joins the other side's current rows, then enters its own
+/// window; with the same stream on both sides, the left side goes first.
+final class JoinQuery {
+    let plan: QueryPlan
+    let join: JoinPlan
+    private let filters: [VectorProgram?]
+    private var windows: [SideWindow]
+    private let tables: [Table?]
+    private let onProgram: VectorProgram?
+    private let probePrograms: [VectorProgram?]
+    private let statelessSelector: QueryRuntime?
+    private let statefulSelector: StatefulQuery?
+    private var pair: EventBatch
+    private var filtered: [EventBatch]
+
+    init(plan: QueryPlan, tables byName: [String: Table]) {
+        self.plan = plan
+        join = plan.join!
+        let sides = [join.left, join.right]
+        filters = sides.map { $0.filter.map(VectorProgram.init) }
+        windows = sides.map { SideWindow(schema: $0.schema, window: $0.window) }
+        tables = sides.map { $0.isTable ? byName[$0.name] : nil }
+        onProgram = join.on.map(VectorProgram.init)
+        probePrograms = join.probes.map { $0.map { VectorProgram($0.probe) } }
+        if plan.isStateful {
+            statefulSelector = StatefulQuery(plan: plan)
+            statelessSelector = nil
+        } else {
+            statelessSelector = QueryRuntime(plan: plan)
+            statefulSelector = nil
+        }
+        pair = EventBatch(schema: plan.input)
+        filtered = sides.map { EventBatch(schema: $0.schema) }
+    }
+
+    var nextTimerMs: Int64? { statefulSelector?.nextTimerMs }
+
+    func advanceTime(to clockMs: Int64) -> EventBatch? { statefulSelector?.advanceTime(to: clockMs) }
+
+    /// The pairs of one chunk, in order: per trigger (an arrival or an expired row) its candidates.
+    private struct Pairs {
+        var left: [Int32] = []
+        var right: [Int32] = []
+        var kinds: [UInt8] = []
+        var stamps: [Int64] = []
+        /// Per pair, its trigger (index into `triggers`).
+        var trigger: [Int32] = []
+        var triggers: [(side: Int, row: Int32, kind: UInt8, stamp: Int64, outer: Bool)] = []
+
+        mutating func add(_ l: Int32, _ r: Int32, _ t: Int) {
+            left.append(l)
+            right.append(r)
+            kinds.append(triggers[t].kind)
+            stamps.append(triggers[t].stamp)
+            trigger.append(Int32(t))
+        }
+    }
+
+    private func storage(_ side: Int) -> EventBatch { tables[side]?.rows ?? windows[side].rows }
+
+    /// An arrival on side `k` (0 left, 1 right). Expired rows (time windows up to the arrival,
+    /// rows an arrival pushes out) join too, as expired pairs: aggregates subtract them.
+    func process(side k: Int, _ input: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        var batch = input
+        if let filter = filters[k] {
+            let keep = filter.evaluateCondition(input)
+            let rows = (0..<input.count).filter { keep[$0] & 1 == 1 }.map { Int32($0) }
+            guard !rows.isEmpty else { return nil }
+            if rows.count < input.count {
+                rows.withUnsafeBufferPointer { filtered[k].gather($0, from: input) }
+                batch = filtered[k]
+            }
+        }
+        let sides = [join.left, join.right]
+        let other = 1 - k
+        // Index lookups into a table on the other side: keys of every arrival at once.
+        var probeKeys: [UInt64??] = []
+        if sides[k].triggers, let table = tables[other], let probe = join.probes[k], table.isIndexed(probe.column),
+           let program = probePrograms[k] {
+            let n = batch.count
+            let these = (0..<n).map { Int32($0) }, none = [Int32](repeating: -1, count: n)
+            if k == 0 {
+                PairBatch.build(&pair, left: batch, leftRows: these, right: table.rows, rightRows: none, timestamps: batch.timestamps)
+            } else {
+                PairBatch.build(&pair, left: table.rows, leftRows: none, right: batch, rightRows: these, timestamps: batch.timestamps)
+            }
+            program.evaluate(pair)
+            probeKeys = (0..<n).map { table.probeKey(program.resultValue($0, batch: pair), column: probe.column) }
+        }
+        var pairs = Pairs()
+        func joinRow(_ s: Int, _ row: Int32, _ kind: ChunkRowKind, stamp: Int64, probeKey: UInt64?? = nil) {
+            guard sides[s].triggers else { return }
+            let o = 1 - s
+            let candidates: [Int32]
+            if let table = tables[o] {
+                if let key = probeKey, let probe = join.probes[s] {
+                    candidates = table.rows(matching: key, column: probe.column) ?? table.liveRows
+                } else {
+                    candidates = table.liveRows
+                }
+            } else {
+                candidates = windows[o].live.map { Int32($0) }
+            }
+            pairs.triggers.append((s, row, kind.rawValue, stamp, sides[s].keepsUnmatched))
+            let t = pairs.triggers.count - 1
+            for c in candidates { if s == 0 { pairs.add(row, c, t) } else { pairs.add(c, row, t) } }
+        }
+        for r in 0..<batch.count {
+            let now = playback ? batch.timestamps[r] : clockMs
+            // Time windows expire in time order across both sides, each expiry joining the other
+            // side as it was then.
+            while true {
+                let due = [windows[0].nextExpiryMs, windows[1].nextExpiryMs]
+                guard let s = (0..<2).filter({ due[$0].map { $0 <= now } ?? false }).min(by: { due[$0]! < due[$1]! }) else { break }
+                joinRow(s, windows[s].popOldest(), .expired, stamp: due[s]!)
+            }
+            let (row, expired) = windows[k].add(batch, r, nowMs: now)
+            for x in expired { joinRow(k, x, .expired, stamp: now) }
+            joinRow(k, row, .current, stamp: batch.timestamps[r], probeKey: probeKeys.isEmpty ? nil : probeKeys[r])
+            windows[k].release()
+        }
+        defer { for w in windows { w.compact() } }
+        guard !pairs.triggers.isEmpty else { return nil }
+        let left = storage(0), right = storage(1)
+        var keep: [Bool] = Array(repeating: true, count: pairs.left.count)
+        if let onProgram, !pairs.left.isEmpty {
+            PairBatch.build(&pair, left: left, leftRows: pairs.left, right: right, rightRows: pairs.right, timestamps: pairs.stamps)
+            let result = onProgram.evaluateCondition(pair)
+            for p in 0..<keep.count { keep[p] = result[p] & 1 == 1 }
+        }
+        // Per trigger, its matches in order; an outer side's trigger without one pairs with nulls.
+        var final = Pairs()
+        final.triggers = pairs.triggers
+        var p = 0
+        for t in 0..<pairs.triggers.count {
+            var any = false
+            while p < pairs.trigger.count, pairs.trigger[p] == Int32(t) {
+                if keep[p] {
+                    final.add(pairs.left[p], pairs.right[p], t)
+                    any = true
+                }
+                p += 1
+            }
+            let trigger = pairs.triggers[t]
+            if !any && trigger.outer {
+                if trigger.side == 0 { final.add(trigger.row, -1, t) } else { final.add(-1, trigger.row, t) }
+            }
+        }
+        if statelessSelector != nil {
+            // Without aggregates expired pairs change nothing: only current ones go on.
+            var current = Pairs()
+            current.triggers = final.triggers
+            for i in 0..<final.left.count where final.kinds[i] == ChunkRowKind.current.rawValue {
+                current.add(final.left[i], final.right[i], Int(final.trigger[i]))
+            }
+            final = current
+        }
+        guard !final.left.isEmpty else { return nil }
+        PairBatch.build(&pair, left: left, leftRows: final.left, right: right, rightRows: final.right, timestamps: final.stamps)
+        if let statefulSelector {
+            return statefulSelector.processChunk(pair, kinds: final.kinds, clockMs: clockMs, playback: playback)
+        }
+        return statelessSelector!.process(pair, clockMs: playback ? nil : clockMs)
+    }
+
+    // MARK: Snapshot
+
+    func write(to w: inout SnapshotWriter) {
+        for window in windows { window.write(to: &w) }
+        w.bool(statefulSelector != nil)
+        statefulSelector?.write(to: &w)
+    }
+
+    struct State {
+        var windows: [SideWindow]
+        var selector: StatefulQuery.State?
+    }
+
+    func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+        var fresh: [SideWindow] = []
+        for window in windows { fresh.append(try window.decoded(from: &r)) }
+        guard try r.bool() == (statefulSelector != nil) else { throw SnapshotError("join selector differs") }
+        let selector = try statefulSelector?.decode(from: &r)
+        return State(windows: fresh, selector: selector)
+    }
+
+    func apply(_ state: State) {
+        windows = state.windows
+        if let selector = state.selector { statefulSelector?.apply(selector) }
+    }
+}
