@@ -36,7 +36,21 @@ struct PerfEngineCommand: ParsableCommand {
         ("window", "from S#window.length(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("timewindow", "from S#window.time(1 sec) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("lengthbatch", "from S#window.lengthBatch(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
+        ("join", """
+            define stream Load (symbol string, limit double);
+            @PrimaryKey('symbol') define table T (symbol string, limit double);
+            from Load insert into T;
+            from S join T on T.symbol == S.symbol select S.symbol as symbol, S.price as price, T.limit as limit insert into Out;
+            """),
     ]
+
+    /// Before timing: the join scenario's table gets 10 000 rows ("S0" … "S9999").
+    static func setUp(_ name: String, _ runtime: AppRuntime) {
+        guard name == "join", let load = runtime.streamIndex("Load") else { return }
+        var rows = EventBatch(schema: runtime.streams[load], capacity: 10_000)
+        for i in 0..<10_000 { _ = rows.append(timestamp: 0, values: [.string("S\(i)"), .double(Double(i % 100))]) }
+        runtime.send(streamIndex: load, batch: rows)
+    }
 
     func validate() throws {
         guard events > 0 else { throw ValidationError("--events must be positive") }
@@ -79,10 +93,12 @@ struct PerfEngineCommand: ParsableCommand {
             let runtime = AppRuntime(app: app, playback: true)  // event time: timestamp i ms
             var outputs = 0
             runtime.addOutputCallback(stream: "Out") { outputs += $0.count }
-            var batches = PerfEngineCommand.workload(batchSize: batch, schema: app.streams[0], eventsMax: events)
+            PerfEngineCommand.setUp(name, runtime)
+            var batches = PerfEngineCommand.workload(batchSize: batch, schema: app.stream(named: "S")!, eventsMax: events)
             let cycleEvents = batches.reduce(0) { $0 + $1.count }
             var clockOffset: Int64 = 0
             var k = 0
+            let streamS = runtime.streamIndex("S")!
 
             func feed(_ count: Int) -> Int {
                 var sent = 0
@@ -97,7 +113,7 @@ struct PerfEngineCommand: ParsableCommand {
                         let shift = clockOffset - base
                         batches[k].timestamps.withUnsafeMutableBufferPointer { for j in $0.indices { $0[j] += shift } }
                     }
-                    runtime.send(streamIndex: 0, batch: batches[k])
+                    runtime.send(streamIndex: streamS, batch: batches[k])
                     sent += batches[k].count
                     k += 1
                 }
