@@ -33,6 +33,13 @@ public final class ClusterCoordinator {
     public private(set) var activeUntilMs: Int64 = 0
     /// Last database error, if the last tick could not reach it.
     public private(set) var lastError: MySQLError?
+    /// Passive: the live leader seen at the last tick and how long its lease had left (ms, DB clock).
+    public private(set) var observedLeader: (lease: Lease, remainingMs: Int)?
+    /// Other members with a fresh heartbeat at the last tick: node id → property map.
+    public private(set) var otherMembers: [String: String] = [:]
+    /// Passive: when it returns true for the other live members (id → property map), this node does
+    /// not try to take the lease this tick (e.g. it holds no events while another passive does).
+    public var defersTo: (([String: String]) -> Bool)?
 
     public var leaseDurationMs: Int { heartbeatIntervalMs * heartbeatMaxRetry }
     /// Allowance for clock-rate drift and scheduling: demote this long before the lease can lapse.
@@ -59,6 +66,7 @@ public final class ClusterCoordinator {
         case .active(let lease):
             do {
                 try store.heartbeat(nodeId: nodeId, properties: properties())
+                otherMembers = try store.liveMembers(freshMs: leaseDurationMs).filter { $0.key != nodeId }
                 if try store.renew(lease, durationMs: leaseDurationMs) {
                     activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
                 } else {
@@ -73,9 +81,17 @@ public final class ClusterCoordinator {
         case .passive:
             do {
                 try store.heartbeat(nodeId: nodeId, properties: properties())
-                if let lease = try store.acquire(nodeId: nodeId, durationMs: leaseDurationMs) {
+                otherMembers = try store.liveMembers(freshMs: leaseDurationMs).filter { $0.key != nodeId }
+                // A restarted node takes back its own unexpired lease only when no other node is
+                // there: a passive holds events the restarted node lost, so it must take over instead.
+                if defersTo?(otherMembers) == true {
+                    observedLeader = try store.liveLeader()
+                } else if let lease = try store.acquire(nodeId: nodeId, durationMs: leaseDurationMs, reclaimOwn: otherMembers.isEmpty) {
                     role = .active(lease)
                     activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
+                    observedLeader = nil
+                } else {
+                    observedLeader = try store.liveLeader()
                 }
                 lastError = nil
             } catch {

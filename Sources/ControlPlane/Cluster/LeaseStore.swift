@@ -45,9 +45,9 @@ public final class LeaseStore {
     }
 
     /// Tries to become the leader for `durationMs`: succeeds when the lease is expired or unheld, or
-    /// held by this same node id (a restart: the old incarnation is fenced off by the new term).
-    /// Returns the new lease, or nil when another node holds a live lease.
-    public func acquire(nodeId: String, durationMs: Int) throws(MySQLError) -> Lease? {
+    /// held by this same node id (a restart: the old incarnation is fenced off by the new term) when
+    /// `reclaimOwn`. Returns the new lease, or nil when another node holds a live lease.
+    public func acquire(nodeId: String, durationMs: Int, reclaimOwn: Bool = true) throws(MySQLError) -> Lease? {
         precondition(durationMs > 0)
         // The row exists from the first attempt on; created already expired so the UPDATE below decides.
         try connection.execute(
@@ -57,7 +57,7 @@ public final class LeaseStore {
             UPDATE \(LeaseStore.leaseTable)
                SET TERM = TERM + 1, NODE_ID = ?, LEASE_EXPIRES_AT = NOW(6) + INTERVAL ? MICROSECOND
              WHERE GROUP_ID = ? AND (LEASE_EXPIRES_AT < NOW(6) OR NODE_ID = ?)
-            """, [.string(nodeId), .int(Int64(durationMs) * 1000), .string(groupId), .string(nodeId)])
+            """, [.string(nodeId), .int(Int64(durationMs) * 1000), .string(groupId), .string(reclaimOwn ? nodeId : "")])
         guard changed == 1 else { return nil }
         guard let lease = try current(), lease.nodeId == nodeId else { return nil }
         return lease

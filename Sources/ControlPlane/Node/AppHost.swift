@@ -11,11 +11,35 @@ public struct DeployError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(app): \(message)" }
 }
 
+/// Until when (monotonic ms) the node may act as active; the engine threads run no input after it.
+/// The control plane moves it forward after every lease renewal. Standalone: for ever.
+final class ActiveFence: Sendable {
+    let untilMs = ManagedAtomic<Int>(Int.max)
+
+    static func nowMs() -> Int { Int(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+    var isOpen: Bool { ActiveFence.nowMs() < untilMs.load(ordering: .acquiring) }
+}
+
+/// A snapshot taken on the engine thread at a batch boundary, waiting to be written.
+struct PendingSnapshot: Sendable {
+    var bytes: [UInt8]
+    /// Sequence number of the last input event the snapshot contains.
+    var lastSequence: Int64
+    var epochMs: Int64
+    /// Monotonic time it was taken at.
+    var takenAtNs: UInt64 = DispatchTime.now().uptimeNanoseconds
+}
+
 /// One deployed app: its runtime, its sources (one listener per port), its sinks and the engine
 /// thread that owns the runtime.
 ///
 /// Threads: each listener runs its own reactor thread and publishes into its own SPSC ring; the
-/// engine thread drains all of them into the runtime. Nothing else touches the runtime.
+/// engine thread drains all of them into the runtime. Nothing else touches the runtime while the
+/// engine thread runs; before `start` and after `stop` the control-plane thread may (restore, replay,
+/// final snapshot).
+///
+/// HA: the engine thread numbers every input event (``lastSequence``), forwards each batch to the
+/// passive through `syncLink` before running it, and takes snapshots at batch boundaries when asked.
 final class AppHost: @unchecked Sendable {
     let app: SiddhiApp
     private let runtime: AppRuntime
@@ -31,10 +55,25 @@ final class AppHost: @unchecked Sendable {
     static let batchesPerRingMax = 64
     static let idleWaitMs = 100
 
+    /// HA: where input batches are forwarded (nil: standalone). Set before `start`.
+    var syncLink: EventSyncClient?
+    /// Input runs only while this is open (HA); set before `start`.
+    var fence = ActiveFence()
+    /// Sequence number of the last input event run (engine thread while it runs).
+    private(set) var lastSequence: Int64 = 0
+    private let snapshotRequested = ManagedAtomic<Bool>(false)
+    private let snapshotLock = NSLock()
+    private var pendingSnapshot: PendingSnapshot?
+    /// Called on the engine thread after it stored a snapshot (wakes the control plane).
+    var onSnapshot: (@Sendable () -> Void)?
+    private var streamNames: [String] = []
+    private var scratch: [UInt8] = []
+
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger) throws(DeployError) {
         self.app = app
         self.logger = logger
         runtime = AppRuntime(app: app)
+        streamNames = app.streams.map(\.name)
 
         for sink in app.sinks {
             switch sink.type {
@@ -93,8 +132,57 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
+    /// Replaces the state with a snapshot (before `start`). Sets the sequence to `lastSequence`.
+    func restore(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
+        precondition(thread == nil, "restore before start")
+        try runtime.restore(bytes)
+        self.lastSequence = lastSequence
+    }
+
+    /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
+    /// below the current sequence are already in the state and skipped. Returns the events run.
+    func replay(_ entry: EventSyncEntry) throws(EventSyncError) -> Int {
+        precondition(thread == nil, "replay before start")
+        guard entry.lastSequence > lastSequence else { return 0 }
+        guard let index = runtime.streamIndex(entry.stream) else {
+            throw EventSyncError("\(app.name): queued events for unknown stream \(entry.stream)")
+        }
+        let batch = try entry.decode(schema: app.streams[index], after: lastSequence)
+        if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+        runtime.send(streamIndex: index, batch: batch)
+        lastSequence = entry.lastSequence
+        return batch.count
+    }
+
+    /// Asks the engine thread for a snapshot at its next batch boundary.
+    func requestSnapshot() {
+        snapshotRequested.store(true, ordering: .releasing)
+        doorbell.ring()
+    }
+
+    /// The snapshot the engine thread took, if one is waiting.
+    func takePendingSnapshot() -> PendingSnapshot? {
+        snapshotLock.lock(); defer { snapshotLock.unlock() }
+        defer { pendingSnapshot = nil }
+        return pendingSnapshot
+    }
+
+    /// A snapshot taken on the calling thread: only when the engine thread is not running (before
+    /// `start` or after `stop`).
+    func snapshotStopped() -> PendingSnapshot {
+        precondition(thread == nil, "snapshotStopped while the engine runs")
+        return PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+    }
+
     /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
     func start() throws(DeployError) {
+        startEngine()
+        try openPorts()
+    }
+
+    /// Starts the engine thread only (HA failover step 1: no ports yet).
+    func startEngine() {
+        precondition(thread == nil)
         let thread = Thread { [self] in
             runEngine()
             finished.signal()
@@ -102,6 +190,10 @@ final class AppHost: @unchecked Sendable {
         thread.name = "tandem-engine-\(app.name)"
         self.thread = thread
         thread.start()
+    }
+
+    /// Opens the source ports (the engine thread runs).
+    func openPorts() throws(DeployError) {
         for (i, listener) in listeners.enumerated() {
             do {
                 try listener.start()
@@ -116,9 +208,14 @@ final class AppHost: @unchecked Sendable {
 
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
-        for listener in listeners { listener.stop() }
+        closePorts()
         stopEngine()
         logger.info("app '\(app.name)' stopped")
+    }
+
+    /// Closes the source ports (stops intake); decoded events still reach the engine.
+    func closePorts() {
+        for listener in listeners { listener.stop() }
     }
 
     private func stopEngine() {
@@ -138,12 +235,36 @@ final class AppHost: @unchecked Sendable {
     private func runEngine() {
         let rings = listeners.map(\.ring)
         let returns = returnRings
+        var fenceWarned = false
         while true {
+            if snapshotRequested.load(ordering: .relaxed) && snapshotRequested.exchange(false, ordering: .acquiring) {
+                takeSnapshot()
+            }
+            // HA: once the lease may have lapsed, run nothing more (the rings fill, the sources stop
+            // reading, publishers are pushed back) until the control plane demotes or renews.
+            if !fence.isOpen {
+                if stopping.load(ordering: .acquiring) {
+                    let dropped = rings.reduce(0) { $0 + $1.count }
+                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) batches not run: this node's lease lapsed") }
+                    return
+                }
+                if !fenceWarned { logger.warning("app '\(app.name)': lease validity lapsed; input paused until renewed or demoted") }
+                fenceWarned = true
+                doorbell.wait(timeoutMs: 10) { true }
+                continue
+            }
+            fenceWarned = false
             var drained = 0
             for (r, ring) in rings.enumerated() {
                 for _ in 0..<AppHost.batchesPerRingMax {
                     guard let item = ring.tryPop() else { break }
                     if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+                    let first = lastSequence + 1
+                    lastSequence += Int64(item.batch.count)
+                    if let syncLink {
+                        syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
+                                         batch: item.batch, scratch: &scratch)
+                    }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
@@ -158,7 +279,17 @@ final class AppHost: @unchecked Sendable {
             if !runtime.isPlayback, let due = runtime.nextTimerMs {
                 waitMs = Int(max(1, min(Int64(AppHost.idleWaitMs), due - AppHost.wallClockMs())))
             }
-            doorbell.wait(timeoutMs: waitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
+            doorbell.wait(timeoutMs: waitMs) {
+                rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) && !snapshotRequested.load(ordering: .relaxed)
+            }
         }
+    }
+
+    private func takeSnapshot() {
+        let taken = PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        snapshotLock.lock()
+        pendingSnapshot = taken
+        snapshotLock.unlock()
+        onSnapshot?()
     }
 }
