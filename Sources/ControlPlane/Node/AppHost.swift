@@ -66,6 +66,10 @@ final class AppHost: @unchecked Sendable {
     private var pendingSnapshot: PendingSnapshot?
     /// Called on the engine thread after it stored a snapshot (wakes the control plane).
     var onSnapshot: (@Sendable () -> Void)?
+    /// HA: take a snapshot on the engine's own initiative after this many events since the last one,
+    /// so the passive's bounded queue is trimmed before it fills (set from the passive's capacity).
+    let checkpointEveryEvents = ManagedAtomic<Int>(Int.max)
+    private var lastSnapshotSequence: Int64 = 0
     private var streamNames: [String] = []
     private var scratch: [UInt8] = []
 
@@ -137,6 +141,7 @@ final class AppHost: @unchecked Sendable {
         precondition(thread == nil, "restore before start")
         try runtime.restore(bytes)
         self.lastSequence = lastSequence
+        lastSnapshotSequence = lastSequence
     }
 
     /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
@@ -266,6 +271,9 @@ final class AppHost: @unchecked Sendable {
                                          batch: item.batch, scratch: &scratch)
                     }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    if lastSequence - lastSnapshotSequence >= Int64(checkpointEveryEvents.load(ordering: .relaxed)) && !snapshotWaiting {
+                        takeSnapshot()  // at most one waiting to be written: checkpoints go no faster than saves
+                    }
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
@@ -285,8 +293,14 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
+    private var snapshotWaiting: Bool {
+        snapshotLock.lock(); defer { snapshotLock.unlock() }
+        return pendingSnapshot != nil
+    }
+
     private func takeSnapshot() {
         let taken = PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        lastSnapshotSequence = lastSequence
         snapshotLock.lock()
         pendingSnapshot = taken
         snapshotLock.unlock()

@@ -184,6 +184,9 @@ final class HAController: @unchecked Sendable {
                     !queueInSync && others.values.contains { $0.contains("\"inSync\":true") && $0.contains("\"role\":\"passive\"") }
                 }
                 fenceStore = leaseStore
+                if case .database = config.persistence.store, !fencedSaves {
+                    logger.warning("ha: PERSISTENCE_DB and the cluster database are on different servers: snapshot saves are not fenced by the lease term")
+                }
                 logger.info("ha: node '\(config.nodeId)' in group '\(cluster.groupId)', lease \(leaseDurationMs) ms (heartbeat \(cluster.heartbeatIntervalMs) ms × \(cluster.heartbeatMaxRetry))")
                 return coordinator
             } catch {
@@ -195,6 +198,13 @@ final class HAController: @unchecked Sendable {
     }
 
     private var fenceStore: LeaseStore?
+
+    /// Snapshot saves carry the lease term only when the persistence and cluster databases are on one
+    /// server (the fence is a subquery on the lease table).
+    private var fencedSaves: Bool {
+        guard let cluster = config.clusterDatasource, let persistence = config.persistenceDatasource else { return false }
+        return cluster.url.host == persistence.url.host && cluster.url.port == persistence.url.port
+    }
 
     /// Whether every app's queued events are complete since its last committed snapshot.
     private var queueInSync: Bool {
@@ -268,7 +278,7 @@ final class HAController: @unchecked Sendable {
         // Everything the previous active sent is queued before replaying (it closed the link, or died).
         server?.stop(drainMs: cluster.heartbeatIntervalMs)
         server = nil
-        if let store = store as? DatabaseSnapshotStore, let fenceStore { store.fence = (fenceStore, lease) }
+        if let store = store as? DatabaseSnapshotStore, let fenceStore, fencedSaves { store.fence = (fenceStore, lease) }
         fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
         var replayed = 0
         lastRevision = nil
@@ -344,9 +354,12 @@ final class HAController: @unchecked Sendable {
         }
         guard now >= nextLinkAttemptMs, case .active(let lease) = coordinator?.role else { return }
         nextLinkAttemptMs = now + max(100, cluster.eventPollingIntervalMs)
-        guard let (host, port) = passiveEndpoint() else { return }
+        guard let (host, port, capacity) = passiveEndpoint() else { return }
         do {
             try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2))
+            // Checkpoint before the passive's queue can fill: at a quarter of its share per app.
+            let every = max(1, capacity / (4 * max(1, hosts.count)))
+            for host in hosts { host.checkpointEveryEvents.store(every, ordering: .relaxed) }
             attachedAtNs = DispatchTime.now().uptimeNanoseconds
             awaitingCheckpoint = Set(hosts.map(\.app.name))
             // The passive joined: checkpoint at once so it is in sync.
@@ -357,13 +370,14 @@ final class HAController: @unchecked Sendable {
     }
 
     /// The event-sync endpoint of a live passive, from its property map.
-    private func passiveEndpoint() -> (String, Int)? {
+    private func passiveEndpoint() -> (String, Int, Int)? {
         for (_, properties) in coordinator?.otherMembers.sorted(by: { $0.key < $1.key }) ?? [] {
             guard let data = properties.data(using: .utf8),
                   let map = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let host = map["eventSyncHost"] as? String, let port = map["eventSyncPort"] as? Int,
                   (map["role"] as? String) != "active" else { continue }
-            return (host == "0.0.0.0" ? "127.0.0.1" : host, port)
+            let capacity = map["queueCapacityEvents"] as? Int ?? config.deployment.eventByteBufferQueueCapacity
+            return (host == "0.0.0.0" ? "127.0.0.1" : host, port, capacity)
         }
         return nil
     }
