@@ -219,7 +219,7 @@ import Glibc
         for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
             #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
         }
-        print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume) of \(written) written before the publisher noticed (events lost at the publisher boundary without acks: \(written - resume)); \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
+        print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume); the signal came after event \(stopAt) (in flight then, not in the cluster: \(max(0, stopAt - resume))); the publisher wrote \(written - stopAt) more before its writes failed (not in the cluster: \(written - max(resume, stopAt))). \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
         return (Takeover(ms: takeoverMs, resumeAfter: resume), written, b.stderr)
     }
 

@@ -25,7 +25,8 @@ public final class ClusterCoordinator {
     public let nodeId: String
     public let heartbeatIntervalMs: Int
     public let heartbeatMaxRetry: Int
-    private let store: LeaseStore
+    /// The lease store; replaced (``reconnect(_:)``) when its connection broke.
+    public private(set) var store: LeaseStore
     private let properties: () -> String
     private let nowMs: () -> Int64
     public private(set) var role: ClusterRole = .passive
@@ -99,6 +100,19 @@ public final class ClusterCoordinator {
             }
         }
         return role
+    }
+
+    /// Uses a new lease store (a fresh connection) from the next tick on; the role is kept (a
+    /// lease held stays held until its term is superseded).
+    public func reconnect(_ store: LeaseStore) {
+        self.store = store
+    }
+
+    /// Whether the last tick failed because the connection itself broke (client errors 2000–2999:
+    /// server gone, lost, unreachable), so the caller should reconnect.
+    public var connectionBroken: Bool {
+        guard let code = lastError?.code else { return false }
+        return (2000..<3000).contains(code)
     }
 
     /// Whether this node may act as active right now (checked before every side effect).

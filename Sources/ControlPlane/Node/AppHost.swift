@@ -72,6 +72,10 @@ final class AppHost: @unchecked Sendable {
     private var lastSnapshotSequence: Int64 = 0
     private var streamNames: [String] = []
     private var scratch: [UInt8] = []
+    /// Indices of the listeners started.
+    private var portsOpen: Set<Int> = []
+    /// Whether every source port is open.
+    var allPortsOpen: Bool { portsOpen.count == listeners.count }
 
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger) throws(DeployError) {
         self.app = app
@@ -182,7 +186,13 @@ final class AppHost: @unchecked Sendable {
     /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
     func start() throws(DeployError) {
         startEngine()
-        try openPorts()
+        do {
+            try openPorts()
+        } catch {
+            closePorts()
+            stopEngine()
+            throw error
+        }
     }
 
     /// Starts the engine thread only (HA failover step 1: no ports yet).
@@ -198,16 +208,19 @@ final class AppHost: @unchecked Sendable {
     }
 
     /// Opens the source ports (the engine thread runs).
+    /// Opens the ports not open yet (each is tried; the first failure is thrown, and a later call
+    /// tries the failed ones again: after a failover on one host, the old active may still hold them).
     func openPorts() throws(DeployError) {
-        for (i, listener) in listeners.enumerated() {
+        var failure: DeployError?
+        for (i, listener) in listeners.enumerated() where !portsOpen.contains(i) {
             do {
                 try listener.start()
+                portsOpen.insert(i)
             } catch {
-                for started in listeners[..<i] { started.stop() }
-                stopEngine()
-                throw DeployError(app: app.name, message: "cannot open tcp source: \(error)")
+                failure = failure ?? DeployError(app: app.name, message: "cannot open tcp source: \(error)")
             }
         }
+        if let failure { throw failure }
         logger.info("app '\(app.name)' deployed from \(app.fileName): \(app.streams.count) streams, \(app.queryNames.count) queries, \(listeners.count) tcp listeners, \(sinks.count) sinks")
     }
 

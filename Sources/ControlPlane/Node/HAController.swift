@@ -46,7 +46,8 @@ final class HAController: @unchecked Sendable {
     private var attachedAtNs: UInt64 = 0
     private var nextLinkAttemptMs = 0
     private var lastErrorText: String?
-    private var passiveSince = 0
+    /// A snapshot save failed: its connection may be broken; reopened at the next tick.
+    private var storeBroken = false
 
     /// How long a passive may read nothing before the active detaches it.
     static let stallLimitMs = 5_000
@@ -110,6 +111,10 @@ final class HAController: @unchecked Sendable {
                 default:
                     break
                 }
+                if coordinator.connectionBroken || storeBroken {
+                    storeBroken = false
+                    reconnect()
+                }
                 now = HAController.nowMs()
                 if isActive {
                     nextTickMs = tickStartMs + cluster.heartbeatIntervalMs
@@ -121,6 +126,7 @@ final class HAController: @unchecked Sendable {
                 }
             }
             if isActive {
+                openPendingPorts()
                 maintainLink(now: now)
                 if config.persistence.enabled && now >= nextPersistMs {
                     for host in hosts { host.requestSnapshot() }
@@ -149,32 +155,60 @@ final class HAController: @unchecked Sendable {
         }
     }
 
+    /// The cluster database endpoint: its client timeout keeps a stalled database from holding the
+    /// control thread much longer than the lease lasts.
+    private var clusterEndpoint: MySQLEndpoint? {
+        guard var endpoint = config.clusterDatasource?.endpoint else { return nil }
+        endpoint.timeoutSec = UInt32(max(1, leaseDurationMs / 2000))
+        return endpoint
+    }
+
+    /// Opens the cluster connection (tables created if absent) and the snapshot store.
+    private func openStores() throws -> (LeaseStore, SnapshotStore) {
+        guard let endpoint = clusterEndpoint else { throw DeployError(app: "ha", message: "cluster.config.strategyConfig.datasource is not usable") }
+        let connection = try MySQLConnection(endpoint)
+        let leaseStore = LeaseStore(connection: connection, groupId: cluster.groupId)
+        try leaseStore.createTables()
+        let store: SnapshotStore
+        switch config.persistence.store {
+        case .file(let directory):
+            store = FileSnapshotStore(directory: directory)
+        case .database(let name, let table):
+            guard var persistence = config.datasources[name]?.endpoint else {
+                throw DeployError(app: "ha", message: "persistence datasource \(name) is not defined")
+            }
+            persistence.timeoutSec = max(persistence.timeoutSec, endpoint.timeoutSec)
+            store = try DatabaseSnapshotStore(connection: try MySQLConnection(persistence), table: table)
+        }
+        return (leaseStore, store)
+    }
+
+    /// Replaces broken connections (after a database restart or network cut); the role is kept.
+    private func reconnect() {
+        guard let coordinator else { return }
+        do {
+            let (leaseStore, store) = try openStores()
+            coordinator.reconnect(leaseStore)
+            fenceStore = leaseStore
+            if let dbStore = store as? DatabaseSnapshotStore, case .active(let lease) = coordinator.role, fencedSaves {
+                dbStore.fence = (leaseStore, lease)
+            }
+            self.store = store
+            logger.notice("ha: reconnected to the cluster database")
+        } catch {
+            logger.warning("ha: cannot reconnect to the cluster database: \(error)")
+        }
+    }
+
     /// Opens the cluster and persistence connections (retrying until stopped).
     private func connect() -> ClusterCoordinator? {
-        guard let datasource = config.clusterDatasource else {
+        guard let endpoint = clusterEndpoint else {
             logger.critical("ha: cluster.config.strategyConfig.datasource is not usable; not starting")
             return nil
         }
-        var endpoint = datasource.endpoint
-        // A stalled database must not hold the control thread longer than the lease lasts.
-        endpoint.timeoutSec = UInt32(max(1, leaseDurationMs / 2000))
         while !stopRequested.load(ordering: .acquiring) {
             do {
-                let connection = try MySQLConnection(endpoint)
-                let leaseStore = LeaseStore(connection: connection, groupId: cluster.groupId)
-                try leaseStore.createTables()
-                let store: SnapshotStore
-                switch config.persistence.store {
-                case .file(let directory):
-                    store = FileSnapshotStore(directory: directory)
-                case .database(let name, let table):
-                    guard let persistence = config.datasources[name] else {
-                        logger.critical("ha: persistence datasource \(name) is not defined; not starting")
-                        return nil
-                    }
-                    let dbStore = try DatabaseSnapshotStore(connection: try MySQLConnection(persistence.endpoint), table: table)
-                    store = dbStore
-                }
+                let (leaseStore, store) = try openStores()
                 self.store = store
                 let coordinator = ClusterCoordinator(
                     store: leaseStore, nodeId: config.nodeId, heartbeatIntervalMs: cluster.heartbeatIntervalMs,
@@ -241,7 +275,6 @@ final class HAController: @unchecked Sendable {
         fence.untilMs.store(0, ordering: .releasing)
         hosts = newHosts()
         queue.connectionStarted(clear: true)
-        passiveSince = HAController.nowMs()
         startServer()
         logRole("passive", term: nil)
     }
@@ -321,13 +354,8 @@ final class HAController: @unchecked Sendable {
             host.startEngine()
         }
         // (4) open the ports.
-        for host in hosts {
-            do {
-                try host.openPorts()
-            } catch {
-                logger.error("ha: \(error)")
-            }
-        }
+        portWarned = []
+        openPendingPorts()
         awaitingCheckpoint = []
         nextLinkAttemptMs = 0
         // The replayed state becomes durable at once.
@@ -345,6 +373,20 @@ final class HAController: @unchecked Sendable {
     }
 
     // MARK: Active duties
+
+    /// Opens the source ports still closed (a port the old active still holds on this host is tried
+    /// again at every heartbeat, logged once).
+    private func openPendingPorts() {
+        for host in hosts where !host.allPortsOpen {
+            do {
+                try host.openPorts()
+            } catch {
+                if !portWarned.contains(host.app.name) { logger.error("ha: \(error); retrying every heartbeat") }
+                portWarned.insert(host.app.name)
+            }
+        }
+    }
+    private var portWarned: Set<String> = []
 
     private func maintainLink(now: Int) {
         if link.isAttached { return }
@@ -405,6 +447,7 @@ final class HAController: @unchecked Sendable {
             return true
         } catch {
             logger.error("ha: \(error)")
+            storeBroken = true
             return false
         }
     }
