@@ -57,8 +57,9 @@ import Glibc
         }
 
         /// A node's deployment.yaml: the seed guide's HA sections with heartbeat 500 ms × 3.
-        func config(node: String, syncPort: Int) throws -> URL {
-            let db = Cluster.database
+        func config(node: String, syncPort: Int, databasePort: Int? = nil) throws -> URL {
+            var db = Cluster.database
+            if let databasePort { db.port = databasePort }
             let yaml = """
                 wso2.carbon:
                   id: \(node)
@@ -109,8 +110,8 @@ import Glibc
             return url
         }
 
-        func start(_ node: String) throws -> NodeProcess {
-            let config = try config(node: node, syncPort: freeTCPPort())
+        func start(_ node: String, databasePort: Int? = nil) throws -> NodeProcess {
+            let config = try config(node: node, syncPort: freeTCPPort(), databasePort: databasePort)
             return try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: dir)
         }
     }

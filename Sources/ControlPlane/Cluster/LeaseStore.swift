@@ -5,6 +5,14 @@ public struct Lease: Sendable, Hashable {
     public var term: Int64
 }
 
+/// A lease's fencing condition as plain values: SQL (true only while the lease is live and
+/// current) and its parameters. Sendable, so a writer on another thread can carry it.
+public struct LeaseFence: Sendable, Hashable {
+    public var sql: String
+    public var parameters: [MySQLValue]
+    public var term: Int64
+}
+
 /// The cluster tables and the conditional statements that take, renew and release leadership.
 ///
 /// Every time judgement uses the **database's clock** (`NOW(6)`), never a node's: two nodes with
@@ -123,6 +131,11 @@ public final class LeaseStore {
 
     public func fenceParameters(_ lease: Lease) -> [MySQLValue] {
         [.string(groupId), .string(lease.nodeId), .int(lease.term)]
+    }
+
+    /// ``fence`` and ``fenceParameters(_:)`` of `lease` as one value.
+    public func fenceCondition(_ lease: Lease) -> LeaseFence {
+        LeaseFence(sql: fence, parameters: fenceParameters(lease), term: lease.term)
     }
 
     /// Records this node's heartbeat and properties (e.g. its event-sync endpoint).

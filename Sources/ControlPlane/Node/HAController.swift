@@ -46,11 +46,12 @@ final class HAController: @unchecked Sendable {
     private var attachedAtNs: UInt64 = 0
     private var nextLinkAttemptMs = 0
     private var lastErrorText: String?
-    /// A snapshot save failed: its connection may be broken; reopened at the next tick.
-    private var storeBroken = false
 
     /// How long a passive may read nothing before the active detaches it.
     static let stallLimitMs = 5_000
+    /// Longest a graceful stop waits for its final snapshots to be written.
+    static let handoverSaveTimeoutMs = 10_000
+    private let persister: PersistWorker
 
     init(config: DeploymentConfig, apps: [SiddhiApp], logger: Logger) {
         self.config = config
@@ -58,6 +59,7 @@ final class HAController: @unchecked Sendable {
         self.logger = logger
         queue = EventSyncQueue(capacityEvents: config.deployment.eventByteBufferQueueCapacity)
         link = EventSyncClient(nodeId: config.nodeId, stallLimitMs: HAController.stallLimitMs, logger: logger)
+        persister = PersistWorker(config: config, link: link, logger: logger, wake: wake)
     }
 
     func start() {
@@ -81,6 +83,11 @@ final class HAController: @unchecked Sendable {
 
     private static func nowMs() -> Int { ActiveFence.nowMs() }
 
+    /// Wall-clock epoch ms of a monotonic instant (for logs that other processes compare).
+    static func epochMs(atMonotonicMs ms: Int) -> Int {
+        Int(AppHost.wallClockMs()) - (HAController.nowMs() - ms)
+    }
+
     private var cluster: ClusterConfig { config.cluster }
     private var leaseDurationMs: Int { cluster.heartbeatIntervalMs * max(2, cluster.heartbeatMaxRetry) }
 
@@ -89,6 +96,8 @@ final class HAController: @unchecked Sendable {
     private func run() {
         guard let coordinator = connect() else { return }
         self.coordinator = coordinator
+        persister.start()
+        defer { persister.stop(timeoutMs: HAController.handoverSaveTimeoutMs) }
         becomePassive()
         var nextTickMs = 0
         var nextPersistMs = Int.max
@@ -111,10 +120,7 @@ final class HAController: @unchecked Sendable {
                 default:
                     break
                 }
-                if coordinator.connectionBroken || storeBroken {
-                    storeBroken = false
-                    reconnect()
-                }
+                if coordinator.connectionBroken { reconnect() }
                 now = HAController.nowMs()
                 if isActive {
                     nextTickMs = tickStartMs + cluster.heartbeatIntervalMs
@@ -133,6 +139,7 @@ final class HAController: @unchecked Sendable {
                     nextPersistMs = now + config.persistence.intervalMs
                 }
                 saveSnapshots()
+                processResults()
             }
             let untilMs = min(nextTickMs, isActive ? nextPersistMs : Int.max)
             let waitMs = max(1, untilMs - HAController.nowMs())
@@ -190,9 +197,6 @@ final class HAController: @unchecked Sendable {
             let (leaseStore, store) = try openStores()
             coordinator.reconnect(leaseStore)
             fenceStore = leaseStore
-            if let dbStore = store as? DatabaseSnapshotStore, case .active(let lease) = coordinator.role, fencedSaves {
-                dbStore.fence = (leaseStore, lease)
-            }
             self.store = store
             logger.notice("ha: reconnected to the cluster database")
         } catch {
@@ -271,12 +275,12 @@ final class HAController: @unchecked Sendable {
         return made
     }
 
-    private func becomePassive() {
+    private func becomePassive(extra: String = "") {
         fence.untilMs.store(0, ordering: .releasing)
         hosts = newHosts()
         queue.connectionStarted(clear: true)
         startServer()
-        logRole("passive", term: nil)
+        logRole("passive", term: nil, extra: extra)
     }
 
     private func startServer() {
@@ -311,7 +315,6 @@ final class HAController: @unchecked Sendable {
         // Everything the previous active sent is queued before replaying (it closed the link, or died).
         server?.stop(drainMs: cluster.heartbeatIntervalMs)
         server = nil
-        if let store = store as? DatabaseSnapshotStore, let fenceStore, fencedSaves { store.fence = (fenceStore, lease) }
         fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
         var replayed = 0
         lastRevision = nil
@@ -360,16 +363,18 @@ final class HAController: @unchecked Sendable {
         nextLinkAttemptMs = 0
         // The replayed state becomes durable at once.
         for host in hosts { host.requestSnapshot() }
-        logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs)")
+        logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs),\"leaseCheckEpochMs\":\(HAController.epochMs(atMonotonicMs: detectedAtMs))")
     }
 
     private func demote(reason: String) {
         logger.error("ha: demoting: \(reason)")
+        // The engines ran no input after this instant (the fence), whatever the database did.
+        let actedUntil = HAController.epochMs(atMonotonicMs: min(HAController.nowMs(), fence.untilMs.load(ordering: .acquiring)))
         fence.untilMs.store(0, ordering: .releasing)
         for host in hosts { host.stop() }
         link.detach(reason: "this node is no longer active")
-        if let store = store as? DatabaseSnapshotStore { store.fence = nil }
-        becomePassive()
+        persister.cancelPending()
+        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)")
     }
 
     // MARK: Active duties
@@ -424,32 +429,37 @@ final class HAController: @unchecked Sendable {
         return nil
     }
 
+    /// Hands the snapshots the engines took to the persistence thread.
     private func saveSnapshots() {
         for host in hosts {
             guard let snapshot = host.takePendingSnapshot() else { continue }
-            persist(host: host, snapshot)
+            submit(host: host, snapshot)
         }
     }
 
+    private func submit(host: AppHost, _ snapshot: PendingSnapshot) {
+        var fence: LeaseFence?
+        if fencedSaves, let fenceStore, case .active(let lease) = coordinator?.role { fence = fenceStore.fenceCondition(lease) }
+        persister.submit(PersistWorker.Job(app: host.app.name, snapshot: snapshot, fence: fence))
+    }
+
+    /// What the persistence thread finished: last revision, passive in sync.
     @discardableResult
-    private func persist(host: AppHost, _ snapshot: PendingSnapshot) -> Bool {
-        guard let store else { return false }
-        let name = host.app.name
-        do {
-            let revision = try store.save(appName: name, epochMs: snapshot.epochMs, lastSequence: snapshot.lastSequence,
-                                          snapshot: snapshot.bytes, revisionsToKeep: config.persistence.revisionsToKeep)
-            lastRevision = revision
-            if link.persisted(app: name, revision: revision.revision, lastSequence: snapshot.lastSequence),
-               snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(name) != nil, awaitingCheckpoint.isEmpty {
-                logger.notice("ha: passive \(link.attachedPeer ?? "?") in sync (checkpoint \(revision.revision), sequence \(snapshot.lastSequence))")
+    private func processResults() -> Int {
+        var saved = 0
+        for result in persister.takeResults() {
+            guard let revision = result.revision else {
+                logger.error("ha: \(result.error ?? "snapshot not saved")")
+                continue
             }
-            logger.debug("ha: app '\(name)' persisted \(revision.revision) through sequence \(snapshot.lastSequence) (\(snapshot.bytes.count) bytes)")
-            return true
-        } catch {
-            logger.error("ha: \(error)")
-            storeBroken = true
-            return false
+            saved += 1
+            lastRevision = revision
+            if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(result.app) != nil, awaitingCheckpoint.isEmpty {
+                logger.notice("ha: passive \(link.attachedPeer ?? "?") in sync (checkpoint \(revision.revision), sequence \(result.snapshot.lastSequence))")
+            }
+            logger.debug("ha: app '\(result.app)' persisted \(revision.revision) through sequence \(result.snapshot.lastSequence) (\(result.snapshot.bytes.count) bytes)")
         }
+        return saved
     }
 
     private var passiveInSync: Bool { link.isAttached && awaitingCheckpoint.isEmpty && attachedAtNs != 0 }
@@ -459,11 +469,14 @@ final class HAController: @unchecked Sendable {
         let startMs = HAController.nowMs()
         for host in hosts { host.closePorts() }
         for host in hosts { host.stop() }
-        saveSnapshots()
-        var saved = 0
-        for host in hosts where config.persistence.enabled {
-            if persist(host: host, host.snapshotStopped()) { saved += 1 }
+        _ = persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs)
+        processResults()
+        for host in hosts where config.persistence.enabled { submit(host: host, host.snapshotStopped()) }
+        // Saved and announced before the lease goes: the passive then replays nothing twice.
+        if !persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs) {
+            logger.error("ha: final checkpoint not written within \(HAController.handoverSaveTimeoutMs) ms; the passive replays its queue instead")
         }
+        let saved = processResults()
         link.released()
         coordinator?.release()
         fence.untilMs.store(0, ordering: .releasing)
@@ -477,6 +490,6 @@ final class HAController: @unchecked Sendable {
         let leaseMs = isActive ? max(0, Int(coordinator?.activeUntilMs ?? 0) - HAController.nowMs()) : 0
         let revision = lastRevision.map { "\"\($0.revision)\"" } ?? "null"
         let termText = term.map(String.init) ?? (coordinator?.observedLeader.map { String($0.lease.term) } ?? "null")
-        logger.notice("ha-role {\"node\":\"\(config.nodeId)\",\"role\":\"\(role)\",\"term\":\(termText),\"leaseExpiresInMs\":\(leaseMs),\"lastRevision\":\(revision),\"passiveInSync\":\(role == "active" ? passiveInSync : queueInSync),\"queueDepth\":\(queue.depth)\(extra)}")
+        logger.notice("ha-role {\"node\":\"\(config.nodeId)\",\"role\":\"\(role)\",\"term\":\(termText),\"leaseExpiresInMs\":\(leaseMs),\"lastRevision\":\(revision),\"passiveInSync\":\(role == "active" ? passiveInSync : queueInSync),\"queueDepth\":\(queue.depth),\"atEpochMs\":\(AppHost.wallClockMs())\(extra)}")
     }
 }
