@@ -275,7 +275,7 @@ final class AppHost: @unchecked Sendable {
             var drained = 0
             for (r, ring) in rings.enumerated() {
                 for _ in 0..<AppHost.batchesPerRingMax {
-                    guard let item = ring.tryPop() else { break }
+                    guard fence.isOpen, let item = ring.tryPop() else { break }
                     if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
                     let first = lastSequence + 1
                     lastSequence += Int64(item.batch.count)
