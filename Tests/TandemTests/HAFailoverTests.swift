@@ -57,9 +57,11 @@ import Glibc
         }
 
         /// A node's deployment.yaml: the seed guide's HA sections with heartbeat 500 ms × 3.
-        func config(node: String, syncPort: Int, databasePort: Int? = nil) throws -> URL {
+        func config(node: String, syncPort: Int, databasePort: Int? = nil, databaseHost: String? = nil,
+                    syncHost: String = "127.0.0.1", advertisedHost: String? = nil) throws -> URL {
             var db = Cluster.database
             if let databasePort { db.port = databasePort }
+            if let databaseHost { db.host = databaseHost }
             let yaml = """
                 wso2.carbon:
                   id: \(node)
@@ -99,8 +101,8 @@ import Glibc
                   type: ha
                   eventByteBufferQueueCapacity: 200000
                   eventSyncServer:
-                    host: 127.0.0.1
-                    port: \(syncPort)
+                    host: \(syncHost)
+                    port: \(syncPort)\(advertisedHost.map { "\n    advertisedHost: \($0)" } ?? "")
                 tandem:
                   persistence:
                     intervalInMs: 700
@@ -157,8 +159,9 @@ import Glibc
 
     /// Publishes events `from...` in batches until `total`, or until a send fails; calls `after` with
     /// the count written so far after each batch. Returns the last event written.
-    static func publish(port: Int, from first: Int, total: Int, pauseUs: UInt32, after: (Int) -> Void = { _ in }) -> Int {
-        let publisher = TCPPublisher(host: "127.0.0.1", port: port, sendTimeoutMs: 5_000)
+    static func publish(host: String = "127.0.0.1", port: Int, from first: Int, total: Int, pauseUs: UInt32,
+                        after: (Int) -> Void = { _ in }) -> Int {
+        let publisher = TCPPublisher(host: host, port: port, sendTimeoutMs: 5_000)
         do { try publisher.connect() } catch { return first - 1 }
         var next = first
         while next <= total {

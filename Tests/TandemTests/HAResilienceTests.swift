@@ -21,16 +21,16 @@ final class BlackholeProxy: @unchecked Sendable {
     let blackholed = LockedFlag()
     private let stopping = LockedFlag()
 
-    init(targetPort: Int) {
+    init(targetPort: Int, host: String = "127.0.0.1", port: Int? = nil) {
         self.targetPort = targetPort
-        port = freeTCPPort()
+        self.port = port ?? freeTCPPort()
         listenFd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listenFd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(self.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr(host)
         _ = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
