@@ -151,8 +151,10 @@ final class BlackholeProxy: @unchecked Sendable {
         #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") })
         #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
 
-        let total = 16_000
-        _ = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: 1_000) { sent in
+        // The stream outlasts A's lease: A stops running input at its lease validity, closes its port
+        // when it demotes, and the publisher resumes on B.
+        let total = 30_000
+        _ = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: 2_000) { sent in
             if sent == 6_000 { proxy.blackholed.store(true) }
         }
         #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
@@ -163,6 +165,7 @@ final class BlackholeProxy: @unchecked Sendable {
         let leaseCheck = try #require(HAResilienceTests.jsonNumber(promoted, "leaseCheckEpochMs"))
         print("HA database outage: A ran input until \(actedUntil), B's winning lease check began at \(leaseCheck) (\(leaseCheck - actedUntil) ms later); B active at \(HAResilienceTests.jsonNumber(promoted, "atEpochMs") ?? 0)")
         #expect(actedUntil < leaseCheck, "A still ran input when B took the lease: two actives")
+        if ProcessInfo.processInfo.environment["TANDEM_TEST_VERBOSE"] != nil { print("A:\n\(a.stderr)\nB:\n\(b.stderr)") }
         try HAResilienceTests.finish(cluster, on: b, total: total)
     }
 }

@@ -97,7 +97,7 @@ final class HAController: @unchecked Sendable {
         guard let coordinator = connect() else { return }
         self.coordinator = coordinator
         persister.start()
-        defer { persister.stop(timeoutMs: HAController.handoverSaveTimeoutMs) }
+        defer { persister.stop(timeoutMs: isActive ? HAController.handoverSaveTimeoutMs : 1_000) }
         becomePassive()
         var nextTickMs = 0
         var nextPersistMs = Int.max
@@ -184,7 +184,7 @@ final class HAController: @unchecked Sendable {
             guard var persistence = config.datasources[name]?.endpoint else {
                 throw DeployError(app: "ha", message: "persistence datasource \(name) is not defined")
             }
-            persistence.timeoutSec = max(persistence.timeoutSec, endpoint.timeoutSec)
+            persistence.timeoutSec = min(persistence.timeoutSec, PersistWorker.timeoutSec(config))
             store = try DatabaseSnapshotStore(connection: try MySQLConnection(persistence), table: table)
         }
         return (leaseStore, store)

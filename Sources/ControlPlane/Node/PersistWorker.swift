@@ -57,14 +57,20 @@ final class PersistWorker: @unchecked Sendable {
         thread.start()
     }
 
-    /// Finishes the jobs already queued (up to `timeoutMs`), then stops the thread.
+    /// Finishes the jobs already queued (up to `timeoutMs` in all), then stops the thread. A save
+    /// still stuck on an unreachable database after that is abandoned (logged; the process exits).
     func stop(timeoutMs: Int) {
+        let deadline = DispatchTime.now() + .milliseconds(timeoutMs)
         _ = waitIdle(timeoutMs: timeoutMs)
         condition.lock()
         stopping = true
+        jobs.removeAll()
+        order.removeAll()
         condition.broadcast()
         condition.unlock()
-        if thread != nil { finished.wait() }
+        if thread != nil && finished.wait(timeout: deadline) == .timedOut {
+            logger.warning("ha: a snapshot save is still waiting for the database; abandoned at stop")
+        }
         thread = nil
     }
 
@@ -138,14 +144,21 @@ final class PersistWorker: @unchecked Sendable {
         }
     }
 
+    /// Client timeout of the persistence connection: long enough for a large snapshot's round trip,
+    /// short enough that an unreachable database is noticed within a few leases.
+    static func timeoutSec(_ config: DeploymentConfig) -> UInt32 {
+        UInt32(max(5, 2 * config.cluster.heartbeatIntervalMs * max(2, config.cluster.heartbeatMaxRetry) / 1000))
+    }
+
     private func openStore() throws -> SnapshotStore {
         switch config.persistence.store {
         case .file(let directory):
             return FileSnapshotStore(directory: directory)
         case .database(let name, let table):
-            guard let endpoint = config.datasources[name]?.endpoint else {
+            guard var endpoint = config.datasources[name]?.endpoint else {
                 throw SnapshotStoreError(message: "persistence datasource \(name) is not defined")
             }
+            endpoint.timeoutSec = min(endpoint.timeoutSec, PersistWorker.timeoutSec(config))
             return try DatabaseSnapshotStore(connection: try MySQLConnection(endpoint), table: table)
         }
     }
