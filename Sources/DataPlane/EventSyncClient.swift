@@ -13,6 +13,7 @@ import Logging
 /// allows). A passive that reads nothing for `stallLimitMs` (its queue stays full) is detached,
 /// logged, and the active keeps serving without it; the control plane re-attaches it later.
 public final class EventSyncClient: @unchecked Sendable {
+    /// This (active) node's id, sent in the hello frame.
     public let nodeId: String
     /// How long a write may make no progress before the passive is detached.
     public let stallLimitMs: Int
@@ -23,9 +24,14 @@ public final class EventSyncClient: @unchecked Sendable {
     private let encoder = FrameEncoder(sessionId: "tandem-eventsync")
     /// Bumped at every attach; lets callers notice a re-attach (the passive needs a checkpoint).
     public let generation = ManagedAtomic<Int>(0)
+    /// Events written to the passive (metric).
     public let eventsForwarded = ManagedAtomic<Int>(0)
+    /// Times a passive was detached for an error or a stall (metric).
     public let detaches = ManagedAtomic<Int>(0)
 
+    /// - Parameters:
+    ///   - stallLimitMs: how long a write may make no progress before the passive is detached.
+    ///   - logger: attach and detach events.
     public init(nodeId: String, stallLimitMs: Int, logger: Logger) {
         precondition(stallLimitMs > 0)
         self.nodeId = nodeId

@@ -24,8 +24,11 @@ public enum EventSyncFrameKind: UInt8, Sendable {
 
 /// A malformed event-sync frame (the connection carrying it is closed).
 public struct EventSyncError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong, with the app and stream when known.
     public var message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
@@ -141,9 +144,13 @@ public enum EventSyncProtocol {
 /// Events of one batch the passive holds: sequence numbers `firstSequence ..< firstSequence + eventCount`
 /// of stream `stream` of app `app`, kept encoded (a siddhi-io-tcp frame) until replayed or trimmed.
 public struct EventSyncEntry: Sendable {
+    /// The app the events are for.
     public var app: String
+    /// The stream of the app (the embedded frame's channel).
     public var stream: String
+    /// Sequence number of the first event.
     public var firstSequence: Int64
+    /// Events in the frame.
     public var eventCount: Int
     /// The siddhi-io-tcp frame (siddhi-map-binary payload) holding the events.
     public var frame: [UInt8]
@@ -151,6 +158,7 @@ public struct EventSyncEntry: Sendable {
     /// Sequence number of the entry's last event.
     public var lastSequence: Int64 { firstSequence + Int64(eventCount) - 1 }
 
+    /// An entry for events `firstSequence ..< firstSequence + eventCount` held in `frame`.
     public init(app: String, stream: String, firstSequence: Int64, eventCount: Int, frame: [UInt8]) {
         self.app = app
         self.stream = stream

@@ -24,6 +24,7 @@ public final class EventSyncQueue: @unchecked Sendable {
     private var persisted: [String: (revision: String, lastSequence: Int64)] = [:]
     private var closed = false
 
+    /// An empty queue holding at most `capacityEvents` events (`eventByteBufferQueueCapacity`).
     public init(capacityEvents: Int) {
         precondition(capacityEvents >= 1)
         self.capacityEvents = capacityEvents

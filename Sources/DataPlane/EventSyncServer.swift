@@ -20,7 +20,9 @@ public final class EventSyncServer: @unchecked Sendable {
         case released
     }
 
+    /// The address listened on.
     public let host: String
+    /// Where received events go.
     public let queue: EventSyncQueue
     /// The bound port (differs from the requested one when that was 0); valid after `start()`.
     public private(set) var port: Int
@@ -32,12 +34,17 @@ public final class EventSyncServer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
     private var listenFd: Int32 = -1
+    /// Frames read (metric).
     public let framesReceived = ManagedAtomic<Int>(0)
+    /// Events read (metric).
     public let eventsReceived = ManagedAtomic<Int>(0)
 
     static let pollMs: Int32 = 50
     static let readChunkBytes = 1 << 16
 
+    /// - Parameters:
+    ///   - host, port: where to listen (port 0: any free port, see ``port``).
+    ///   - notify: told of connections, disconnections and a released lease, on the server thread.
     public init(host: String, port: Int, queue: EventSyncQueue, logger: Logger, notify: @escaping @Sendable (Notice) -> Void) {
         self.host = host
         self.port = port

@@ -8,8 +8,11 @@ public struct Lease: Sendable, Hashable {
 /// A lease's fencing condition as plain values: SQL (true only while the lease is live and
 /// current) and its parameters. Sendable, so a writer on another thread can carry it.
 public struct LeaseFence: Sendable, Hashable {
+    /// An `EXISTS (…)` condition on the lease table.
     public var sql: String
+    /// Its parameters: group, node id, term.
     public var parameters: [MySQLValue]
+    /// The lease term the condition checks (stored with each fenced write).
     public var term: Int64
 }
 
