@@ -8,9 +8,23 @@ import Glibc
 enum NetnsEnvironment {
     static let ipPath = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    static var available: Bool {
-        getuid() == 0 && ipPath != nil && ProcessInfo.processInfo.environment["TANDEM_TEST_NETNS"] != "0"
-    }
+    /// Root, `ip`, not turned off, and the kernel lets this process make a namespace (containers
+    /// without CAP_SYS_ADMIN do not).
+    static let available: Bool = {
+        guard getuid() == 0, let ipPath, ProcessInfo.processInfo.environment["TANDEM_TEST_NETNS"] != "0" else { return false }
+        let name = "tandem-probe-\(getpid())"
+        func ip(_ arguments: [String]) -> Bool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ipPath)
+            process.arguments = arguments
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return false }
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        }
+        guard ip(["netns", "add", name]) else { return false }
+        return ip(["netns", "del", name])
+    }()
 }
 
 /// Each node in its own network namespace (`scripts/ha-netns.sh`: veth pairs on a bridge), with its
