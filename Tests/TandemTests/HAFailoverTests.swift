@@ -224,11 +224,14 @@ import Glibc
             #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
         }
         print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume); the signal came after event \(stopAt) (in flight then, not in the cluster: \(max(0, stopAt - resume))); the publisher wrote \(written - stopAt) more before its writes failed (not in the cluster: \(written - max(resume, stopAt))). \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
+        if ProcessInfo.processInfo.environment["TANDEM_TEST_VERBOSE"] != nil { print("A:\n\(a.stderr)\nB:\n\(b.stderr)") }
         return (Takeover(ms: takeoverMs, resumeAfter: resume), written, b.stderr)
     }
 
-    @Test func killNineActiveWhileStreamingLosesNothing() throws {
-        let result = try run(signal: SIGKILL, total: 30_000, stopAt: 16_000)
+    /// Kill points: early (little state, most of it in the queue) and late (after several snapshots).
+    @Test(arguments: [5_000, 16_000])
+    func killNineActiveWhileStreamingLosesNothing(killAfterEvents: Int) throws {
+        let result = try run(signal: SIGKILL, total: 30_000, stopAt: killAfterEvents)
         #expect(result.takeover.ms < 5_000, "takeover took \(result.takeover.ms) ms")
         #expect(result.bStderr.contains("restored revision"), "B restored no revision")
     }
