@@ -3,6 +3,7 @@
 # every batch to a passive), on loopback:
 #   scripts/ha-throughput.sh [EVENTS]        (default 4000000; build first: swift build -c release)
 # Needs MariaDB (scripts/mariadb.sh start; TANDEM_TEST_MYSQL_{HOST,PORT,USER,PASSWORD} as for tests).
+# QUEUE_CAPACITY sets the passive's eventByteBufferQueueCapacity (default 4000000).
 # Prints events/s from the first event sent until the node has counted them all.
 set -euo pipefail
 events=${1:-4000000}
@@ -15,6 +16,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT && echo "work dir $work"
 port=$(( 20000 + RANDOM % 20000 ))
 window=100000
 mkdir -p "$work/apps"
@@ -61,7 +63,7 @@ cluster.config:
     eventPollingInterval: 500
 deployment.config:
   type: ha
-  eventByteBufferQueueCapacity: 4000000
+  eventByteBufferQueueCapacity: ${QUEUE_CAPACITY:-4000000}
   eventSyncServer:
     host: 127.0.0.1
     port: $2
@@ -78,7 +80,7 @@ measure() {  # label out-file
   end=$(date +%s%N)
   echo "$1: $events events in $(( (end - start) / 1000000 )) ms = $(( events * 1000000000 / (end - start) )) events/s"
 }
-wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 "$bin" run --apps "$work/apps" >"$work/solo.out" 2>"$work/solo.err" & pids+=($!)
 wait_port "$port"

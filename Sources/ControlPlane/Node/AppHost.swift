@@ -66,10 +66,18 @@ final class AppHost: @unchecked Sendable {
     private var pendingSnapshot: PendingSnapshot?
     /// Called on the engine thread after it stored a snapshot (wakes the control plane).
     var onSnapshot: (@Sendable () -> Void)?
-    /// HA: take a snapshot on the engine's own initiative after this many events since the last one,
-    /// so the passive's bounded queue is trimmed before it fills (set from the passive's capacity).
-    let checkpointEveryEvents = ManagedAtomic<Int>(Int.max)
+    /// HA: this app's share of the passive's queue (events). The engine checkpoints on its own after
+    /// half of it since the last snapshot, and forwards no batch that would take the events since the
+    /// last committed snapshot past it (push-back) until a checkpoint commits. Int.max: no limit.
+    let passiveShareEvents = ManagedAtomic<Int>(Int.max)
+    /// HA: sequence of the last snapshot written to the store (set by the control plane).
+    let committedSequence = ManagedAtomic<Int>(0)
     private var lastSnapshotSequence: Int64 = 0
+    private var lastSnapshotAtMs = 0
+    /// Engine-initiated checkpoints are at least this far apart (keeps the database's load bounded).
+    static let checkpointSpacingMs = 50
+    /// Set when the node stops being active: queued input is dropped, not run.
+    private let discarding = ManagedAtomic<Bool>(false)
     private var streamNames: [String] = []
     private var scratch: [UInt8] = []
     /// Indices of the listeners started.
@@ -146,6 +154,7 @@ final class AppHost: @unchecked Sendable {
         try runtime.restore(bytes)
         self.lastSequence = lastSequence
         lastSnapshotSequence = lastSequence
+        committedSequence.store(Int(lastSequence), ordering: .relaxed)
     }
 
     /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
@@ -161,6 +170,13 @@ final class AppHost: @unchecked Sendable {
         runtime.send(streamIndex: index, batch: batch)
         lastSequence = entry.lastSequence
         return batch.count
+    }
+
+    /// The node is no longer active: the engine drops what is queued (it must not run it) so that
+    /// the sources can stop at once.
+    func abandonInput() {
+        discarding.store(true, ordering: .releasing)
+        doorbell.ring()
     }
 
     /// Asks the engine thread for a snapshot at its next batch boundary.
@@ -254,6 +270,9 @@ final class AppHost: @unchecked Sendable {
         let rings = listeners.map(\.ring)
         let returns = returnRings
         var fenceWarned = false
+        // A batch popped while the passive pushed back, when the lease validity lapsed meanwhile: it
+        // runs first once the fence opens again, or is dropped with the rest at demotion.
+        var held: (ring: Int, item: IngestBatch)?
         while true {
             if snapshotRequested.load(ordering: .relaxed) && snapshotRequested.exchange(false, ordering: .acquiring) {
                 takeSnapshot()
@@ -261,8 +280,19 @@ final class AppHost: @unchecked Sendable {
             // HA: once the lease may have lapsed, run nothing more (the rings fill, the sources stop
             // reading, publishers are pushed back) until the control plane demotes or renews.
             if !fence.isOpen {
+                if discarding.load(ordering: .acquiring) {
+                    var dropped = held?.item.batch.count ?? 0
+                    held = nil
+                    for (r, ring) in rings.enumerated() {
+                        while let item = ring.tryPop() {
+                            dropped += item.batch.count
+                            _ = returns[r].tryPush(item.batch)
+                        }
+                    }
+                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) received events not run: this node's lease lapsed") }
+                }
                 if stopping.load(ordering: .acquiring) {
-                    let dropped = rings.reduce(0) { $0 + $1.count }
+                    let dropped = rings.reduce(0) { $0 + $1.count } + (held == nil ? 0 : 1)
                     if dropped > 0 { logger.error("app '\(app.name)': \(dropped) batches not run: this node's lease lapsed") }
                     return
                 }
@@ -273,25 +303,38 @@ final class AppHost: @unchecked Sendable {
             }
             fenceWarned = false
             var drained = 0
-            for (r, ring) in rings.enumerated() {
+            drain: for (r, ring) in rings.enumerated() {
                 for _ in 0..<AppHost.batchesPerRingMax {
-                    guard fence.isOpen, let item = ring.tryPop() else { break }
+                    let item: IngestBatch
+                    var r = r
+                    if let waiting = held {
+                        (r, item) = waiting
+                        held = nil
+                    } else {
+                        guard fence.isOpen, let popped = ring.tryPop() else { break }
+                        item = popped
+                    }
                     if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
                     let first = lastSequence + 1
+                    if let syncLink {
+                        holdForPassive(syncLink, adding: item.batch.count)
+                        guard fence.isOpen else {
+                            held = (r, item)
+                            break drain
+                        }
+                    }
                     lastSequence += Int64(item.batch.count)
                     if let syncLink {
                         syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
                                          batch: item.batch, scratch: &scratch)
                     }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
-                    if lastSequence - lastSnapshotSequence >= Int64(checkpointEveryEvents.load(ordering: .relaxed)) && !snapshotWaiting {
-                        takeSnapshot()  // at most one waiting to be written: checkpoints go no faster than saves
-                    }
+                    checkpointIfDue()
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
             }
-            if drained > 0 { continue }
+            if drained > 0 || held != nil { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
             if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
@@ -306,14 +349,39 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
-    private var snapshotWaiting: Bool {
-        snapshotLock.lock(); defer { snapshotLock.unlock() }
-        return pendingSnapshot != nil
+    /// Takes a checkpoint when half of the passive's share was forwarded since the last one, the last
+    /// one is written, and the previous engine-initiated one is `checkpointSpacingMs` old.
+    private func checkpointIfDue() {
+        let share = passiveShareEvents.load(ordering: .relaxed)
+        guard share != Int.max, lastSequence - lastSnapshotSequence >= Int64(share / 2),
+              Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence else { return }
+        let now = ActiveFence.nowMs()
+        guard now - lastSnapshotAtMs >= AppHost.checkpointSpacingMs else { return }
+        takeSnapshot()
+    }
+
+    /// Flow control towards the passive: before forwarding `adding` more events, wait while the events
+    /// since the last committed snapshot would exceed the passive's share (checkpointing meanwhile).
+    /// Gives up after the link's stall limit (the link then detaches a passive that reads nothing).
+    private func holdForPassive(_ link: EventSyncClient, adding: Int) {
+        let share = passiveShareEvents.load(ordering: .relaxed)
+        guard share != Int.max else { return }
+        var waitedMs = 0
+        while lastSequence + Int64(adding) - Int64(committedSequence.load(ordering: .acquiring)) > Int64(share) {
+            guard waitedMs < link.stallLimitMs, fence.isOpen, !discarding.load(ordering: .relaxed), link.isAttached else { return }
+            if lastSequence > lastSnapshotSequence, Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence,
+               ActiveFence.nowMs() - lastSnapshotAtMs >= AppHost.checkpointSpacingMs {
+                takeSnapshot()
+            }
+            usleep(1_000)
+            waitedMs += 1
+        }
     }
 
     private func takeSnapshot() {
         let taken = PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
         lastSnapshotSequence = lastSequence
+        lastSnapshotAtMs = ActiveFence.nowMs()
         snapshotLock.lock()
         pendingSnapshot = taken
         snapshotLock.unlock()

@@ -371,6 +371,7 @@ final class HAController: @unchecked Sendable {
         // The engines ran no input after this instant (the fence), whatever the database did.
         let actedUntil = HAController.epochMs(atMonotonicMs: min(HAController.nowMs(), fence.untilMs.load(ordering: .acquiring)))
         fence.untilMs.store(0, ordering: .releasing)
+        for host in hosts { host.abandonInput() }
         for host in hosts { host.stop() }
         link.detach(reason: "this node is no longer active")
         persister.cancelPending()
@@ -404,9 +405,9 @@ final class HAController: @unchecked Sendable {
         guard let (host, port, capacity) = passiveEndpoint() else { return }
         do {
             try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2))
-            // Checkpoint before the passive's queue can fill: at a quarter of its share per app.
-            let every = max(1, capacity / (4 * max(1, hosts.count)))
-            for host in hosts { host.checkpointEveryEvents.store(every, ordering: .relaxed) }
+            // Each app's share of the passive's queue, with a quarter left for frames in flight.
+            let share = max(1, capacity * 3 / (4 * max(1, hosts.count)))
+            for host in hosts { host.passiveShareEvents.store(share, ordering: .relaxed) }
             attachedAtNs = DispatchTime.now().uptimeNanoseconds
             awaitingCheckpoint = Set(hosts.map(\.app.name))
             // The passive joined: checkpoint at once so it is in sync.
@@ -454,6 +455,9 @@ final class HAController: @unchecked Sendable {
             }
             saved += 1
             lastRevision = revision
+            if let host = hosts.first(where: { $0.app.name == result.app }) {
+                host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
+            }
             if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(result.app) != nil, awaitingCheckpoint.isEmpty {
                 logger.notice("ha: passive \(link.attachedPeer ?? "?") in sync (checkpoint \(revision.revision), sequence \(result.snapshot.lastSequence))")
             }
