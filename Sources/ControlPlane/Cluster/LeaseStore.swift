@@ -149,6 +149,19 @@ public final class LeaseStore {
             """, [.string(groupId), .string(nodeId), .string(properties)])
     }
 
+    /// Every member of the group with the age of its last heartbeat (ms, database clock) and its
+    /// property map, most recent first.
+    public func members() throws(MySQLError) -> [(nodeId: String, heartbeatAgeMs: Int, properties: String)] {
+        let rows = try connection.queryStrings("""
+            SELECT NODE_ID, TIMESTAMPDIFF(MICROSECOND, LAST_HEARTBEAT, NOW(6)), PROPERTY_MAP FROM \(LeaseStore.membersTable)
+             WHERE GROUP_ID = ? ORDER BY LAST_HEARTBEAT DESC
+            """, [.string(groupId)])
+        return rows.compactMap { row in
+            guard let id = row[0], let age = row[1].flatMap({ Int($0) }) else { return nil }
+            return (id, age / 1000, row[2] ?? "")
+        }
+    }
+
     /// Members whose heartbeat is younger than `freshMs` (database clock): node id → properties.
     public func liveMembers(freshMs: Int) throws(MySQLError) -> [String: String] {
         let rows = try connection.queryStrings("""

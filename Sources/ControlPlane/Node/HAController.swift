@@ -254,7 +254,7 @@ final class HAController: @unchecked Sendable {
         let syncPort = server?.port ?? port
         let advertisedPort = config.deployment.advertisedPort ?? syncPort
         let role = isActive ? "active" : "passive"
-        return "{\"eventSyncHost\":\"\(host)\",\"eventSyncPort\":\(advertisedPort),\"queueCapacityEvents\":\(queue.capacityEvents),\"role\":\"\(role)\",\"inSync\":\(queueInSync)}"
+        return "{\"eventSyncHost\":\"\(host)\",\"eventSyncPort\":\(advertisedPort),\"queueCapacityEvents\":\(queue.capacityEvents),\"role\":\"\(role)\",\"inSync\":\(queueInSync),\"queueDepth\":\(queue.depth),\"passiveInSync\":\(isActive && passiveInSync)}"
     }
 
     // MARK: Passive
