@@ -25,6 +25,8 @@ import Glibc
         let sourcePort: Int
         let appName: String
         let group: String
+        /// The passive's `eventByteBufferQueueCapacity`.
+        var queueCapacity = 200_000
 
         init() throws {
             dir = try makeTempDirectory()
@@ -99,7 +101,7 @@ import Glibc
                     eventPollingInterval: 500
                 deployment.config:
                   type: ha
-                  eventByteBufferQueueCapacity: 200000
+                  eventByteBufferQueueCapacity: \(queueCapacity)
                   eventSyncServer:
                     host: \(syncHost)
                     port: \(syncPort)\(advertisedHost.map { "\n    advertisedHost: \($0)" } ?? "")
@@ -186,8 +188,10 @@ import Glibc
 
     /// Starts A (active) and B (passive, in sync), streams, stops A with `signal` mid-stream, and
     /// checks the final counts on B after the publisher resumed there.
-    func run(signal: Int32, total: Int, stopAt: Int) throws -> (takeover: Takeover, writtenBeforeStop: Int, bStderr: String) {
-        let cluster = try Cluster()
+    func run(signal: Int32, total: Int, stopAt: Int, queueCapacity: Int = 200_000, pauseUs: UInt32 = 1_000) throws
+        -> (takeover: Takeover, writtenBeforeStop: Int, aStderr: String, bStderr: String) {
+        var cluster = try Cluster()
+        cluster.queueCapacity = queueCapacity
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
         let a = try cluster.start("a")
         defer { _ = a.terminate() }
@@ -199,7 +203,7 @@ import Glibc
         #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
 
         var stoppedAtNs: UInt64 = 0
-        let written = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: 1_000) { sent in
+        let written = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: pauseUs) { sent in
             if sent == stopAt {
                 stoppedAtNs = DispatchTime.now().uptimeNanoseconds
                 kill(a.process.processIdentifier, signal)
@@ -225,7 +229,7 @@ import Glibc
         }
         print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume); the signal came after event \(stopAt) (in flight then, not in the cluster: \(max(0, stopAt - resume))); the publisher wrote \(written - stopAt) more before its writes failed (not in the cluster: \(written - max(resume, stopAt))). \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
         if ProcessInfo.processInfo.environment["TANDEM_TEST_VERBOSE"] != nil { print("A:\n\(a.stderr)\nB:\n\(b.stderr)") }
-        return (Takeover(ms: takeoverMs, resumeAfter: resume), written, b.stderr)
+        return (Takeover(ms: takeoverMs, resumeAfter: resume), written, a.stderr, b.stderr)
     }
 
     /// Kill points: early (little state, most of it in the queue) and late (after several snapshots).
@@ -234,6 +238,16 @@ import Glibc
         let result = try run(signal: SIGKILL, total: 30_000, stopAt: killAfterEvents)
         #expect(result.takeover.ms < 5_000, "takeover took \(result.takeover.ms) ms")
         #expect(result.bStderr.contains("restored revision"), "B restored no revision")
+    }
+
+    /// A passive queue far smaller than the stream: the active checkpoints on its own and holds input
+    /// (push-back) instead of overflowing it; the passive stays in sync and the failover is exact.
+    @Test func smallPassiveQueuePushesBackAndStaysInSync() throws {
+        let result = try run(signal: SIGKILL, total: 30_000, stopAt: 24_000, queueCapacity: 2_000, pauseUs: 0)
+        #expect(!result.aStderr.contains("detached passive"), "the passive was never detached")
+        #expect(!result.aStderr.contains("lapsed"), "the active kept its lease under push-back")
+        #expect(!result.bStderr.contains("they are lost"))
+        #expect(HAResilienceTests.count(result.bStderr, "replayed") >= 1)
     }
 
     @Test func sigtermHandsOverWithinAHeartbeat() throws {
