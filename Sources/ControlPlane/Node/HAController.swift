@@ -225,6 +225,9 @@ final class HAController: @unchecked Sendable {
                 if case .database = config.persistence.store, !fencedSaves {
                     logger.warning("ha: PERSISTENCE_DB and the cluster database are on different servers: snapshot saves are not fenced by the lease term")
                 }
+                if config.deployment.advertisedEndpoint.host == "0.0.0.0" {
+                    logger.warning("ha: deployment.config.eventSyncServer.advertisedHost is not set and host is 0.0.0.0: the other node can reach this one only on the same host (127.0.0.1); set advertisedHost to this node's address")
+                }
                 logger.info("ha: node '\(config.nodeId)' in group '\(cluster.groupId)', lease \(leaseDurationMs) ms (heartbeat \(cluster.heartbeatIntervalMs) ms × \(cluster.heartbeatMaxRetry))")
                 return coordinator
             } catch {
