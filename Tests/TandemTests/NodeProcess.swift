@@ -26,8 +26,9 @@ final class NodeProcess: @unchecked Sendable {
         return dir.appendingPathComponent("tandem").path
     }
 
-    init(arguments: [String], workingDirectory: URL, environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: NodeProcess.tandemPath)
+    /// - Parameter executable: what to run instead of `tandem` (e.g. `ip netns exec NS tandem …`).
+    init(arguments: [String], workingDirectory: URL, environment: [String: String] = [:], executable: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable ?? NodeProcess.tandemPath)
         process.arguments = arguments
         process.currentDirectoryURL = workingDirectory
         var env = ProcessInfo.processInfo.environment

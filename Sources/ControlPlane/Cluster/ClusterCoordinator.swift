@@ -25,7 +25,8 @@ public final class ClusterCoordinator {
     public let nodeId: String
     public let heartbeatIntervalMs: Int
     public let heartbeatMaxRetry: Int
-    private let store: LeaseStore
+    /// The lease store; replaced (``reconnect(_:)``) when its connection broke.
+    public private(set) var store: LeaseStore
     private let properties: () -> String
     private let nowMs: () -> Int64
     public private(set) var role: ClusterRole = .passive
@@ -33,6 +34,13 @@ public final class ClusterCoordinator {
     public private(set) var activeUntilMs: Int64 = 0
     /// Last database error, if the last tick could not reach it.
     public private(set) var lastError: MySQLError?
+    /// Passive: the live leader seen at the last tick and how long its lease had left (ms, DB clock).
+    public private(set) var observedLeader: (lease: Lease, remainingMs: Int)?
+    /// Other members with a fresh heartbeat at the last tick: node id → property map.
+    public private(set) var otherMembers: [String: String] = [:]
+    /// Passive: when it returns true for the other live members (id → property map), this node does
+    /// not try to take the lease this tick (e.g. it holds no events while another passive does).
+    public var defersTo: (([String: String]) -> Bool)?
 
     public var leaseDurationMs: Int { heartbeatIntervalMs * heartbeatMaxRetry }
     /// Allowance for clock-rate drift and scheduling: demote this long before the lease can lapse.
@@ -59,6 +67,7 @@ public final class ClusterCoordinator {
         case .active(let lease):
             do {
                 try store.heartbeat(nodeId: nodeId, properties: properties())
+                otherMembers = try store.liveMembers(freshMs: leaseDurationMs).filter { $0.key != nodeId }
                 if try store.renew(lease, durationMs: leaseDurationMs) {
                     activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
                 } else {
@@ -73,9 +82,17 @@ public final class ClusterCoordinator {
         case .passive:
             do {
                 try store.heartbeat(nodeId: nodeId, properties: properties())
-                if let lease = try store.acquire(nodeId: nodeId, durationMs: leaseDurationMs) {
+                otherMembers = try store.liveMembers(freshMs: leaseDurationMs).filter { $0.key != nodeId }
+                // A restarted node takes back its own unexpired lease only when no other node is
+                // there: a passive holds events the restarted node lost, so it must take over instead.
+                if defersTo?(otherMembers) == true {
+                    observedLeader = try store.liveLeader()
+                } else if let lease = try store.acquire(nodeId: nodeId, durationMs: leaseDurationMs, reclaimOwn: otherMembers.isEmpty) {
                     role = .active(lease)
                     activeUntilMs = sentMs + Int64(leaseDurationMs - safetyMarginMs)
+                    observedLeader = nil
+                } else {
+                    observedLeader = try store.liveLeader()
                 }
                 lastError = nil
             } catch {
@@ -83,6 +100,19 @@ public final class ClusterCoordinator {
             }
         }
         return role
+    }
+
+    /// Uses a new lease store (a fresh connection) from the next tick on; the role is kept (a
+    /// lease held stays held until its term is superseded).
+    public func reconnect(_ store: LeaseStore) {
+        self.store = store
+    }
+
+    /// Whether the last tick failed because the connection itself broke (client errors 2000–2999:
+    /// server gone, lost, unreachable), so the caller should reconnect.
+    public var connectionBroken: Bool {
+        guard let code = lastError?.code else { return false }
+        return (2000..<3000).contains(code)
     }
 
     /// Whether this node may act as active right now (checked before every side effect).

@@ -5,6 +5,17 @@ public struct Lease: Sendable, Hashable {
     public var term: Int64
 }
 
+/// A lease's fencing condition as plain values: SQL (true only while the lease is live and
+/// current) and its parameters. Sendable, so a writer on another thread can carry it.
+public struct LeaseFence: Sendable, Hashable {
+    /// An `EXISTS (…)` condition on the lease table.
+    public var sql: String
+    /// Its parameters: group, node id, term.
+    public var parameters: [MySQLValue]
+    /// The lease term the condition checks (stored with each fenced write).
+    public var term: Int64
+}
+
 /// The cluster tables and the conditional statements that take, renew and release leadership.
 ///
 /// Every time judgement uses the **database's clock** (`NOW(6)`), never a node's: two nodes with
@@ -45,9 +56,9 @@ public final class LeaseStore {
     }
 
     /// Tries to become the leader for `durationMs`: succeeds when the lease is expired or unheld, or
-    /// held by this same node id (a restart: the old incarnation is fenced off by the new term).
-    /// Returns the new lease, or nil when another node holds a live lease.
-    public func acquire(nodeId: String, durationMs: Int) throws(MySQLError) -> Lease? {
+    /// held by this same node id (a restart: the old incarnation is fenced off by the new term) when
+    /// `reclaimOwn`. Returns the new lease, or nil when another node holds a live lease.
+    public func acquire(nodeId: String, durationMs: Int, reclaimOwn: Bool = true) throws(MySQLError) -> Lease? {
         precondition(durationMs > 0)
         // The row exists from the first attempt on; created already expired so the UPDATE below decides.
         try connection.execute(
@@ -57,7 +68,7 @@ public final class LeaseStore {
             UPDATE \(LeaseStore.leaseTable)
                SET TERM = TERM + 1, NODE_ID = ?, LEASE_EXPIRES_AT = NOW(6) + INTERVAL ? MICROSECOND
              WHERE GROUP_ID = ? AND (LEASE_EXPIRES_AT < NOW(6) OR NODE_ID = ?)
-            """, [.string(nodeId), .int(Int64(durationMs) * 1000), .string(groupId), .string(nodeId)])
+            """, [.string(nodeId), .int(Int64(durationMs) * 1000), .string(groupId), .string(reclaimOwn ? nodeId : "")])
         guard changed == 1 else { return nil }
         guard let lease = try current(), lease.nodeId == nodeId else { return nil }
         return lease
@@ -125,12 +136,30 @@ public final class LeaseStore {
         [.string(groupId), .string(lease.nodeId), .int(lease.term)]
     }
 
+    /// ``fence`` and ``fenceParameters(_:)`` of `lease` as one value.
+    public func fenceCondition(_ lease: Lease) -> LeaseFence {
+        LeaseFence(sql: fence, parameters: fenceParameters(lease), term: lease.term)
+    }
+
     /// Records this node's heartbeat and properties (e.g. its event-sync endpoint).
     public func heartbeat(nodeId: String, properties: String) throws(MySQLError) {
         try connection.execute("""
             INSERT INTO \(LeaseStore.membersTable) (GROUP_ID, NODE_ID, PROPERTY_MAP, LAST_HEARTBEAT) VALUES (?, ?, ?, NOW(6))
             ON DUPLICATE KEY UPDATE PROPERTY_MAP = VALUES(PROPERTY_MAP), LAST_HEARTBEAT = VALUES(LAST_HEARTBEAT)
             """, [.string(groupId), .string(nodeId), .string(properties)])
+    }
+
+    /// Every member of the group with the age of its last heartbeat (ms, database clock) and its
+    /// property map, most recent first.
+    public func members() throws(MySQLError) -> [(nodeId: String, heartbeatAgeMs: Int, properties: String)] {
+        let rows = try connection.queryStrings("""
+            SELECT NODE_ID, TIMESTAMPDIFF(MICROSECOND, LAST_HEARTBEAT, NOW(6)), PROPERTY_MAP FROM \(LeaseStore.membersTable)
+             WHERE GROUP_ID = ? ORDER BY LAST_HEARTBEAT DESC
+            """, [.string(groupId)])
+        return rows.compactMap { row in
+            guard let id = row[0], let age = row[1].flatMap({ Int($0) }) else { return nil }
+            return (id, age / 1000, row[2] ?? "")
+        }
     }
 
     /// Members whose heartbeat is younger than `freshMs` (database clock): node id → properties.

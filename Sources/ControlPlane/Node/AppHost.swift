@@ -11,11 +11,35 @@ public struct DeployError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(app): \(message)" }
 }
 
+/// Until when (monotonic ms) the node may act as active; the engine threads run no input after it.
+/// The control plane moves it forward after every lease renewal. Standalone: for ever.
+final class ActiveFence: Sendable {
+    let untilMs = ManagedAtomic<Int>(Int.max)
+
+    static func nowMs() -> Int { Int(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+    var isOpen: Bool { ActiveFence.nowMs() < untilMs.load(ordering: .acquiring) }
+}
+
+/// A snapshot taken on the engine thread at a batch boundary, waiting to be written.
+struct PendingSnapshot: Sendable {
+    var bytes: [UInt8]
+    /// Sequence number of the last input event the snapshot contains.
+    var lastSequence: Int64
+    var epochMs: Int64
+    /// Monotonic time it was taken at.
+    var takenAtNs: UInt64 = DispatchTime.now().uptimeNanoseconds
+}
+
 /// One deployed app: its runtime, its sources (one listener per port), its sinks and the engine
 /// thread that owns the runtime.
 ///
 /// Threads: each listener runs its own reactor thread and publishes into its own SPSC ring; the
-/// engine thread drains all of them into the runtime. Nothing else touches the runtime.
+/// engine thread drains all of them into the runtime. Nothing else touches the runtime while the
+/// engine thread runs; before `start` and after `stop` the control-plane thread may (restore, replay,
+/// final snapshot).
+///
+/// HA: the engine thread numbers every input event (``lastSequence``), forwards each batch to the
+/// passive through `syncLink` before running it, and takes snapshots at batch boundaries when asked.
 final class AppHost: @unchecked Sendable {
     let app: SiddhiApp
     private let runtime: AppRuntime
@@ -31,10 +55,41 @@ final class AppHost: @unchecked Sendable {
     static let batchesPerRingMax = 64
     static let idleWaitMs = 100
 
+    /// HA: where input batches are forwarded (nil: standalone). Set before `start`.
+    var syncLink: EventSyncClient?
+    /// Input runs only while this is open (HA); set before `start`.
+    var fence = ActiveFence()
+    /// Sequence number of the last input event run (engine thread while it runs).
+    private(set) var lastSequence: Int64 = 0
+    private let snapshotRequested = ManagedAtomic<Bool>(false)
+    private let snapshotLock = NSLock()
+    private var pendingSnapshot: PendingSnapshot?
+    /// Called on the engine thread after it stored a snapshot (wakes the control plane).
+    var onSnapshot: (@Sendable () -> Void)?
+    /// HA: this app's share of the passive's queue (events). The engine checkpoints on its own after
+    /// half of it since the last snapshot, and forwards no batch that would take the events since the
+    /// last committed snapshot past it (push-back) until a checkpoint commits. Int.max: no limit.
+    let passiveShareEvents = ManagedAtomic<Int>(Int.max)
+    /// HA: sequence of the last snapshot written to the store (set by the control plane).
+    let committedSequence = ManagedAtomic<Int>(0)
+    private var lastSnapshotSequence: Int64 = 0
+    private var lastSnapshotAtMs = 0
+    /// Engine-initiated checkpoints are at least this far apart (keeps the database's load bounded).
+    static let checkpointSpacingMs = 50
+    /// Set when the node stops being active: queued input is dropped, not run.
+    private let discarding = ManagedAtomic<Bool>(false)
+    private var streamNames: [String] = []
+    private var scratch: [UInt8] = []
+    /// Indices of the listeners started.
+    private var portsOpen: Set<Int> = []
+    /// Whether every source port is open.
+    var allPortsOpen: Bool { portsOpen.count == listeners.count }
+
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger) throws(DeployError) {
         self.app = app
         self.logger = logger
         runtime = AppRuntime(app: app)
+        streamNames = app.streams.map(\.name)
 
         for sink in app.sinks {
             switch sink.type {
@@ -93,8 +148,72 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
+    /// Replaces the state with a snapshot (before `start`). Sets the sequence to `lastSequence`.
+    func restore(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
+        precondition(thread == nil, "restore before start")
+        try runtime.restore(bytes)
+        self.lastSequence = lastSequence
+        lastSnapshotSequence = lastSequence
+        committedSequence.store(Int(lastSequence), ordering: .relaxed)
+    }
+
+    /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
+    /// below the current sequence are already in the state and skipped. Returns the events run.
+    func replay(_ entry: EventSyncEntry) throws(EventSyncError) -> Int {
+        precondition(thread == nil, "replay before start")
+        guard entry.lastSequence > lastSequence else { return 0 }
+        guard let index = runtime.streamIndex(entry.stream) else {
+            throw EventSyncError("\(app.name): queued events for unknown stream \(entry.stream)")
+        }
+        let batch = try entry.decode(schema: app.streams[index], after: lastSequence)
+        if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+        runtime.send(streamIndex: index, batch: batch)
+        lastSequence = entry.lastSequence
+        return batch.count
+    }
+
+    /// The node is no longer active: the engine drops what is queued (it must not run it) so that
+    /// the sources can stop at once.
+    func abandonInput() {
+        discarding.store(true, ordering: .releasing)
+        doorbell.ring()
+    }
+
+    /// Asks the engine thread for a snapshot at its next batch boundary.
+    func requestSnapshot() {
+        snapshotRequested.store(true, ordering: .releasing)
+        doorbell.ring()
+    }
+
+    /// The snapshot the engine thread took, if one is waiting.
+    func takePendingSnapshot() -> PendingSnapshot? {
+        snapshotLock.lock(); defer { snapshotLock.unlock() }
+        defer { pendingSnapshot = nil }
+        return pendingSnapshot
+    }
+
+    /// A snapshot taken on the calling thread: only when the engine thread is not running (before
+    /// `start` or after `stop`).
+    func snapshotStopped() -> PendingSnapshot {
+        precondition(thread == nil, "snapshotStopped while the engine runs")
+        return PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+    }
+
     /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
     func start() throws(DeployError) {
+        startEngine()
+        do {
+            try openPorts()
+        } catch {
+            closePorts()
+            stopEngine()
+            throw error
+        }
+    }
+
+    /// Starts the engine thread only (HA failover step 1: no ports yet).
+    func startEngine() {
+        precondition(thread == nil)
         let thread = Thread { [self] in
             runEngine()
             finished.signal()
@@ -102,23 +221,35 @@ final class AppHost: @unchecked Sendable {
         thread.name = "tandem-engine-\(app.name)"
         self.thread = thread
         thread.start()
-        for (i, listener) in listeners.enumerated() {
+    }
+
+    /// Opens the source ports (the engine thread runs).
+    /// Opens the ports not open yet (each is tried; the first failure is thrown, and a later call
+    /// tries the failed ones again: after a failover on one host, the old active may still hold them).
+    func openPorts() throws(DeployError) {
+        var failure: DeployError?
+        for (i, listener) in listeners.enumerated() where !portsOpen.contains(i) {
             do {
                 try listener.start()
+                portsOpen.insert(i)
             } catch {
-                for started in listeners[..<i] { started.stop() }
-                stopEngine()
-                throw DeployError(app: app.name, message: "cannot open tcp source: \(error)")
+                failure = failure ?? DeployError(app: app.name, message: "cannot open tcp source: \(error)")
             }
         }
+        if let failure { throw failure }
         logger.info("app '\(app.name)' deployed from \(app.fileName): \(app.streams.count) streams, \(app.queryNames.count) queries, \(listeners.count) tcp listeners, \(sinks.count) sinks")
     }
 
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
-        for listener in listeners { listener.stop() }
+        closePorts()
         stopEngine()
         logger.info("app '\(app.name)' stopped")
+    }
+
+    /// Closes the source ports (stops intake); decoded events still reach the engine.
+    func closePorts() {
+        for listener in listeners { listener.stop() }
     }
 
     private func stopEngine() {
@@ -138,18 +269,72 @@ final class AppHost: @unchecked Sendable {
     private func runEngine() {
         let rings = listeners.map(\.ring)
         let returns = returnRings
+        var fenceWarned = false
+        // A batch popped while the passive pushed back, when the lease validity lapsed meanwhile: it
+        // runs first once the fence opens again, or is dropped with the rest at demotion.
+        var held: (ring: Int, item: IngestBatch)?
         while true {
+            if snapshotRequested.load(ordering: .relaxed) && snapshotRequested.exchange(false, ordering: .acquiring) {
+                takeSnapshot()
+            }
+            // HA: once the lease may have lapsed, run nothing more (the rings fill, the sources stop
+            // reading, publishers are pushed back) until the control plane demotes or renews.
+            if !fence.isOpen {
+                if discarding.load(ordering: .acquiring) {
+                    var dropped = held?.item.batch.count ?? 0
+                    held = nil
+                    for (r, ring) in rings.enumerated() {
+                        while let item = ring.tryPop() {
+                            dropped += item.batch.count
+                            _ = returns[r].tryPush(item.batch)
+                        }
+                    }
+                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) received events not run: this node's lease lapsed") }
+                }
+                if stopping.load(ordering: .acquiring) {
+                    let dropped = rings.reduce(0) { $0 + $1.count } + (held == nil ? 0 : 1)
+                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) batches not run: this node's lease lapsed") }
+                    return
+                }
+                if !fenceWarned { logger.warning("app '\(app.name)': lease validity lapsed; input paused until renewed or demoted") }
+                fenceWarned = true
+                doorbell.wait(timeoutMs: 10) { true }
+                continue
+            }
+            fenceWarned = false
             var drained = 0
-            for (r, ring) in rings.enumerated() {
+            drain: for (r, ring) in rings.enumerated() {
                 for _ in 0..<AppHost.batchesPerRingMax {
-                    guard let item = ring.tryPop() else { break }
+                    let item: IngestBatch
+                    var r = r
+                    if let waiting = held {
+                        (r, item) = waiting
+                        held = nil
+                    } else {
+                        guard fence.isOpen, let popped = ring.tryPop() else { break }
+                        item = popped
+                    }
                     if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+                    let first = lastSequence + 1
+                    if let syncLink {
+                        holdForPassive(syncLink, adding: item.batch.count)
+                        guard fence.isOpen else {
+                            held = (r, item)
+                            break drain
+                        }
+                    }
+                    lastSequence += Int64(item.batch.count)
+                    if let syncLink {
+                        syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
+                                         batch: item.batch, scratch: &scratch)
+                    }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    checkpointIfDue()
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
             }
-            if drained > 0 { continue }
+            if drained > 0 || held != nil { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
             if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
@@ -158,7 +343,48 @@ final class AppHost: @unchecked Sendable {
             if !runtime.isPlayback, let due = runtime.nextTimerMs {
                 waitMs = Int(max(1, min(Int64(AppHost.idleWaitMs), due - AppHost.wallClockMs())))
             }
-            doorbell.wait(timeoutMs: waitMs) { rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) }
+            doorbell.wait(timeoutMs: waitMs) {
+                rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) && !snapshotRequested.load(ordering: .relaxed)
+            }
         }
+    }
+
+    /// Takes a checkpoint when half of the passive's share was forwarded since the last one, the last
+    /// one is written, and the previous engine-initiated one is `checkpointSpacingMs` old.
+    private func checkpointIfDue() {
+        let share = passiveShareEvents.load(ordering: .relaxed)
+        guard share != Int.max, lastSequence - lastSnapshotSequence >= Int64(share / 2),
+              Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence else { return }
+        let now = ActiveFence.nowMs()
+        guard now - lastSnapshotAtMs >= AppHost.checkpointSpacingMs else { return }
+        takeSnapshot()
+    }
+
+    /// Flow control towards the passive: before forwarding `adding` more events, wait while the events
+    /// since the last committed snapshot would exceed the passive's share (checkpointing meanwhile).
+    /// Gives up after the link's stall limit (the link then detaches a passive that reads nothing).
+    private func holdForPassive(_ link: EventSyncClient, adding: Int) {
+        let share = passiveShareEvents.load(ordering: .relaxed)
+        guard share != Int.max else { return }
+        var waitedMs = 0
+        while lastSequence + Int64(adding) - Int64(committedSequence.load(ordering: .acquiring)) > Int64(share) {
+            guard waitedMs < link.stallLimitMs, fence.isOpen, !discarding.load(ordering: .relaxed), link.isAttached else { return }
+            if lastSequence > lastSnapshotSequence, Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence,
+               ActiveFence.nowMs() - lastSnapshotAtMs >= AppHost.checkpointSpacingMs {
+                takeSnapshot()
+            }
+            usleep(1_000)
+            waitedMs += 1
+        }
+    }
+
+    private func takeSnapshot() {
+        let taken = PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        lastSnapshotSequence = lastSequence
+        lastSnapshotAtMs = ActiveFence.nowMs()
+        snapshotLock.lock()
+        pendingSnapshot = taken
+        snapshotLock.unlock()
+        onSnapshot?()
     }
 }

@@ -4,12 +4,14 @@ import Foundation
 import Logging
 
 /// A Tandem node: reads its configuration, deploys every Siddhi app of its apps folder, and stops
-/// cleanly. Standalone today; the HA roles (active/passive) build on this lifecycle.
+/// cleanly. Standalone, or one node of a two-node HA cluster (`deployment.config type: ha`, see
+/// docs/ha.md), where a control-plane thread decides the role and only the active node opens ports.
 public final class TandemNode {
     public let config: DeploymentConfig
     public let appsDirectory: String
     private let logger: Logger
     private var hosts: [AppHost] = []
+    private var controller: HAController?
 
     public init(config: DeploymentConfig, appsDirectory: String? = nil, logger: Logger) {
         self.config = config
@@ -31,8 +33,9 @@ public final class TandemNode {
         case .database(let datasource, let table):
             logger.info("persistence: database store \(datasource).\(table) (state snapshots arrive with windows and aggregations)")
         }
-        if config.deployment.mode == .ha {
-            logger.warning("deployment.config type ha: clustering is not implemented yet; running standalone")
+        let ha = config.deployment.mode == .ha && config.cluster.enabled
+        if config.deployment.mode == .ha && !ha {
+            logger.warning("deployment.config type ha without cluster.config enabled: running standalone")
         }
 
         let files: [String]
@@ -44,6 +47,7 @@ public final class TandemNode {
         }
         if files.isEmpty { logger.warning("no .siddhi files in \(appsDirectory)") }
         var names = Set<String>()
+        var haApps: [SiddhiApp] = []
         for file in files {
             let path = (appsDirectory as NSString).appendingPathComponent(file)
             do {
@@ -54,8 +58,12 @@ public final class TandemNode {
                     continue
                 }
                 let host = try AppHost(app: app, settings: config.tandem, logger: logger)
-                try host.start()
-                hosts.append(host)
+                if ha {
+                    haApps.append(app)  // the controller builds its own hosts; this one only checked the app
+                } else {
+                    try host.start()
+                    hosts.append(host)
+                }
             } catch let errors as SiddhiCompileErrors {
                 logger.error("app \(path) not deployed:\n\(errors.description)")
             } catch let error as DeployError {
@@ -64,11 +72,20 @@ public final class TandemNode {
                 logger.error("app \(path) not deployed: \(error.localizedDescription)")
             }
         }
-        logger.info("node '\(config.nodeId)' running \(hosts.count) of \(files.count) apps")
+        if ha {
+            let controller = HAController(config: config, apps: haApps, logger: logger)
+            self.controller = controller
+            controller.start()
+            logger.info("node '\(config.nodeId)' deployed \(haApps.count) of \(files.count) apps in HA mode (role decided by the cluster)")
+        } else {
+            logger.info("node '\(config.nodeId)' running \(hosts.count) of \(files.count) apps")
+        }
     }
 
     /// Stops every app: sources first (no new input), then engines after they drain.
     public func stop() {
+        controller?.stop()
+        controller = nil
         for host in hosts.reversed() { host.stop() }
         hosts.removeAll()
         logger.info("node '\(config.nodeId)' stopped")

@@ -132,7 +132,11 @@ public final class DatabaseSnapshotStore: SnapshotStore {
     public let table: String
     private let connection: MySQLConnection
     /// When set, saves succeed only while this lease is live (stale-term writes fail).
-    public var fence: (store: LeaseStore, lease: Lease)?
+    public var fence: (store: LeaseStore, lease: Lease)? {
+        didSet { leaseFence = fence.map { $0.store.fenceCondition($0.lease) } }
+    }
+    /// The same condition as plain values (it can be handed to another thread's store).
+    public var leaseFence: LeaseFence?
 
     public init(connection: MySQLConnection, table: String = "PERSISTENCE_TABLE") throws(SnapshotStoreError) {
         precondition(table.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "table name must be an identifier")
@@ -159,19 +163,19 @@ public final class DatabaseSnapshotStore: SnapshotStore {
         let revision = SnapshotRevision(revision: SnapshotRevision.name(epochMs: epochMs, appName: appName), appName: appName, lastSequence: lastSequence)
         do {
             let inserted: Int
-            if let fence {
+            if let fence = leaseFence {
                 inserted = try connection.execute("""
                     INSERT INTO \(table) (siddhiAppName, revision, snapshot, lastSequence, term)
-                    SELECT ?, ?, ?, ?, ? FROM DUAL WHERE \(fence.store.fence)
-                    """, [.string(appName), .string(revision.revision), .bytes(snapshot), .int(lastSequence), .int(fence.lease.term)]
-                        + fence.store.fenceParameters(fence.lease))
+                    SELECT ?, ?, ?, ?, ? FROM DUAL WHERE \(fence.sql)
+                    """, [.string(appName), .string(revision.revision), .bytes(snapshot), .int(lastSequence), .int(fence.term)]
+                        + fence.parameters)
             } else {
                 inserted = try connection.execute(
                     "INSERT INTO \(table) (siddhiAppName, revision, snapshot, lastSequence) VALUES (?, ?, ?, ?)",
                     [.string(appName), .string(revision.revision), .bytes(snapshot), .int(lastSequence)])
             }
             guard inserted == 1 else {
-                throw SnapshotStoreError(message: "\(appName): snapshot refused: this node's lease (term \(fence?.lease.term ?? 0)) is no longer current")
+                throw SnapshotStoreError(message: "\(appName): snapshot refused: this node's lease (term \(leaseFence?.term ?? 0)) is no longer current")
             }
             let keep = try connection.queryStrings(
                 "SELECT id FROM \(table) WHERE siddhiAppName = ? ORDER BY id DESC LIMIT ?", [.string(appName), .int(Int64(revisionsToKeep))])

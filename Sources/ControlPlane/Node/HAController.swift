@@ -1,0 +1,502 @@
+import Atomics
+import DataPlane
+import Engine
+import Foundation
+import Logging
+
+/// Runs a node of a two-node minimum HA cluster (`deployment.config type: ha`) on its own
+/// control-plane thread, which owns the MySQL connections, the ``ClusterCoordinator`` and the role.
+///
+/// - **Passive**: the apps are compiled but not started, no source port is open; the event-sync
+///   server queues what the active forwards and trims it at each control message.
+/// - **Active**: apps run with their ports open; each engine thread numbers and forwards every input
+///   batch to the attached passive; snapshots are taken at batch boundaries every persistence
+///   interval (and at once when a passive attaches), saved fenced by the lease term, then announced
+///   to the passive with their last sequence number.
+/// - **Failover** (passive whose lease check succeeds): drain the link, (1) runtimes without ports,
+///   (2) restore the latest revision, (3) replay the queued events after its sequence, (4) open ports.
+/// - **Demotion** (lease not renewed in time): input stops at the lease validity (engine fence), the
+///   ports close, the node becomes passive with fresh runtimes.
+/// - **Graceful stop** (SIGTERM) of the active: close ports, drain, checkpoint, control message,
+///   release the lease and tell the passive, which takes over at once.
+///
+/// Every role change logs one line `ha-role {json}` (role, term, lease expiry, last revision,
+/// passive in sync, queue depth).
+final class HAController: @unchecked Sendable {
+    private let config: DeploymentConfig
+    private let apps: [SiddhiApp]
+    private let logger: Logger
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopRequested = ManagedAtomic<Bool>(false)
+    private let releasedByActive = ManagedAtomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    // Control-thread state.
+    private var hosts: [AppHost] = []
+    private var server: EventSyncServer?
+    private let queue: EventSyncQueue
+    private let link: EventSyncClient
+    private let fence = ActiveFence()
+    private var coordinator: ClusterCoordinator?
+    private var store: SnapshotStore?
+    private var lastRevision: SnapshotRevision?
+    /// Apps still to be checkpointed (after the current passive attached) before it is in sync.
+    private var awaitingCheckpoint: Set<String> = []
+    private var attachedAtNs: UInt64 = 0
+    private var nextLinkAttemptMs = 0
+    private var lastErrorText: String?
+
+    /// How long a passive may read nothing before the active detaches it.
+    static let stallLimitMs = 5_000
+    /// Longest a graceful stop waits for its final snapshots to be written.
+    static let handoverSaveTimeoutMs = 10_000
+    private let persister: PersistWorker
+
+    init(config: DeploymentConfig, apps: [SiddhiApp], logger: Logger) {
+        self.config = config
+        self.apps = apps
+        self.logger = logger
+        queue = EventSyncQueue(capacityEvents: config.deployment.eventByteBufferQueueCapacity)
+        link = EventSyncClient(nodeId: config.nodeId, stallLimitMs: HAController.stallLimitMs, logger: logger)
+        persister = PersistWorker(config: config, link: link, logger: logger, wake: wake)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "tandem-control"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops the node (graceful handover when active) and waits for the control thread.
+    func stop() {
+        guard thread != nil else { return }
+        stopRequested.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+        thread = nil
+    }
+
+    private static func nowMs() -> Int { ActiveFence.nowMs() }
+
+    /// Wall-clock epoch ms of a monotonic instant (for logs that other processes compare).
+    static func epochMs(atMonotonicMs ms: Int) -> Int {
+        Int(AppHost.wallClockMs()) - (HAController.nowMs() - ms)
+    }
+
+    private var cluster: ClusterConfig { config.cluster }
+    private var leaseDurationMs: Int { cluster.heartbeatIntervalMs * max(2, cluster.heartbeatMaxRetry) }
+
+    // MARK: Main loop
+
+    private func run() {
+        guard let coordinator = connect() else { return }
+        self.coordinator = coordinator
+        persister.start()
+        defer { persister.stop(timeoutMs: isActive ? HAController.handoverSaveTimeoutMs : 1_000) }
+        becomePassive()
+        var nextTickMs = 0
+        var nextPersistMs = Int.max
+        while !stopRequested.load(ordering: .acquiring) {
+            var now = HAController.nowMs()
+            let released = releasedByActive.exchange(false, ordering: .acquiringAndReleasing)
+            if now >= nextTickMs || released {
+                let wasActive = isActive
+                let tickStartMs = now
+                let role = coordinator.tick()
+                reportError(coordinator.lastError)
+                switch (wasActive, role) {
+                case (false, .active(let lease)):
+                    promote(lease, detectedAtMs: tickStartMs)
+                    nextPersistMs = HAController.nowMs() + config.persistence.intervalMs
+                case (true, .passive):
+                    demote(reason: coordinator.lastError.map { "lease not renewed (\($0))" } ?? "lease lost to another node")
+                case (true, .active):
+                    fence.untilMs.store(Int(coordinator.activeUntilMs), ordering: .releasing)
+                default:
+                    break
+                }
+                if coordinator.connectionBroken { reconnect() }
+                now = HAController.nowMs()
+                if isActive {
+                    nextTickMs = tickStartMs + cluster.heartbeatIntervalMs
+                } else if let leader = coordinator.observedLeader {
+                    // Look again right when the active's lease can lapse (database clock), not a heartbeat later.
+                    nextTickMs = now + max(5, min(cluster.heartbeatIntervalMs, leader.remainingMs + 5))
+                } else {
+                    nextTickMs = now + cluster.heartbeatIntervalMs
+                }
+            }
+            if isActive {
+                openPendingPorts()
+                maintainLink(now: now)
+                if config.persistence.enabled && now >= nextPersistMs {
+                    for host in hosts { host.requestSnapshot() }
+                    nextPersistMs = now + config.persistence.intervalMs
+                }
+                saveSnapshots()
+                processResults()
+            }
+            let untilMs = min(nextTickMs, isActive ? nextPersistMs : Int.max)
+            let waitMs = max(1, untilMs - HAController.nowMs())
+            _ = wake.wait(timeout: .now() + .milliseconds(min(waitMs, 1_000)))
+        }
+        if isActive { handover() } else { stopPassive() }
+        logRole("stopped", term: nil)
+    }
+
+    private var isActive: Bool {
+        if case .active = coordinator?.role { return true }
+        return false
+    }
+
+    private func reportError(_ error: MySQLError?) {
+        let text = error.map { "\($0)" }
+        if text != lastErrorText {
+            if let text { logger.error("cluster database: \(text)") } else if lastErrorText != nil { logger.notice("cluster database reachable again") }
+            lastErrorText = text
+        }
+    }
+
+    /// The cluster database endpoint: its client timeout keeps a stalled database from holding the
+    /// control thread much longer than the lease lasts.
+    private var clusterEndpoint: MySQLEndpoint? {
+        guard var endpoint = config.clusterDatasource?.endpoint else { return nil }
+        endpoint.timeoutSec = UInt32(max(1, leaseDurationMs / 2000))
+        return endpoint
+    }
+
+    /// Opens the cluster connection (tables created if absent) and the snapshot store.
+    private func openStores() throws -> (LeaseStore, SnapshotStore) {
+        guard let endpoint = clusterEndpoint else { throw DeployError(app: "ha", message: "cluster.config.strategyConfig.datasource is not usable") }
+        let connection = try MySQLConnection(endpoint)
+        let leaseStore = LeaseStore(connection: connection, groupId: cluster.groupId)
+        try leaseStore.createTables()
+        let store: SnapshotStore
+        switch config.persistence.store {
+        case .file(let directory):
+            store = FileSnapshotStore(directory: directory)
+        case .database(let name, let table):
+            guard var persistence = config.datasources[name]?.endpoint else {
+                throw DeployError(app: "ha", message: "persistence datasource \(name) is not defined")
+            }
+            persistence.timeoutSec = min(persistence.timeoutSec, PersistWorker.timeoutSec(config))
+            store = try DatabaseSnapshotStore(connection: try MySQLConnection(persistence), table: table)
+        }
+        return (leaseStore, store)
+    }
+
+    /// Replaces broken connections (after a database restart or network cut); the role is kept.
+    private func reconnect() {
+        guard let coordinator else { return }
+        do {
+            let (leaseStore, store) = try openStores()
+            coordinator.reconnect(leaseStore)
+            fenceStore = leaseStore
+            self.store = store
+            logger.notice("ha: reconnected to the cluster database")
+        } catch {
+            logger.warning("ha: cannot reconnect to the cluster database: \(error)")
+        }
+    }
+
+    /// Opens the cluster and persistence connections (retrying until stopped).
+    private func connect() -> ClusterCoordinator? {
+        guard let endpoint = clusterEndpoint else {
+            logger.critical("ha: cluster.config.strategyConfig.datasource is not usable; not starting")
+            return nil
+        }
+        while !stopRequested.load(ordering: .acquiring) {
+            do {
+                let (leaseStore, store) = try openStores()
+                self.store = store
+                let coordinator = ClusterCoordinator(
+                    store: leaseStore, nodeId: config.nodeId, heartbeatIntervalMs: cluster.heartbeatIntervalMs,
+                    heartbeatMaxRetry: max(2, cluster.heartbeatMaxRetry), properties: { [self] in propertyMap() })
+                coordinator.defersTo = { [self] others in
+                    // Hold back while another passive holds the events this node lacks.
+                    !queueInSync && others.values.contains { $0.contains("\"inSync\":true") && $0.contains("\"role\":\"passive\"") }
+                }
+                fenceStore = leaseStore
+                if case .database = config.persistence.store, !fencedSaves {
+                    logger.warning("ha: PERSISTENCE_DB and the cluster database are on different servers: snapshot saves are not fenced by the lease term")
+                }
+                if config.deployment.advertisedEndpoint.host == "0.0.0.0" {
+                    logger.warning("ha: deployment.config.eventSyncServer.advertisedHost is not set and host is 0.0.0.0: the other node can reach this one only on the same host (127.0.0.1); set advertisedHost to this node's address")
+                }
+                logger.info("ha: node '\(config.nodeId)' in group '\(cluster.groupId)', lease \(leaseDurationMs) ms (heartbeat \(cluster.heartbeatIntervalMs) ms × \(cluster.heartbeatMaxRetry))")
+                return coordinator
+            } catch {
+                logger.error("ha: cannot reach the cluster database \(endpoint.host):\(endpoint.port): \(error); retrying")
+                _ = wake.wait(timeout: .now() + .milliseconds(cluster.heartbeatIntervalMs))
+            }
+        }
+        return nil
+    }
+
+    private var fenceStore: LeaseStore?
+
+    /// Snapshot saves carry the lease term only when the persistence and cluster databases are on one
+    /// server (the fence is a subquery on the lease table).
+    private var fencedSaves: Bool {
+        guard let cluster = config.clusterDatasource, let persistence = config.persistenceDatasource else { return false }
+        return cluster.url.host == persistence.url.host && cluster.url.port == persistence.url.port
+    }
+
+    /// Whether every app's queued events are complete since its last committed snapshot.
+    private var queueInSync: Bool {
+        apps.allSatisfy { queue.inSync(app: $0.name) == true }
+    }
+
+    private func propertyMap() -> String {
+        let (host, port) = config.deployment.advertisedEndpoint
+        let syncPort = server?.port ?? port
+        let advertisedPort = config.deployment.advertisedPort ?? syncPort
+        let role = isActive ? "active" : "passive"
+        return "{\"eventSyncHost\":\"\(host)\",\"eventSyncPort\":\(advertisedPort),\"queueCapacityEvents\":\(queue.capacityEvents),\"role\":\"\(role)\",\"inSync\":\(queueInSync),\"queueDepth\":\(queue.depth),\"passiveInSync\":\(isActive && passiveInSync)}"
+    }
+
+    // MARK: Passive
+
+    private func newHosts() -> [AppHost] {
+        var made: [AppHost] = []
+        for app in apps {
+            do {
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger)
+                host.fence = fence
+                host.syncLink = link
+                host.onSnapshot = { [wake] in wake.signal() }
+                made.append(host)
+            } catch {
+                logger.error("app not deployed: \(error)")
+            }
+        }
+        return made
+    }
+
+    private func becomePassive(extra: String = "") {
+        fence.untilMs.store(0, ordering: .releasing)
+        hosts = newHosts()
+        queue.connectionStarted(clear: true)
+        startServer()
+        logRole("passive", term: nil, extra: extra)
+    }
+
+    private func startServer() {
+        let server = EventSyncServer(host: config.deployment.eventSyncHost, port: config.deployment.eventSyncPort, queue: queue,
+                                     logger: logger) { [releasedByActive, wake] notice in
+            switch notice {
+            case .released:
+                releasedByActive.store(true, ordering: .releasing)
+                wake.signal()
+            case .disconnected, .connected:
+                wake.signal()
+            }
+        }
+        do {
+            try server.start()
+            self.server = server
+        } catch {
+            logger.error("ha: event-sync server cannot listen on \(config.deployment.eventSyncHost):\(config.deployment.eventSyncPort): \(error)")
+        }
+    }
+
+    private func stopPassive() {
+        server?.stop()
+        server = nil
+        for host in hosts { host.stop() }
+        hosts.removeAll()
+    }
+
+    // MARK: Failover
+
+    private func promote(_ lease: Lease, detectedAtMs: Int) {
+        // Everything the previous active sent is queued before replaying (it closed the link, or died).
+        server?.stop(drainMs: cluster.heartbeatIntervalMs)
+        server = nil
+        fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
+        var replayed = 0
+        lastRevision = nil
+        // (1) runtimes exist, no ports open; (2) restore; (3) replay the queue after the revision.
+        for host in hosts {
+            let name = host.app.name
+            var restoredSequence: Int64 = 0
+            do {
+                if let revisions = try store?.revisions(appName: name) {
+                    for revision in revisions.reversed() {
+                        do {
+                            let bytes = try store!.load(revision)
+                            try host.restore(bytes, lastSequence: revision.lastSequence)
+                            restoredSequence = revision.lastSequence
+                            lastRevision = revision
+                            logger.info("ha: app '\(name)' restored revision \(revision.revision) (events up to sequence \(revision.lastSequence))")
+                            break
+                        } catch {
+                            logger.error("ha: app '\(name)' cannot restore revision \(revision.revision): \(error); trying an older one")
+                        }
+                    }
+                }
+            } catch {
+                logger.error("ha: app '\(name)': \(error); starting from empty state")
+            }
+            let entries = queue.take(app: name)
+            if let first = entries.first(where: { $0.lastSequence > restoredSequence }), first.firstSequence > restoredSequence + 1 {
+                logger.error("ha: app '\(name)': events \(restoredSequence + 1)...\(first.firstSequence - 1) are in no snapshot and not queued (the passive was out of sync); they are lost")
+            }
+            var count = 0
+            for entry in entries {
+                do {
+                    count += try host.replay(entry)
+                } catch {
+                    logger.error("ha: app '\(name)': queued events not replayed: \(error)")
+                }
+            }
+            replayed += count
+            logger.info("ha: app '\(name)' replayed \(count) queued events; continuing after sequence \(host.lastSequence)")
+            host.startEngine()
+        }
+        // (4) open the ports.
+        portWarned = []
+        openPendingPorts()
+        awaitingCheckpoint = []
+        nextLinkAttemptMs = 0
+        // The replayed state becomes durable at once.
+        for host in hosts { host.requestSnapshot() }
+        logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs),\"leaseCheckEpochMs\":\(HAController.epochMs(atMonotonicMs: detectedAtMs))")
+    }
+
+    private func demote(reason: String) {
+        logger.error("ha: demoting: \(reason)")
+        // The engines ran no input after this instant (the fence), whatever the database did.
+        let actedUntil = HAController.epochMs(atMonotonicMs: min(HAController.nowMs(), fence.untilMs.load(ordering: .acquiring)))
+        fence.untilMs.store(0, ordering: .releasing)
+        for host in hosts { host.abandonInput() }
+        for host in hosts { host.stop() }
+        link.detach(reason: "this node is no longer active")
+        persister.cancelPending()
+        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)")
+    }
+
+    // MARK: Active duties
+
+    /// Opens the source ports still closed (a port the old active still holds on this host is tried
+    /// again at every heartbeat, logged once).
+    private func openPendingPorts() {
+        for host in hosts where !host.allPortsOpen {
+            do {
+                try host.openPorts()
+            } catch {
+                if !portWarned.contains(host.app.name) { logger.error("ha: \(error); retrying every heartbeat") }
+                portWarned.insert(host.app.name)
+            }
+        }
+    }
+    private var portWarned: Set<String> = []
+
+    private func maintainLink(now: Int) {
+        if link.isAttached { return }
+        if !awaitingCheckpoint.isEmpty || attachedAtNs != 0 {
+            awaitingCheckpoint = []
+            attachedAtNs = 0
+        }
+        guard now >= nextLinkAttemptMs, case .active(let lease) = coordinator?.role else { return }
+        nextLinkAttemptMs = now + max(100, cluster.eventPollingIntervalMs)
+        guard let (host, port, capacity) = passiveEndpoint() else { return }
+        do {
+            try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2))
+            // Each app's share of the passive's queue, with a quarter left for frames in flight.
+            let share = max(1, capacity * 3 / (4 * max(1, hosts.count)))
+            for host in hosts { host.passiveShareEvents.store(share, ordering: .relaxed) }
+            attachedAtNs = DispatchTime.now().uptimeNanoseconds
+            awaitingCheckpoint = Set(hosts.map(\.app.name))
+            // The passive joined: checkpoint at once so it is in sync.
+            for host in hosts { host.requestSnapshot() }
+        } catch {
+            logger.warning("ha: cannot attach passive at \(host):\(port): \(error)")
+        }
+    }
+
+    /// The event-sync endpoint of a live passive, from its property map.
+    private func passiveEndpoint() -> (String, Int, Int)? {
+        for (_, properties) in coordinator?.otherMembers.sorted(by: { $0.key < $1.key }) ?? [] {
+            guard let data = properties.data(using: .utf8),
+                  let map = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let host = map["eventSyncHost"] as? String, let port = map["eventSyncPort"] as? Int,
+                  (map["role"] as? String) != "active" else { continue }
+            let capacity = map["queueCapacityEvents"] as? Int ?? config.deployment.eventByteBufferQueueCapacity
+            return (host == "0.0.0.0" ? "127.0.0.1" : host, port, capacity)
+        }
+        return nil
+    }
+
+    /// Hands the snapshots the engines took to the persistence thread.
+    private func saveSnapshots() {
+        for host in hosts {
+            guard let snapshot = host.takePendingSnapshot() else { continue }
+            submit(host: host, snapshot)
+        }
+    }
+
+    private func submit(host: AppHost, _ snapshot: PendingSnapshot) {
+        var fence: LeaseFence?
+        if fencedSaves, let fenceStore, case .active(let lease) = coordinator?.role { fence = fenceStore.fenceCondition(lease) }
+        persister.submit(PersistWorker.Job(app: host.app.name, snapshot: snapshot, fence: fence))
+    }
+
+    /// What the persistence thread finished: last revision, passive in sync.
+    @discardableResult
+    private func processResults() -> Int {
+        var saved = 0
+        for result in persister.takeResults() {
+            guard let revision = result.revision else {
+                logger.error("ha: \(result.error ?? "snapshot not saved")")
+                continue
+            }
+            saved += 1
+            lastRevision = revision
+            if let host = hosts.first(where: { $0.app.name == result.app }) {
+                host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
+            }
+            if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(result.app) != nil, awaitingCheckpoint.isEmpty {
+                logger.notice("ha: passive \(link.attachedPeer ?? "?") in sync (checkpoint \(revision.revision), sequence \(result.snapshot.lastSequence))")
+            }
+            logger.debug("ha: app '\(result.app)' persisted \(revision.revision) through sequence \(result.snapshot.lastSequence) (\(result.snapshot.bytes.count) bytes)")
+        }
+        return saved
+    }
+
+    private var passiveInSync: Bool { link.isAttached && awaitingCheckpoint.isEmpty && attachedAtNs != 0 }
+
+    /// SIGTERM on the active: stop intake, drain, checkpoint, tell the passive, release the lease.
+    private func handover() {
+        let startMs = HAController.nowMs()
+        for host in hosts { host.closePorts() }
+        for host in hosts { host.stop() }
+        _ = persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs)
+        processResults()
+        for host in hosts where config.persistence.enabled { submit(host: host, host.snapshotStopped()) }
+        // Saved and announced before the lease goes: the passive then replays nothing twice.
+        if !persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs) {
+            logger.error("ha: final checkpoint not written within \(HAController.handoverSaveTimeoutMs) ms; the passive replays its queue instead")
+        }
+        let saved = processResults()
+        link.released()
+        coordinator?.release()
+        fence.untilMs.store(0, ordering: .releasing)
+        hosts.removeAll()
+        logger.notice("ha: handed over in \(HAController.nowMs() - startMs) ms (\(saved) apps checkpointed, lease released)")
+    }
+
+    // MARK: Status
+
+    private func logRole(_ role: String, term: Int64?, extra: String = "") {
+        let leaseMs = isActive ? max(0, Int(coordinator?.activeUntilMs ?? 0) - HAController.nowMs()) : 0
+        let revision = lastRevision.map { "\"\($0.revision)\"" } ?? "null"
+        let termText = term.map(String.init) ?? (coordinator?.observedLeader.map { String($0.lease.term) } ?? "null")
+        logger.notice("ha-role {\"node\":\"\(config.nodeId)\",\"role\":\"\(role)\",\"term\":\(termText),\"leaseExpiresInMs\":\(leaseMs),\"lastRevision\":\(revision),\"passiveInSync\":\(role == "active" ? passiveInSync : queueInSync),\"queueDepth\":\(queue.depth),\"atEpochMs\":\(AppHost.wallClockMs())\(extra)}")
+    }
+}

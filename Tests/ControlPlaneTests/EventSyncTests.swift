@@ -1,0 +1,117 @@
+import DataPlane
+import Engine
+import Foundation
+import Logging
+import Testing
+
+/// The event-sync link over real loopback sockets: what the active forwards is queued on the passive
+/// with its sequence numbers, control messages trim exactly, a full queue pushes back, and a passive
+/// stuck past the limit is detached.
+@Suite struct EventSyncTests {
+    static let schema = StreamSchema(name: "In", attributes: [Attribute(name: "symbol", type: .string), Attribute(name: "seq", type: .long)])
+    static let logger = Logger(label: "test")
+
+    static func batch(_ range: Range<Int>, padding: Int = 0) -> EventBatch {
+        var batch = EventBatch(schema: schema, capacity: range.count)
+        let pad = String(repeating: "x", count: padding)
+        for i in range { _ = batch.append(timestamp: Int64(i), values: [.string("S\(i % 3)\(pad)"), .long(Int64(i))]) }
+        return batch
+    }
+
+    static func waitUntil(timeoutSec: Double = 5, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeoutSec)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(5_000)
+        }
+        return condition()
+    }
+
+    static func seqs(_ batch: EventBatch) -> [Int64] { (0..<batch.count).map { batch.int64(1, $0) } }
+
+    @Test func forwardedBatchesAreQueuedAndTrimmedExactly() throws {
+        let queue = EventSyncQueue(capacityEvents: 1_000)
+        let server = EventSyncServer(host: "127.0.0.1", port: 0, queue: queue, logger: EventSyncTests.logger) { _ in }
+        try server.start()
+        defer { server.stop() }
+        let client = EventSyncClient(nodeId: "active", stallLimitMs: 1_000, logger: EventSyncTests.logger)
+        try client.attach(host: "127.0.0.1", port: server.port, term: 7, connectTimeoutMs: 1_000)
+        var scratch: [UInt8] = []
+        for first in stride(from: 1, to: 31, by: 10) {
+            #expect(client.forward(app: "A", stream: "In", firstSequence: Int64(first), batch: EventSyncTests.batch(first..<first + 10), scratch: &scratch))
+        }
+        #expect(EventSyncTests.waitUntil { queue.depth == 30 })
+        #expect(queue.inSync(app: "A") == false, "events before sequence 1 were never covered by a snapshot")
+        #expect(client.persisted(app: "A", revision: "r20", lastSequence: 20))
+        #expect(EventSyncTests.waitUntil { queue.depth == 10 }, "events 1...20 are trimmed, 21...30 stay")
+        #expect(queue.inSync(app: "A") == true)
+        #expect(queue.lastPersisted(app: "A")?.revision == "r20")
+        // A snapshot inside a batch: the batch stays, replay skips the covered events.
+        #expect(client.persisted(app: "A", revision: "r25", lastSequence: 25))
+        #expect(EventSyncTests.waitUntil { queue.lastPersisted(app: "A")?.lastSequence == 25 })
+        let entries = queue.take(app: "A")
+        #expect(entries.map(\.firstSequence) == [21])
+        let replay = try entries[0].decode(schema: EventSyncTests.schema, after: 25)
+        #expect(EventSyncTests.seqs(replay) == [26, 27, 28, 29, 30])
+        #expect(replay.timestamps == [26, 27, 28, 29, 30])
+        #expect(queue.depth == 0)
+    }
+
+    @Test func gapKeepsAnAppOutOfSyncUntilASnapshotCoversIt() {
+        let queue = EventSyncQueue(capacityEvents: 100)
+        func entry(_ first: Int64, _ count: Int) -> EventSyncEntry {
+            EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: count, frame: [])
+        }
+        #expect(queue.inSync(app: "A") == nil)
+        #expect(queue.append(entry(1, 10), timeoutMs: 0))
+        #expect(queue.inSync(app: "A") == false)
+        queue.persisted(app: "A", revision: "r0", lastSequence: 0)
+        #expect(queue.inSync(app: "A") == true)
+        #expect(queue.append(entry(11, 10), timeoutMs: 0))
+        #expect(queue.inSync(app: "A") == true, "contiguous")
+        #expect(queue.append(entry(31, 10), timeoutMs: 0))
+        #expect(queue.inSync(app: "A") == false, "events 21...30 are missing")
+        queue.persisted(app: "A", revision: "r25", lastSequence: 25)
+        #expect(queue.inSync(app: "A") == false, "a snapshot up to 25 does not cover 26...30")
+        queue.persisted(app: "A", revision: "r30", lastSequence: 30)
+        #expect(queue.inSync(app: "A") == true)
+        #expect(queue.depth == 10, "only 31...40 are left")
+        queue.persisted(app: "A", revision: "old", lastSequence: 5)
+        #expect(queue.lastPersisted(app: "A")?.revision == "r30", "an older control message changes nothing")
+    }
+
+    @Test func fullQueueRefusesUntilTrimmed() {
+        let queue = EventSyncQueue(capacityEvents: 15)
+        let e = { (first: Int64) in EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: 10, frame: []) }
+        #expect(queue.append(e(1), timeoutMs: 0))
+        let started = Date()
+        #expect(!queue.append(e(11), timeoutMs: 100), "over capacity: waits, then refuses")
+        #expect(Date().timeIntervalSince(started) >= 0.09)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { queue.persisted(app: "A", revision: "r", lastSequence: 10) }
+        #expect(queue.append(e(11), timeoutMs: 2_000), "a trim makes room")
+        #expect(queue.depth == 10)
+    }
+
+    @Test func passiveStuckPastTheLimitIsDetached() throws {
+        // A queue that holds one big batch: the server stops reading, TCP buffers fill, the client's
+        // writes make no progress and it detaches the passive after its stall limit.
+        let queue = EventSyncQueue(capacityEvents: 2_000)
+        let server = EventSyncServer(host: "127.0.0.1", port: 0, queue: queue, logger: EventSyncTests.logger) { _ in }
+        try server.start()
+        defer { server.stop() }
+        let client = EventSyncClient(nodeId: "active", stallLimitMs: 300, logger: EventSyncTests.logger)
+        try client.attach(host: "127.0.0.1", port: server.port, term: 1, connectTimeoutMs: 1_000)
+        var scratch: [UInt8] = []
+        let big = EventSyncTests.batch(0..<2_000, padding: 500)  // ~1 MB a frame
+        var forwarded = 0
+        let started = Date()
+        while forwarded < 200, client.forward(app: "A", stream: "In", firstSequence: Int64(forwarded * 2_000 + 1), batch: big, scratch: &scratch) {
+            forwarded += 1
+        }
+        #expect(forwarded < 200, "the link pushed back and gave up")
+        #expect(client.detaches.load(ordering: .relaxed) == 1)
+        #expect(!client.isAttached)
+        #expect(Date().timeIntervalSince(started) >= 0.3)
+        #expect(queue.depth <= 2_000, "the passive never holds more than its capacity")
+    }
+}

@@ -1,0 +1,259 @@
+import DataPlane
+import Engine
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two real `tandem run` processes on loopback (different event-sync ports, one shared source port
+/// that only the active opens) coordinated through a real MariaDB (`scripts/mariadb.sh start`;
+/// `TANDEM_TEST_MYSQL_*` select the server, default 127.0.0.1:13306).
+///
+/// The publisher streams numbered events; the app keeps a length window with a group-by count and
+/// sum. After the active is killed (or stopped) mid-stream, the passive takes over; the publisher
+/// resumes after the last sequence number the new active reports (what the acknowledged framing will
+/// automate). The final per-symbol count and sum must equal a single node's over the whole input:
+/// no event lost by the cluster, none counted twice.
+@Suite(.serialized) struct HAFailoverTests {
+    static let symbols = 10
+    static let batchEvents = 20
+
+    struct Cluster {
+        let dir: URL
+        let apps: URL
+        let sourcePort: Int
+        let appName: String
+        let group: String
+        /// The passive's `eventByteBufferQueueCapacity`.
+        var queueCapacity = 200_000
+
+        init() throws {
+            dir = try makeTempDirectory()
+            apps = dir.appendingPathComponent("apps")
+            try FileManager.default.createDirectory(at: apps, withIntermediateDirectories: true)
+            sourcePort = freeTCPPort()
+            let tag = UUID().uuidString.prefix(8).lowercased()
+            appName = "HACounts_\(tag)"
+            group = "ha-test-\(tag)"
+            let app = """
+                @App:name('\(appName)')
+                @source(type='tcp', port='\(sourcePort)', context='In', @map(type='binary'))
+                define stream In (symbol string, seq long);
+
+                @sink(type='log', prefix='OUT')
+                define stream Out (symbol string, n long, total long);
+
+                from In#window.length(1000000)
+                select symbol, count() as n, sum(seq) as total
+                group by symbol
+                insert into Out;
+                """
+            try app.write(to: apps.appendingPathComponent("counts.siddhi"), atomically: true, encoding: .utf8)
+        }
+
+        static var database: (host: String, port: Int, user: String, password: String) {
+            let env = ProcessInfo.processInfo.environment
+            return (env["TANDEM_TEST_MYSQL_HOST"] ?? "127.0.0.1", Int(env["TANDEM_TEST_MYSQL_PORT"] ?? "") ?? 13306,
+                    env["TANDEM_TEST_MYSQL_USER"] ?? "tandem", env["TANDEM_TEST_MYSQL_PASSWORD"] ?? "tandem")
+        }
+
+        /// A node's deployment.yaml: the seed guide's HA sections with heartbeat 500 ms × 3.
+        func config(node: String, syncPort: Int, databasePort: Int? = nil, databaseHost: String? = nil,
+                    syncHost: String = "127.0.0.1", advertisedHost: String? = nil) throws -> URL {
+            var db = Cluster.database
+            if let databasePort { db.port = databasePort }
+            if let databaseHost { db.host = databaseHost }
+            let yaml = """
+                wso2.carbon:
+                  id: \(node)
+                state.persistence:
+                  enabled: true
+                  intervalInMin: 1
+                  revisionsToKeep: 2
+                  persistenceStore: org.wso2.carbon.streaming.integrator.core.persistence.DBPersistenceStore
+                  config:
+                    datasource: PERSISTENCE_DB
+                    table: PERSISTENCE_TABLE
+                wso2.datasources:
+                  dataSources:
+                    - name: PERSISTENCE_DB
+                      definition:
+                        type: RDBMS
+                        configuration:
+                          jdbcUrl: 'jdbc:mysql://\(db.host):\(db.port)/persistencedb'
+                          username: \(db.user)
+                          password: \(db.password)
+                    - name: WSO2_CLUSTER_DB
+                      definition:
+                        type: RDBMS
+                        configuration:
+                          jdbcUrl: 'jdbc:mysql://\(db.host):\(db.port)/clusterdb'
+                          username: \(db.user)
+                          password: \(db.password)
+                cluster.config:
+                  enabled: true
+                  groupId: \(group)
+                  strategyConfig:
+                    datasource: WSO2_CLUSTER_DB
+                    heartbeatInterval: 500
+                    heartbeatMaxRetry: 3
+                    eventPollingInterval: 500
+                deployment.config:
+                  type: ha
+                  eventByteBufferQueueCapacity: \(queueCapacity)
+                  eventSyncServer:
+                    host: \(syncHost)
+                    port: \(syncPort)\(advertisedHost.map { "\n    advertisedHost: \($0)" } ?? "")
+                tandem:
+                  persistence:
+                    intervalInMs: 700
+                """
+            let url = dir.appendingPathComponent("\(node).yaml")
+            try yaml.write(to: url, atomically: true, encoding: .utf8)
+            return url
+        }
+
+        func start(_ node: String, databasePort: Int? = nil) throws -> NodeProcess {
+            let config = try config(node: node, syncPort: freeTCPPort(), databasePort: databasePort)
+            return try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: dir)
+        }
+    }
+
+    static let schema = StreamSchema(name: "In", attributes: [Attribute(name: "symbol", type: .string), Attribute(name: "seq", type: .long)])
+
+    static func rows(_ range: Range<Int>) -> [(timestamp: Int64, values: [Value])] {
+        range.map { i in (Int64(1_000 + i), [.string("S\(i % symbols)"), .long(Int64(i))]) }
+    }
+
+    /// Per symbol: (count, sum of seq) over events 1...total — what one node computes.
+    static func expected(total: Int) -> [String: (Int64, Int64)] {
+        var out: [String: (Int64, Int64)] = [:]
+        for i in 1...total {
+            let key = "S\(i % symbols)"
+            let (n, s) = out[key] ?? (0, 0)
+            out[key] = (n + 1, s + Int64(i))
+        }
+        return out
+    }
+
+    /// The last output row per symbol: (n, total).
+    static func finalRows(_ lines: [String]) -> [String: (Int64, Int64)] {
+        var out: [String: (Int64, Int64)] = [:]
+        for row in EndToEndTests.outputRows(lines, prefix: "OUT") {
+            let parts = row.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 3, let n = Int64(parts[1]), let s = Int64(parts[2]) else { continue }
+            out[parts[0]] = (n, s)
+        }
+        return out
+    }
+
+    static func roleLine(_ stderr: String, role: String) -> String? {
+        stderr.split(separator: "\n").last { $0.contains("ha-role") && $0.contains("\"role\":\"\(role)\"") }.map(String.init)
+    }
+
+    /// "continuing after sequence N" of the node that took over.
+    static func resumeSequence(_ stderr: String) -> Int? {
+        guard let line = stderr.split(separator: "\n").last(where: { $0.contains("continuing after sequence") }),
+              let tail = line.components(separatedBy: "continuing after sequence ").last else { return nil }
+        return Int(tail.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// Publishes events `from...` in batches until `total`, or until a send fails; calls `after` with
+    /// the count written so far after each batch. Returns the last event written.
+    static func publish(host: String = "127.0.0.1", port: Int, from first: Int, total: Int, pauseUs: UInt32,
+                        after: (Int) -> Void = { _ in }) -> Int {
+        let publisher = TCPPublisher(host: host, port: port, sendTimeoutMs: 5_000)
+        do { try publisher.connect() } catch { return first - 1 }
+        var next = first
+        while next <= total {
+            let end = min(total + 1, next + batchEvents)
+            do {
+                try publisher.send(schema: schema, rows: rows(next..<end), channel: "In")
+            } catch {
+                break
+            }
+            next = end
+            after(next - 1)
+            if pauseUs > 0 { usleep(pauseUs) }
+        }
+        if next > total { publisher.finish() } else { publisher.close() }
+        return next - 1
+    }
+
+    struct Takeover {
+        var ms: Int
+        var resumeAfter: Int
+    }
+
+    /// Starts A (active) and B (passive, in sync), streams, stops A with `signal` mid-stream, and
+    /// checks the final counts on B after the publisher resumed there.
+    func run(signal: Int32, total: Int, stopAt: Int, queueCapacity: Int = 200_000, pauseUs: UInt32 = 1_000) throws
+        -> (takeover: Takeover, writtenBeforeStop: Int, aStderr: String, bStderr: String) {
+        var cluster = try Cluster()
+        cluster.queueCapacity = queueCapacity
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a")
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        let b = try cluster.start("b")
+        defer { _ = b.terminate() }
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "passive") != nil }, "B did not start passive: \(b.stderr)")
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+
+        var stoppedAtNs: UInt64 = 0
+        let written = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: pauseUs) { sent in
+            if sent == stopAt {
+                stoppedAtNs = DispatchTime.now().uptimeNanoseconds
+                kill(a.process.processIdentifier, signal)
+            }
+        }
+        // B takes over: its role line appears once the ports are open.
+        let tookOver = b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }
+        let takeoverMs = Int((DispatchTime.now().uptimeNanoseconds - stoppedAtNs) / 1_000_000)
+        #expect(tookOver, "B did not take over: \(b.stderr)")
+        let resume = try #require(HAFailoverTests.resumeSequence(b.stderr), "no resume point in B's log: \(b.stderr)")
+        #expect(resume <= written, "the cluster cannot hold events never written")
+        // Resume after what the cluster holds (acknowledged framing will make this automatic).
+        let last = HAFailoverTests.publish(port: cluster.sourcePort, from: resume + 1, total: total, pauseUs: 0)
+        #expect(last == total)
+        let expected = HAFailoverTests.expected(total: total)
+        b.waitFor(timeoutSec: 20) { lines, _ in
+            let rows = HAFailoverTests.finalRows(lines)
+            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
+        }
+        let final = HAFailoverTests.finalRows(b.lines)
+        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
+        }
+        print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume); the signal came after event \(stopAt) (in flight then, not in the cluster: \(max(0, stopAt - resume))); the publisher wrote \(written - stopAt) more before its writes failed (not in the cluster: \(written - max(resume, stopAt))). \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
+        if ProcessInfo.processInfo.environment["TANDEM_TEST_VERBOSE"] != nil { print("A:\n\(a.stderr)\nB:\n\(b.stderr)") }
+        return (Takeover(ms: takeoverMs, resumeAfter: resume), written, a.stderr, b.stderr)
+    }
+
+    /// Kill points: early (little state, most of it in the queue) and late (after several snapshots).
+    @Test(arguments: [5_000, 16_000])
+    func killNineActiveWhileStreamingLosesNothing(killAfterEvents: Int) throws {
+        let result = try run(signal: SIGKILL, total: 30_000, stopAt: killAfterEvents)
+        #expect(result.takeover.ms < 5_000, "takeover took \(result.takeover.ms) ms")
+        #expect(result.bStderr.contains("restored revision"), "B restored no revision")
+    }
+
+    /// A passive queue far smaller than the stream: the active checkpoints on its own and holds input
+    /// (push-back) instead of overflowing it; the passive stays in sync and the failover is exact.
+    @Test func smallPassiveQueuePushesBackAndStaysInSync() throws {
+        let result = try run(signal: SIGKILL, total: 30_000, stopAt: 24_000, queueCapacity: 2_000, pauseUs: 0)
+        #expect(!result.aStderr.contains("detached passive"), "the passive was never detached")
+        #expect(!result.aStderr.contains("lapsed"), "the active kept its lease under push-back")
+        #expect(!result.bStderr.contains("they are lost"))
+        #expect(HAResilienceTests.count(result.bStderr, "replayed") >= 1)
+    }
+
+    @Test func sigtermHandsOverWithinAHeartbeat() throws {
+        let result = try run(signal: SIGTERM, total: 20_000, stopAt: 8_000)
+        #expect(result.takeover.ms < 2_000, "graceful handover took \(result.takeover.ms) ms")
+        // The handover checkpoint holds everything the old active ran: nothing to replay.
+        #expect(result.bStderr.contains("replayed 0 queued events"))
+    }
+}
