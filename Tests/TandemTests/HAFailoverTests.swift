@@ -250,6 +250,22 @@ import Glibc
         #expect(HAResilienceTests.count(result.bStderr, "replayed") >= 1)
     }
 
+    /// `tandem status` reads the cluster DB: the active node, its term and lease, and the members.
+    @Test func statusReportsTheActiveAndTheMembers() throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a")
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        let configA = try cluster.config(node: "a", syncPort: freeTCPPort())
+        let (status, out, err) = try NodeProcess.runToEnd(["status", "--config", configA.path], workingDirectory: cluster.dir)
+        #expect(status == 0, "status failed: \(err)")
+        #expect(out.contains("group \(cluster.group): active a, term "), "\(out)")
+        #expect(out.contains("  a: alive, heartbeat "), "\(out)")
+        let (jsonStatus, json, _) = try NodeProcess.runToEnd(["status", "--config", configA.path, "--json"], workingDirectory: cluster.dir)
+        #expect(jsonStatus == 0 && json.contains("\"active\":\"a\""), "\(json)")
+    }
+
     @Test func sigtermHandsOverWithinAHeartbeat() throws {
         let result = try run(signal: SIGTERM, total: 20_000, stopAt: 8_000)
         #expect(result.takeover.ms < 2_000, "graceful handover took \(result.takeover.ms) ms")
