@@ -1,5 +1,7 @@
+import Foundation
+
 /// The rows one side of a join holds: a sliding window over that side's arrivals (a stream without
-/// a window holds each arrival only while it joins). Rows live in an `EventBatch`; `head` is the
+/// a window holds nothing: its arrivals join straight from their batch). Rows live in an `EventBatch`; `head` is the
 /// first row still held. Rows before `head` stay addressable until `compact()`, so that a chunk
 /// can pair expired rows too.
 final class SideWindow {
@@ -51,9 +53,6 @@ final class SideWindow {
         }
         return (row, expired)
     }
-
-    /// After a row without a window has joined: it is not held.
-    func release() { if window == nil { head = rows.count } }
 
     /// Drops the rows before `head` once they are most of the storage (amortised; strings go too).
     func compact() {
@@ -107,10 +106,18 @@ final class JoinQuery {
     private var pair: EventBatch
     private var filtered: [EventBatch]
 
+    /// Per side: whether its arrivals join, whether it is outer, whether it holds rows.
+    private let triggers: [Bool]
+    private let outer: [Bool]
+    private let held: [Bool]
+
     init(plan: QueryPlan, tables byName: [String: Table]) {
         self.plan = plan
         join = plan.join!
         let sides = [join.left, join.right]
+        triggers = sides.map(\.triggers)
+        outer = sides.map(\.keepsUnmatched)
+        held = sides.map { $0.window != nil }
         filters = sides.map { $0.filter.map(VectorProgram.init) }
         windows = sides.map { SideWindow(schema: $0.schema, window: $0.window) }
         tables = sides.map { $0.isTable ? byName[$0.name] : nil }
@@ -132,25 +139,78 @@ final class JoinQuery {
     func advanceTime(to clockMs: Int64) -> EventBatch? { statefulSelector?.advanceTime(to: clockMs) }
 
     /// The pairs of one chunk, in order: per trigger (an arrival or an expired row) its candidates.
-    private struct Pairs {
-        var left: [Int32] = []
-        var right: [Int32] = []
-        var kinds: [UInt8] = []
-        var stamps: [Int64] = []
+    /// Raw growable buffers, reused across chunks: adding a pair is five stores.
+    final class Pairs {
+        private(set) var left: UnsafeMutablePointer<Int32>
+        private(set) var right: UnsafeMutablePointer<Int32>
+        private(set) var kinds: UnsafeMutablePointer<UInt8>
+        private(set) var stamps: UnsafeMutablePointer<Int64>
         /// Per pair, its trigger (index into `triggers`).
-        var trigger: [Int32] = []
+        private(set) var trigger: UnsafeMutablePointer<Int32>
+        private(set) var count = 0
+        private var capacity = 1024
         var triggers: [(side: Int, row: Int32, kind: UInt8, stamp: Int64, outer: Bool)] = []
 
-        mutating func add(_ l: Int32, _ r: Int32, _ t: Int) {
-            left.append(l)
-            right.append(r)
-            kinds.append(triggers[t].kind)
-            stamps.append(triggers[t].stamp)
-            trigger.append(Int32(t))
+        init() {
+            left = .allocate(capacity: capacity)
+            right = .allocate(capacity: capacity)
+            kinds = .allocate(capacity: capacity)
+            stamps = .allocate(capacity: capacity)
+            trigger = .allocate(capacity: capacity)
         }
+
+        deinit {
+            left.deallocate(); right.deallocate(); kinds.deallocate(); stamps.deallocate(); trigger.deallocate()
+        }
+
+        func reset() {
+            count = 0
+            triggers.removeAll(keepingCapacity: true)
+        }
+
+        @inline(__always)
+        func add(_ l: Int32, _ r: Int32, _ t: Int) {
+            if count == capacity { grow() }
+            left[count] = l
+            right[count] = r
+            kinds[count] = triggers[t].kind
+            stamps[count] = triggers[t].stamp
+            trigger[count] = Int32(truncatingIfNeeded: t)
+            count += 1
+        }
+
+        private func grow() {
+            precondition(capacity * 2 <= EventBatch.rowsMax, "join chunk over EventBatch.rowsMax pairs")
+            func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
+                let fresh = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
+                fresh.moveInitialize(from: p, count: count)
+                p.deallocate()
+                return fresh
+            }
+            left = moved(left); right = moved(right); kinds = moved(kinds); stamps = moved(stamps); trigger = moved(trigger)
+            capacity *= 2
+        }
+
+        func sameRows(as other: Pairs) -> Bool {
+            count == other.count && memcmp(left, other.left, count * 4) == 0 && memcmp(right, other.right, count * 4) == 0
+        }
+
+        var leftRows: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: left, count: count) }
+        var rightRows: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: right, count: count) }
+        var timestamps: UnsafeBufferPointer<Int64> { UnsafeBufferPointer(start: stamps, count: count) }
+        var kindList: [UInt8] { Array(UnsafeBufferPointer(start: kinds, count: count)) }
     }
 
-    private func storage(_ side: Int) -> EventBatch { tables[side]?.rows ?? windows[side].rows }
+    private let pairs = Pairs()
+    private let matched = Pairs()
+
+    /// Where side `s`'s pair rows live: its table, its window, or (a stream without a window,
+    /// the side that arrived) the arriving batch itself.
+    private func storage(_ side: Int, arrivedOn k: Int, _ batch: EventBatch) -> EventBatch {
+        if let table = tables[side] { return table.rows }
+        if side == k && windows[side].window == nil { return batch }
+        return windows[side].rows
+    }
 
     /// An arrival on side `k` (0 left, 1 right). Expired rows (time windows up to the arrival,
     /// rows an arrival pushes out) join too, as expired pairs: aggregates subtract them.
@@ -168,7 +228,8 @@ final class JoinQuery {
         let sides = [join.left, join.right]
         let other = 1 - k
         // Index lookups into a table on the other side: keys of every arrival at once.
-        var probeKeys: [UInt64??] = []
+        var probeKeys: [UInt64?] = []
+        var probeColumn = -1
         if sides[k].triggers, let table = tables[other], let probe = join.probes[k], table.isIndexed(probe.column),
            let program = probePrograms[k] {
             let n = batch.count
@@ -179,80 +240,97 @@ final class JoinQuery {
                 PairBatch.build(&pair, left: table.rows, leftRows: none, right: batch, rightRows: these, timestamps: batch.timestamps)
             }
             program.evaluate(pair)
-            probeKeys = (0..<n).map { table.probeKey(program.resultValue($0, batch: pair), column: probe.column) }
+            probeKeys = table.probeKeys(program, batch: pair, count: n, column: probe.column)
+            probeColumn = probe.column
         }
-        var pairs = Pairs()
-        func joinRow(_ s: Int, _ row: Int32, _ kind: ChunkRowKind, stamp: Int64, probeKey: UInt64?? = nil) {
-            guard sides[s].triggers else { return }
+        pairs.reset()
+        let pairs = self.pairs
+        // Read once per chunk, not per row (each read of a side copies its struct).
+        let triggers = self.triggers, outer = self.outer
+        let sideTables = self.tables
+        let probeIsPrimary = probeColumn >= 0 && (tables[other]?.isPrimaryKey(probeColumn) ?? false)
+        /// `probe`: the arrival's key into the other side's index (`.some(nil)`: no row can match).
+        func joinRow(_ s: Int, _ row: Int32, _ kind: ChunkRowKind, stamp: Int64, probe: UInt64?? = nil) {
+            guard triggers[s] else { return }
             let o = 1 - s
-            let candidates: [Int32]
-            if let table = tables[o] {
-                if let key = probeKey, let probe = join.probes[s] {
-                    candidates = table.rows(matching: key, column: probe.column) ?? table.liveRows
-                } else {
-                    candidates = table.liveRows
-                }
-            } else {
-                candidates = windows[o].live.map { Int32($0) }
-            }
-            pairs.triggers.append((s, row, kind.rawValue, stamp, sides[s].keepsUnmatched))
+            pairs.triggers.append((s, row, kind.rawValue, stamp, outer[s]))
             let t = pairs.triggers.count - 1
-            for c in candidates { if s == 0 { pairs.add(row, c, t) } else { pairs.add(c, row, t) } }
+            if let table = sideTables[o] {
+                if let probe {
+                    guard let key = probe else { return }
+                    if probeIsPrimary {
+                        if let c = table.primaryRow(key) { if s == 0 { pairs.add(row, c, t) } else { pairs.add(c, row, t) } }
+                        return
+                    }
+                    for c in table.rows(matching: key, column: probeColumn) ?? table.liveRows {
+                        if s == 0 { pairs.add(row, c, t) } else { pairs.add(c, row, t) }
+                    }
+                    return
+                }
+                for c in table.liveRows { if s == 0 { pairs.add(row, c, t) } else { pairs.add(c, row, t) } }
+            } else {
+                for c in windows[o].live { if s == 0 { pairs.add(row, Int32(c), t) } else { pairs.add(Int32(c), row, t) } }
+            }
         }
+        let timed = windows[0].nextExpiryMs != nil || windows[1].nextExpiryMs != nil
+        let held = self.held[k]
         for r in 0..<batch.count {
             let now = playback ? batch.timestamps[r] : clockMs
             // Time windows expire in time order across both sides, each expiry joining the other
             // side as it was then.
-            while true {
+            while timed {
                 let due = [windows[0].nextExpiryMs, windows[1].nextExpiryMs]
                 guard let s = (0..<2).filter({ due[$0].map { $0 <= now } ?? false }).min(by: { due[$0]! < due[$1]! }) else { break }
                 joinRow(s, windows[s].popOldest(), .expired, stamp: due[s]!)
             }
+            let probe: UInt64?? = probeKeys.isEmpty ? nil : .some(probeKeys[r])
+            if !held {
+                // Not held: the arrival joins straight from the batch.
+                joinRow(k, Int32(r), .current, stamp: batch.timestamps[r], probe: probe)
+                continue
+            }
             let (row, expired) = windows[k].add(batch, r, nowMs: now)
             for x in expired { joinRow(k, x, .expired, stamp: now) }
-            joinRow(k, row, .current, stamp: batch.timestamps[r], probeKey: probeKeys.isEmpty ? nil : probeKeys[r])
-            windows[k].release()
+            joinRow(k, row, .current, stamp: batch.timestamps[r], probe: probe)
         }
         defer { for w in windows { w.compact() } }
         guard !pairs.triggers.isEmpty else { return nil }
-        let left = storage(0), right = storage(1)
-        var keep: [Bool] = Array(repeating: true, count: pairs.left.count)
-        if let onProgram, !pairs.left.isEmpty {
-            PairBatch.build(&pair, left: left, leftRows: pairs.left, right: right, rightRows: pairs.right, timestamps: pairs.stamps)
-            let result = onProgram.evaluateCondition(pair)
-            for p in 0..<keep.count { keep[p] = result[p] & 1 == 1 }
+        let left = storage(0, arrivedOn: k, batch), right = storage(1, arrivedOn: k, batch)
+        var keep: UnsafePointer<UInt64>? = nil
+        if let onProgram, pairs.count > 0 {
+            PairBatch.build(&pair, left: left, leftRows: pairs.leftRows, right: right, rightRows: pairs.rightRows,
+                            timestamps: pairs.timestamps)
+            keep = onProgram.evaluateCondition(pair)
         }
         // Per trigger, its matches in order; an outer side's trigger without one pairs with nulls.
-        var final = Pairs()
+        // Without aggregates expired pairs change nothing: a stateless selector gets current ones only.
+        let final = matched
+        final.reset()
         final.triggers = pairs.triggers
+        let currentOnly = statelessSelector != nil
         var p = 0
         for t in 0..<pairs.triggers.count {
+            let trigger = pairs.triggers[t]
+            let skip = currentOnly && trigger.kind != ChunkRowKind.current.rawValue
             var any = false
-            while p < pairs.trigger.count, pairs.trigger[p] == Int32(t) {
-                if keep[p] {
+            while p < pairs.count, pairs.trigger[p] == Int32(truncatingIfNeeded: t) {
+                if !skip, keep.map({ $0[p] & 1 == 1 }) ?? true {
                     final.add(pairs.left[p], pairs.right[p], t)
                     any = true
                 }
                 p += 1
             }
-            let trigger = pairs.triggers[t]
-            if !any && trigger.outer {
+            if !any && !skip && trigger.outer {
                 if trigger.side == 0 { final.add(trigger.row, -1, t) } else { final.add(-1, trigger.row, t) }
             }
         }
-        if statelessSelector != nil {
-            // Without aggregates expired pairs change nothing: only current ones go on.
-            var current = Pairs()
-            current.triggers = final.triggers
-            for i in 0..<final.left.count where final.kinds[i] == ChunkRowKind.current.rawValue {
-                current.add(final.left[i], final.right[i], Int(final.trigger[i]))
-            }
-            final = current
+        guard final.count > 0 else { return nil }
+        if keep == nil || !final.sameRows(as: pairs) {
+            PairBatch.build(&pair, left: left, leftRows: final.leftRows, right: right, rightRows: final.rightRows,
+                            timestamps: final.timestamps)
         }
-        guard !final.left.isEmpty else { return nil }
-        PairBatch.build(&pair, left: left, leftRows: final.left, right: right, rightRows: final.right, timestamps: final.stamps)
         if let statefulSelector {
-            return statefulSelector.processChunk(pair, kinds: final.kinds, clockMs: clockMs, playback: playback)
+            return statefulSelector.processChunk(pair, kinds: final.kindList, clockMs: clockMs, playback: playback)
         }
         return statelessSelector!.process(pair, clockMs: playback ? nil : clockMs)
     }

@@ -4,40 +4,65 @@
 enum PairBatch {
     /// Fills `pair` with the pairs (`leftRows[k]` of `left`, `rightRows[k]` of `right`; -1 for
     /// none) stamped `timestamps[k]`. Column by column over raw memory.
-    static func build(_ pair: inout EventBatch, left: EventBatch, leftRows: [Int32], right: EventBatch,
-                      rightRows: [Int32], timestamps: [Int64]) {
+    static func build(_ pair: inout EventBatch, left: EventBatch, leftRows: UnsafeBufferPointer<Int32>, right: EventBatch,
+                      rightRows: UnsafeBufferPointer<Int32>, timestamps: UnsafeBufferPointer<Int64>) {
         let m = leftRows.count
         precondition(rightRows.count == m && timestamps.count == m, "pair lists differ in length")
         pair.reset(count: m)
         guard m > 0 else { return }
-        pair.stringBytes.append(contentsOf: left.stringBytes)
-        let shift = UInt64(left.stringBytes.count) << 32
-        pair.stringBytes.append(contentsOf: right.stringBytes)
-        timestamps.withUnsafeBufferPointer { ts in
-            pair.timestamps.withUnsafeMutableBufferPointer { out in out.baseAddress!.update(from: ts.baseAddress!, count: m) }
-        }
+        pair.timestamps.withUnsafeMutableBufferPointer { out in out.baseAddress!.update(from: timestamps.baseAddress!, count: m) }
         let leftWidth = left.schema.attributes.count
-        for (source, rows, offset, stringShift) in [(left, leftRows, 0, UInt64(0)), (right, rightRows, leftWidth, shift)] {
+        for (source, rows, offset) in [(left, leftRows, 0), (right, rightRows, leftWidth)] {
             let width = source.schema.attributes.count
-            let anyMissing = rows.contains { $0 < 0 }
-            rows.withUnsafeBufferPointer { ri in
-                for c in 0..<width {
-                    let isString = source.schema.attributes[c].type == .string
-                    source.columns[c].withUnsafeBufferPointer { src in
-                        pair.columns[offset + c].withUnsafeMutableBufferPointer { out in
-                            for k in 0..<m where ri[k] >= 0 {
-                                out[k] = isString ? src[Int(ri[k])] &+ stringShift : src[Int(ri[k])]
+            var anyMissing = false
+            for k in 0..<m where rows[k] < 0 { anyMissing = true; break }
+            let stringColumns = (0..<width).filter { source.schema.attributes[$0].type == .string }
+            // A large arena (a table's) is not copied whole: only the strings the pairs use.
+            let copyArena = !stringColumns.isEmpty && source.stringBytes.count <= 64 * m * stringColumns.count
+            let shift = UInt64(pair.stringBytes.count) << 32
+            if copyArena { pair.stringBytes.append(contentsOf: source.stringBytes) }
+            for c in 0..<width {
+                let isString = source.schema.attributes[c].type == .string
+                let n = source.nulls[c]
+                source.columns[c].withUnsafeBufferPointer { src in
+                    if isString && !copyArena {
+                        source.stringBytes.withUnsafeBufferPointer { arena in
+                            for k in 0..<m where rows[k] >= 0 {
+                                let r = Int(rows[k])
+                                guard n.isEmpty || n[r] == 0 else { continue }
+                                let slot = src[r]
+                                let start = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+                                let at = pair.stringBytes.count
+                                pair.stringBytes.append(contentsOf: UnsafeBufferPointer(rebasing: arena[start..<start + length]))
+                                pair.columns[offset + c][k] = UInt64(at) << 32 | UInt64(length)
                             }
                         }
+                        return
                     }
-                    let n = source.nulls[c]
-                    guard anyMissing || !n.isEmpty else { continue }
-                    var mask = [UInt8](repeating: 0, count: m)
-                    for k in 0..<m {
-                        let r = Int(ri[k])
-                        mask[k] = r < 0 ? 1 : (n.isEmpty ? 0 : n[r])
+                    pair.columns[offset + c].withUnsafeMutableBufferPointer { out in
+                        for k in 0..<m where rows[k] >= 0 {
+                            out[k] = isString ? src[Int(rows[k])] &+ shift : src[Int(rows[k])]
+                        }
                     }
-                    pair.nulls[offset + c] = mask
+                }
+                guard anyMissing || !n.isEmpty else { continue }
+                var mask = [UInt8](repeating: 0, count: m)
+                for k in 0..<m {
+                    let r = Int(rows[k])
+                    mask[k] = r < 0 ? 1 : (n.isEmpty ? 0 : n[r])
+                }
+                pair.nulls[offset + c] = mask
+            }
+        }
+    }
+
+    /// `build` over arrays (cold paths).
+    static func build(_ pair: inout EventBatch, left: EventBatch, leftRows: [Int32], right: EventBatch,
+                      rightRows: [Int32], timestamps: [Int64]) {
+        leftRows.withUnsafeBufferPointer { l in
+            rightRows.withUnsafeBufferPointer { r in
+                timestamps.withUnsafeBufferPointer { t in
+                    build(&pair, left: left, leftRows: l, right: right, rightRows: r, timestamps: t)
                 }
             }
         }

@@ -17,6 +17,9 @@ final class Table {
     private(set) var rejectedCount = 0
     private var interner = StringInterner()
     private var primary: [UInt64: Int32] = [:]
+    /// Single string primary key: row per interned id (-1: none), alongside `primary`.
+    private var primaryById: [Int32] = []
+    private var stringPrimary: Bool { spec.primaryKey.count == 1 && schema.attributes[spec.primaryKey[0]].type == .string }
     private var primaryMulti: [[UInt64]: Int32] = [:]
     private var indexes: [Int: [UInt64: [Int32]]] = [:]
 
@@ -60,6 +63,45 @@ final class Table {
         probeBatches[column] = batch
         return .some(key)
     }
+
+    /// Keys of the first `n` results of `program` (just evaluated over `batch`, typed as `column`)
+    /// for lookups: nil where no row can match. Reads the result slots directly.
+    func probeKeys(_ program: VectorProgram, batch: EventBatch, count n: Int, column: Int) -> [UInt64?] {
+        let type = schema.attributes[column].type
+        let nulls = program.resultNulls
+        let values = program.resultValues
+        var out = [UInt64?](repeating: nil, count: n)
+        for i in 0..<n {
+            if let nulls, nulls[i] != 0 {
+                out[i] = GroupTable.nullPart
+                continue
+            }
+            switch type {
+            case .string:
+                out[i] = program.withResultBytes(i, batch: batch) { interner.find($0) }.map { UInt64($0) }
+            case .float, .double:
+                out[i] = Double(bitPattern: values[i]) == 0 ? 0 : values[i]
+            default:
+                out[i] = values[i]
+            }
+        }
+        return out
+    }
+
+    /// The live row holding primary key `key` (single-column keys).
+    @inline(__always)
+    func primaryRow(_ key: UInt64) -> Int32? {
+        if stringPrimary {
+            // Interned ids are dense: an array, no hashing.
+            guard key < UInt64(primaryById.count) else { return nil }
+            let row = primaryById[Int(key)]
+            return row < 0 ? nil : row
+        }
+        return primary[key]
+    }
+
+    /// Whether `column` alone is the primary key.
+    func isPrimaryKey(_ column: Int) -> Bool { spec.primaryKey == [column] }
 
     private func ownKey(_ row: Int, _ column: Int) -> UInt64 {
         key(rows, column, row, type: schema.attributes[column].type, inserting: true)!
@@ -111,6 +153,11 @@ final class Table {
         if !spec.primaryKey.isEmpty {
             let parts = spec.primaryKey.map { ownKey(row, $0) }
             if parts.count == 1 { primary[parts[0]] = Int32(row) } else { primaryMulti[parts] = Int32(row) }
+            if stringPrimary, parts[0] != GroupTable.nullPart {
+                let id = Int(parts[0])
+                if id >= primaryById.count { primaryById.append(contentsOf: repeatElement(-1, count: id + 1 - primaryById.count)) }
+                primaryById[id] = Int32(row)
+            }
         }
         for c in spec.indexes { indexes[c]![ownKey(row, c), default: []].append(Int32(row)) }
     }
@@ -163,6 +210,7 @@ final class Table {
     private func reindex() {
         primary.removeAll(keepingCapacity: true)
         primaryMulti.removeAll(keepingCapacity: true)
+        primaryById.removeAll(keepingCapacity: true)
         for c in spec.indexes { indexes[c] = [:] }
         for row in 0..<rows.count where alive[row] { indexRow(row) }
     }
@@ -175,6 +223,7 @@ final class Table {
         rejectedCount = other.rejectedCount
         interner = other.interner
         primary = other.primary
+        primaryById = other.primaryById
         primaryMulti = other.primaryMulti
         indexes = other.indexes
     }

@@ -298,6 +298,16 @@ final class VectorProgram {
     /// Null mask of the result, or nil when no result slot is null.
     var resultNulls: UnsafePointer<UInt8>? { mayBeNull[result] ? UnsafePointer(nulls[result]) : nil }
 
+    /// Calls `body` with the bytes of string result `i` of the last `evaluate(batch)`.
+    func withResultBytes<R>(_ i: Int, batch: EventBatch, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let slot = resultValues[i]
+        let offset = Int(truncatingIfNeeded: (slot >> 32) & 0x7FFF_FFFF), length = Int(slot & 0xFFFF_FFFF)
+        if slot & VectorProgram.programArenaBit != 0 {
+            return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + length])) }
+        }
+        return batch.stringBytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + length])) }
+    }
+
     /// Result `i` of the last `evaluate(batch)` as a boxed value (cold paths: table writes, probes).
     func resultValue(_ i: Int, batch: EventBatch) -> Value {
         if let n = resultNulls, n[i] != 0 { return .null }
