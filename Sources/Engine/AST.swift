@@ -108,6 +108,23 @@ struct JoinNode {
     var position: SourcePosition
 }
 
+/// One state of a pattern or sequence: `alias=Stream[condition]`.
+struct PatternStateNode {
+    var alias: String
+    var stream: String
+    var condition: Expression?
+    var position: SourcePosition
+}
+
+/// `from every e1=A[…] -> e2=B[…] within 5 sec` (pattern) or `from every e1=A, e2=B` (sequence).
+struct PatternNode {
+    var states: [PatternStateNode]
+    var isSequence: Bool
+    var every: Bool
+    var withinMs: Int64?
+    var position: SourcePosition
+}
+
 /// What a query does with its output: insert into a stream or table, or change a table.
 enum OutputActionNode {
     case insert
@@ -122,6 +139,7 @@ struct QueryNode {
     var inputPosition: SourcePosition
     var handlers: [StreamHandlerNode]
     var join: JoinNode? = nil
+    var pattern: PatternNode? = nil
     var action: OutputActionNode = .insert
     /// nil means `select *` (also when select is omitted).
     var selection: [SelectItem]?

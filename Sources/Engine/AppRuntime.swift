@@ -12,6 +12,7 @@ public final class AppRuntime: @unchecked Sendable {
         case stateless(QueryRuntime)
         case stateful(StatefulQuery)
         case join(JoinQuery)
+        case pattern(PatternQuery)
     }
 
     public let app: SiddhiApp
@@ -21,6 +22,7 @@ public final class AppRuntime: @unchecked Sendable {
     private let queries: [Query]
     private let statefulQueries: [StatefulQuery]
     private let joinQueries: [JoinQuery]
+    private let patternQueries: [PatternQuery]
     /// Per stream: the queries that read it, with the join side it feeds (-1: not a join).
     private let consumers: [[(query: Int, side: Int)]]
     /// Per query: the stream index it inserts into (-1 when it writes a table).
@@ -49,15 +51,22 @@ public final class AppRuntime: @unchecked Sendable {
         self.tables = tables
         queries = app.queries.map { plan in
             if plan.join != nil { return .join(JoinQuery(plan: plan, tables: tableByName)) }
+            if plan.pattern != nil { return .pattern(PatternQuery(plan: plan)) }
             return plan.isStateful ? .stateful(StatefulQuery(plan: plan)) : .stateless(QueryRuntime(plan: plan))
         }
         statefulQueries = queries.compactMap { if case .stateful(let q) = $0 { return q } else { return nil } }
         joinQueries = queries.compactMap { if case .join(let q) = $0 { return q } else { return nil } }
+        patternQueries = queries.compactMap { if case .pattern(let q) = $0 { return q } else { return nil } }
         var consumers = Array(repeating: [(query: Int, side: Int)](), count: app.streams.count)
         for (q, plan) in app.queries.enumerated() {
             if let join = plan.join {
                 for (side, s) in [join.left, join.right].enumerated() where !s.isTable {
                     consumers[byName[s.name]!].append((q, side))
+                }
+            } else if let pattern = plan.pattern {
+                var seen = Set<String>()
+                for state in pattern.states where seen.insert(state.stream).inserted {
+                    consumers[byName[state.stream]!].append((q, byName[state.stream]!))
                 }
             } else {
                 consumers[byName[plan.input.name]!].append((q, -1))
@@ -99,7 +108,8 @@ public final class AppRuntime: @unchecked Sendable {
 
     /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
     public var nextTimerMs: Int64? {
-        (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)).min()
+        (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)
+            + patternQueries.compactMap(\.nextTimerMs)).min()
     }
 
     /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
@@ -123,6 +133,11 @@ public final class AppRuntime: @unchecked Sendable {
                     ticks += 1
                     if let out = join.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
                 }
+            case .pattern(let pattern):
+                while ticks < 1024, let due = pattern.nextTimerMs, due <= timeMs {
+                    ticks += 1
+                    if let out = pattern.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
+                }
             }
         }
     }
@@ -138,6 +153,8 @@ public final class AppRuntime: @unchecked Sendable {
             case .stateless(let query): out = query.process(batch, clockMs: isPlayback ? nil : currentTimeMs)
             case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
             case .join(let query): out = query.process(side: side, batch, clockMs: currentTimeMs, playback: isPlayback)
+            case .pattern(let query):
+                out = query.process(stream: app.streams[stream].name, batch, clockMs: currentTimeMs, playback: isPlayback)
             }
             if let out { emit(q, out, depth: depth + 1) }
         }
@@ -164,6 +181,9 @@ public final class AppRuntime: @unchecked Sendable {
         for t in app.tables { text += "table \(t.schema.description)|\(t.primaryKey)|\(t.indexes)\n" }
         for q in app.queries {
             text += "\(q.name)|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
+            if let pattern = q.pattern {
+                text += "pattern \(pattern.states.map { "\($0.alias)=\($0.stream)" })|\(pattern.isSequence)|\(pattern.every)|\(String(describing: pattern.withinMs))\n"
+            }
             if let join = q.join {
                 text += "join \(join.left.name)|\(String(describing: join.left.window))|\(join.right.name)|\(String(describing: join.right.window))\n"
             }
@@ -186,6 +206,8 @@ public final class AppRuntime: @unchecked Sendable {
         for t in tables { t.write(to: &w) }
         w.int(joinQueries.count)
         for j in joinQueries { j.write(to: &w) }
+        w.int(patternQueries.count)
+        for p in patternQueries { p.write(to: &w) }
         let sum = w.bytes.withUnsafeBytes { checksum64($0) }
         w.uint64(sum)
         return w.bytes
@@ -222,8 +244,12 @@ public final class AppRuntime: @unchecked Sendable {
         guard try r.int() == joinQueries.count else { throw SnapshotError("join count differs") }
         var joinStates: [JoinQuery.State] = []
         for j in joinQueries { joinStates.append(try j.decode(from: &r)) }
+        guard try r.int() == patternQueries.count else { throw SnapshotError("pattern count differs") }
+        var patternStates: [PatternQuery.State] = []
+        for p in patternQueries { patternStates.append(try p.decode(from: &r)) }
         guard r.isAtEnd else { throw SnapshotError("trailing bytes") }
         for (q, state) in zip(statefulQueries, states) { q.apply(state) }
+        for (p, state) in zip(patternQueries, patternStates) { p.apply(state) }
         for (j, state) in zip(joinQueries, joinStates) { j.apply(state) }
         // Joins and writers hold their tables: swap the contents in place, not the objects.
         for (old, fresh) in zip(tables, freshTables) { old.replaceContents(with: fresh) }

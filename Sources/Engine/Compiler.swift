@@ -58,6 +58,8 @@ struct Compiler {
             pending = pending.filter { index, query in
                 if let join = query.join {
                     guard known(join.left.stream), known(join.right.stream) else { return true }
+                } else if let pattern = query.pattern {
+                    guard pattern.states.allSatisfy({ schemas[$0.stream] != nil }) else { return true }
                 } else {
                     guard schemas[query.inputStream] != nil else { return true }
                 }
@@ -67,7 +69,9 @@ struct Compiler {
             if pending.isEmpty || pending.count == before { break }
         }
         for (_, query) in pending {
-            let sides = query.join.map { [$0.left, $0.right] } ?? [InputSideNode(stream: query.inputStream, position: query.inputPosition, handlers: [])]
+            let sides = query.join.map { [$0.left, $0.right] }
+                ?? query.pattern.map { $0.states.map { InputSideNode(stream: $0.stream, position: $0.position, handlers: []) } }
+                ?? [InputSideNode(stream: query.inputStream, position: query.inputPosition, handlers: [])]
             for side in sides where !known(side.stream) {
                 diagnostics.error(side.position, tables[query.inputStream] != nil && query.join == nil
                     ? "table '\(side.stream)' can only be read in a join"
@@ -189,6 +193,7 @@ struct Compiler {
 
     mutating func compileQuery(_ query: QueryNode, index: Int) -> QueryPlan? {
         if query.join != nil { return compileJoin(query, index: index) }
+        if query.pattern != nil { return compilePattern(query, index: index) }
         guard let input = schemas[query.inputStream] else { return nil }
         var name = "query\(index + 1)"
         for annotation in query.annotations where annotation.name.lowercased() == "info" {

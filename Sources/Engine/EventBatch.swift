@@ -97,6 +97,23 @@ public struct EventBatch: Sendable {
         return count - 1
     }
 
+    /// Appends a copy of row `row` of `source` (same attribute types), strings copied into this
+    /// batch's arena; returns the new row. No boxing.
+    @discardableResult
+    public mutating func appendRow(from source: EventBatch, row: Int) -> Int {
+        let r = appendRow(timestamp: source.timestamps[row])
+        for c in columns.indices {
+            if source.isNull(c, row) {
+                setNull(c, r)
+            } else if schema.attributes[c].type == .string {
+                source.withStringBytes(c, row) { setString(c, r, utf8: $0) }
+            } else {
+                columns[c][r] = source.columns[c][row]
+            }
+        }
+        return r
+    }
+
     /// Removes the last `n` rows (used by decoders that must undo a partly decoded event).
     /// String bytes of the removed rows stay in the arena until `removeAll()`.
     public mutating func removeLast(_ n: Int) {

@@ -11,8 +11,30 @@ enum PairBatch {
         pair.reset(count: m)
         guard m > 0 else { return }
         pair.timestamps.withUnsafeMutableBufferPointer { out in out.baseAddress!.update(from: timestamps.baseAddress!, count: m) }
-        let leftWidth = left.schema.attributes.count
-        for (source, rows, offset) in [(left, leftRows, 0), (right, rightRows, leftWidth)] {
+        fill(&pair, source: left, rows: leftRows, offset: 0)
+        fill(&pair, source: right, rows: rightRows, offset: left.schema.attributes.count)
+    }
+
+    /// Pattern rows: source k's attributes at the k-th place (rows -1: null).
+    static func build(_ out: inout EventBatch, sources: [(EventBatch, [Int32])], timestamps: [Int64]) {
+        let m = timestamps.count
+        out.reset(count: m)
+        guard m > 0 else { return }
+        timestamps.withUnsafeBufferPointer { ts in
+            out.timestamps.withUnsafeMutableBufferPointer { o in o.baseAddress!.update(from: ts.baseAddress!, count: m) }
+        }
+        var offset = 0
+        for (source, rows) in sources {
+            precondition(rows.count == m, "pattern row lists differ in length")
+            rows.withUnsafeBufferPointer { fill(&out, source: source, rows: $0, offset: offset) }
+            offset += source.schema.attributes.count
+        }
+    }
+
+    /// Copies `rows` of `source` into `pair`'s columns from `offset` on (row -1: nulls).
+    private static func fill(_ pair: inout EventBatch, source: EventBatch, rows: UnsafeBufferPointer<Int32>, offset: Int) {
+        let m = rows.count
+        do {
             let width = source.schema.attributes.count
             var anyMissing = false
             for k in 0..<m where rows[k] < 0 { anyMissing = true; break }

@@ -217,15 +217,21 @@ struct Parser {
     private mutating func parseQuery(annotations: [Annotation]) throws(Abort) -> QueryNode {
         let position = current.position
         try expectKeyword("from")
-        if current.isKeyword("every") {
-            throw fail("patterns and sequences are not supported yet")
+        var patternNode: PatternNode? = nil
+        if current.isKeyword("every") || current.isKeyword("not") || current.isSymbol("(") || next.isSymbol("=") {
+            patternNode = try parsePattern()
         }
-        let first = try parseInputSide()
+        let first: InputSideNode
+        if let patternNode {
+            first = InputSideNode(stream: patternNode.states[0].stream, position: patternNode.position, handlers: [])
+        } else {
+            first = try parseInputSide()
+        }
         let input = first.stream, inputPosition = first.position
         var handlers = first.handlers
         var join: JoinNode? = nil
         var unidirectional: Int? = nil
-        if acceptKeyword("unidirectional") { unidirectional = 0 }
+        if patternNode == nil && acceptKeyword("unidirectional") { unidirectional = 0 }
         let joinPosition = current.position
         var kind: JoinKind? = nil
         if acceptKeyword("join") {
@@ -251,6 +257,7 @@ struct Parser {
             var on: Expression? = nil
             if acceptKeyword("on") { on = try parseExpression() }
             if current.isKeyword("within") { throw fail("'within' on joins is not supported yet") }
+            if patternNode != nil { throw fail("a pattern cannot be joined", at: joinPosition) }
             join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition)
             handlers = []
         } else if first.alias != nil {
@@ -345,7 +352,7 @@ struct Parser {
             if !atEnd { try expectSymbol(";") }
             let action: OutputActionNode = isDelete ? .delete(on: on) : upsert ? .updateOrInsert(set: set, on: on) : .update(set: set, on: on)
             return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
-                             join: join, action: action, selection: selection, groupBy: groupBy, having: having,
+                             join: join, pattern: patternNode, action: action, selection: selection, groupBy: groupBy, having: having,
                              orderBy: orderBy, limit: limit, offset: offset, outputRate: outputRate,
                              outputEventType: .current, target: target, targetPosition: targetPosition, position: position)
         }
@@ -370,9 +377,55 @@ struct Parser {
         let (target, targetPosition) = try identifier("an output stream name")
         if !atEnd { try expectSymbol(";") }
         return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
-                         join: join, selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
+                         join: join, pattern: patternNode, selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
                          offset: offset, outputRate: outputRate, outputEventType: eventType, target: target,
                          targetPosition: targetPosition, position: position)
+    }
+
+    private var next: Token { tokens[min(index + 1, tokens.count - 1)] }
+
+    /// `[every] e1=A[cond] (-> | ,) e2=B[cond] … [within T]`.
+    private mutating func parsePattern() throws(Abort) -> PatternNode {
+        let position = current.position
+        let every = acceptKeyword("every")
+        var states: [PatternStateNode] = []
+        var separator: String? = nil
+        while true {
+            if current.isSymbol("(") || current.isKeyword("not") || current.isKeyword("every") {
+                throw fail("this pattern form (every/not inside the pattern, grouping with parentheses) is not supported yet")
+            }
+            let (alias, statePosition) = try identifier("a pattern event name such as e1")
+            try expectSymbol("=")
+            let (stream, _) = try identifier("a stream name")
+            var condition: Expression? = nil
+            if acceptSymbol("[") {
+                condition = try parseExpression()
+                try expectSymbol("]")
+            }
+            if current.isSymbol("<") || current.isSymbol("+") || current.isSymbol("*") || current.isSymbol("?") {
+                throw fail("counting and quantifiers (<n:m>, +, *, ?) are not supported yet")
+            }
+            if current.isKeyword("and") || current.isKeyword("or") {
+                throw fail("logical patterns (and, or) are not supported yet")
+            }
+            states.append(PatternStateNode(alias: alias, stream: stream, condition: condition, position: statePosition))
+            let here: String
+            if current.isSymbol("->") { here = "->" } else if current.isSymbol(",") { here = "," } else { break }
+            if let separator, separator != here { throw fail("a query is either a pattern (->) or a sequence (,), not both") }
+            separator = here
+            advance()
+        }
+        var withinMs: Int64? = nil
+        if acceptKeyword("within") {
+            let e = try parseExpression()
+            guard case .literal(let v, _) = e else { throw fail("'within' needs a time constant such as 1 sec", at: e.position) }
+            switch v {
+            case .int(let n) where n > 0: withinMs = Int64(n)
+            case .long(let n) where n > 0: withinMs = n
+            default: throw fail("'within' needs a positive time constant such as 1 sec", at: e.position)
+            }
+        }
+        return PatternNode(states: states, isSequence: separator == ",", every: every, withinMs: withinMs, position: position)
     }
 
     /// `Stream[filter]#window.name(args)… [as alias]`.

@@ -104,6 +104,26 @@ struct JoinPlan: Sendable {
     var probes: [(column: Int, probe: TypedExpression)?]
 }
 
+/// One state of a pattern: its stream and its condition.
+struct PatternState: Sendable {
+    var alias: String
+    var stream: String
+    var schema: StreamSchema
+    /// Over the pattern schema (every state's attributes in order); nil: any event.
+    var condition: TypedExpression?
+    /// First state only: the condition over the stream's own schema (a plain filter).
+    var streamCondition: TypedExpression?
+}
+
+/// `from every e1=A -> e2=B … within T` (or `,` for a sequence): the owning `QueryPlan`'s selector
+/// runs over the pattern schema: `#0.x` … for each state's attributes.
+struct PatternPlan: Sendable {
+    var states: [PatternState]
+    var isSequence: Bool
+    var every: Bool
+    var withinMs: Int64?
+}
+
 /// What a query does to the table it names.
 enum TableAction: Sendable {
     case insert
@@ -135,6 +155,8 @@ struct QueryPlan: Sendable {
     var outputRate: OutputRate? = nil
     /// Set for joins: `input` is then the pair schema.
     var join: JoinPlan? = nil
+    /// Set for patterns and sequences: `input` is then the pattern schema.
+    var pattern: PatternPlan? = nil
     /// Set when the query writes a table (then `output` is the select's shape, not a stream).
     var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
 

@@ -36,6 +36,7 @@ struct PerfEngineCommand: ParsableCommand {
         ("window", "from S#window.length(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("timewindow", "from S#window.time(1 sec) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("lengthbatch", "from S#window.lengthBatch(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
+        ("pattern", "from every e1=S[price > 90.0] -> e2=S[symbol == e1.symbol and price < e1.price] within 1 sec select e1.symbol as symbol, e1.price as p1, e2.price as p2 insert into Out;"),
         ("join", """
             define stream Load (symbol string, limit double);
             @PrimaryKey('symbol') define table T (symbol string, limit double);

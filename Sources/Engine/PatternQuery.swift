@@ -1,0 +1,264 @@
+/// A pattern (`every e1=A[…] -> e2=B[…] -> … within T`) or sequence (`every e1=A, e2=B, …`) over
+/// batches, with Siddhi's matching:
+///
+/// - the first state starts a partial match at each qualifying event (`every`), or only at the
+///   first one (without `every`, the whole query matches at most once);
+/// - a pattern's partial at state k takes the first later event of state k's stream that meets
+///   its condition (conditions read earlier states' events); a sequence's partial must take the
+///   very next event of the query's streams, else it dies;
+/// - `within T`: a partial whose first event is more than T before an event cannot take it, and is
+///   dropped once time passes T;
+/// - one event completes every partial it fits, in the order the partials started.
+///
+/// Conditions run batch-wide: for state k, one row per (waiting partial, candidate event) built
+/// over the pattern schema, evaluated by one vector program.
+///
+/// Limit: at most `partialsMax` partial matches; past it the oldest are dropped and counted.
+final class PatternQuery {
+    let plan: QueryPlan
+    let pattern: PatternPlan
+    static let partialsMax = 1 << 20
+    private let firstFilter: VectorProgram?
+    private let conditions: [VectorProgram?]
+    /// Per state, the events partial matches captured (rows referenced by `Partial.rows`).
+    private var captures: [EventBatch]
+    struct Partial {
+        var state: Int
+        var rows: [Int32]
+        var firstMs: Int64
+        var order: Int64
+        /// First row of the batch being processed it may take (0 for partials from earlier batches).
+        var start: Int
+    }
+    private var partials: [Partial] = []
+    private var started = false
+    private var finished = false
+    private var nextOrder: Int64 = 0
+    /// Partial matches dropped at `partialsMax`.
+    private(set) var droppedCount = 0
+    private var scratch: EventBatch
+    private let statelessSelector: QueryRuntime?
+    private let statefulSelector: StatefulQuery?
+
+    init(plan: QueryPlan) {
+        self.plan = plan
+        pattern = plan.pattern!
+        firstFilter = pattern.states[0].streamCondition.map(VectorProgram.init)
+        conditions = pattern.states.map { $0.condition.map(VectorProgram.init) }
+        captures = pattern.states.map { EventBatch(schema: $0.schema) }
+        scratch = EventBatch(schema: plan.input)
+        if plan.isStateful {
+            statefulSelector = StatefulQuery(plan: plan)
+            statelessSelector = nil
+        } else {
+            statelessSelector = QueryRuntime(plan: plan)
+            statefulSelector = nil
+        }
+    }
+
+    var nextTimerMs: Int64? { statefulSelector?.nextTimerMs }
+
+    func advanceTime(to clockMs: Int64) -> EventBatch? { statefulSelector?.advanceTime(to: clockMs) }
+
+    /// Copies row `r` of `batch` into state `k`'s captures; returns its row there.
+    private func capture(_ k: Int, _ batch: EventBatch, _ r: Int) -> Int32 {
+        Int32(captures[k].appendRow(from: batch, row: r))
+    }
+
+    /// Events of `stream` arrived.
+    func process(stream: String, _ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        let n = batch.count
+        guard n > 0, !finished else { return nil }
+        let states = pattern.states
+        let count = states.count
+        var completions: [(row: Int, order: Int64, rows: [Int32])] = []
+        func within(_ p: Partial, _ r: Int) -> Bool {
+            guard let w = pattern.withinMs else { return true }
+            return batch.timestamps[r] - p.firstMs <= w
+        }
+
+        // 1. Starts.
+        if states[0].stream == stream && (pattern.every || !started) {
+            var rows: [Int] = []
+            if let firstFilter {
+                let keep = firstFilter.evaluateCondition(batch)
+                for r in 0..<n where keep[r] & 1 == 1 { rows.append(r) }
+            } else {
+                rows = Array(0..<n)
+            }
+            if !pattern.every { rows = Array(rows.prefix(1)) }
+            for r in rows {
+                started = true
+                let partial = Partial(state: 1, rows: [capture(0, batch, r)], firstMs: batch.timestamps[r], order: nextOrder, start: r + 1)
+                nextOrder += 1
+                if count == 1 { completions.append((r, partial.order, partial.rows)) } else { partials.append(partial) }
+            }
+        }
+
+        // 2. Each later state, in order: partials advanced here go on at the next state.
+        for k in 1..<max(count, 1) {
+            var dead = Set<Int>()
+            // Pattern partials scan their candidates in growing spans (most match within a few
+            // events): span 16, then 64, 256, … until matched or out of rows.
+            var cursor: [Int: Int] = [:]
+            for (i, p) in partials.enumerated() where p.state == k && p.start < n {
+                if pattern.isSequence {
+                    if states[k].stream != stream || !within(p, p.start) { dead.insert(i) } else { cursor[i] = p.start }
+                } else if states[k].stream == stream {
+                    cursor[i] = p.start
+                }
+            }
+            var span = pattern.isSequence ? 1 : 16
+            while !cursor.isEmpty {
+            var combos: [(p: Int, r: Int)] = []
+            for i in cursor.keys.sorted() {
+                let from = cursor[i]!, to = min(n, from + span)
+                for r in from..<to where within(partials[i], r) { combos.append((i, r)) }
+                if to >= n || pattern.isSequence { cursor[i] = nil } else { cursor[i] = to }
+            }
+            span *= 4
+            if !combos.isEmpty {
+                var keep = [Bool](repeating: true, count: combos.count)
+                if let program = conditions[k] {
+                    var sources: [(EventBatch, [Int32])] = []
+                    for j in 0..<count {
+                        if j < k {
+                            sources.append((captures[j], combos.map { partials[$0.p].rows[j] }))
+                        } else if j == k {
+                            sources.append((batch, combos.map { Int32($0.r) }))
+                        } else {
+                            sources.append((captures[j], [Int32](repeating: -1, count: combos.count)))
+                        }
+                    }
+                    PairBatch.build(&scratch, sources: sources, timestamps: combos.map { batch.timestamps[$0.r] })
+                    let result = program.evaluateCondition(scratch)
+                    for c in 0..<combos.count { keep[c] = result[c] & 1 == 1 }
+                }
+                var advanced = Set<Int>()
+                for (c, combo) in combos.enumerated() where !advanced.contains(combo.p) {
+                    guard keep[c] else {
+                        if pattern.isSequence { dead.insert(combo.p) }
+                        continue
+                    }
+                    advanced.insert(combo.p)
+                    cursor[combo.p] = nil
+                    partials[combo.p].rows.append(capture(k, batch, combo.r))
+                    partials[combo.p].state = k + 1
+                    partials[combo.p].start = combo.r + 1
+                    if k + 1 == count {
+                        completions.append((combo.r, partials[combo.p].order, partials[combo.p].rows))
+                        dead.insert(combo.p)
+                    }
+                }
+            }
+            }
+            if !dead.isEmpty { partials = partials.enumerated().filter { !dead.contains($0.offset) }.map(\.element) }
+        }
+
+        // 3. Time and bounds.
+        let lastMs = batch.timestamps[n - 1]
+        if let w = pattern.withinMs { partials.removeAll { lastMs - $0.firstMs > w } }
+        if partials.count > PatternQuery.partialsMax {
+            let extra = partials.count - PatternQuery.partialsMax
+            droppedCount += extra
+            partials.removeFirst(extra)
+        }
+        for i in partials.indices { partials[i].start = 0 }
+        if !completions.isEmpty && !pattern.every {
+            finished = true
+            partials.removeAll()
+        } else if started && partials.isEmpty && !pattern.every {
+            finished = true  // the one partial match failed (sequence) or timed out
+        }
+        compactCaptures()
+
+        // 4. Matches, in event order then in the order their partials started.
+        guard !completions.isEmpty else { return nil }
+        completions.sort { $0.row != $1.row ? $0.row < $1.row : $0.order < $1.order }
+        PairBatch.build(&scratch, sources: (0..<count).map { j in (captures[j], completions.map { $0.rows[j] }) },
+                        timestamps: completions.map { batch.timestamps[$0.row] })
+        if let statefulSelector { return statefulSelector.process(scratch, clockMs: clockMs, playback: playback) }
+        return statelessSelector!.process(scratch, clockMs: playback ? nil : clockMs)
+    }
+
+    /// Drops captured events no partial match refers to, once they are most of the storage.
+    private func compactCaptures() {
+        let referenced = partials.reduce(0) { $0 + $1.rows.count }
+        let stored = captures.reduce(0) { $0 + $1.count }
+        guard stored > 1024, stored > 4 * referenced else { return }
+        var fresh = pattern.states.map { EventBatch(schema: $0.schema) }
+        for i in partials.indices {
+            for (j, row) in partials[i].rows.enumerated() {
+                _ = fresh[j].append(timestamp: captures[j].timestamps[Int(row)], values: captures[j].row(Int(row)))
+                partials[i].rows[j] = Int32(fresh[j].count - 1)
+            }
+        }
+        captures = fresh
+    }
+
+    // MARK: Snapshot
+
+    func write(to w: inout SnapshotWriter) {
+        w.bool(started)
+        w.bool(finished)
+        w.int64(nextOrder)
+        w.int(droppedCount)
+        w.int(partials.count)
+        for p in partials {
+            w.int(p.state)
+            w.int64(p.firstMs)
+            w.int64(p.order)
+            for (j, row) in p.rows.enumerated() { w.row((captures[j].timestamps[Int(row)], captures[j].row(Int(row)))) }
+        }
+        w.bool(statefulSelector != nil)
+        statefulSelector?.write(to: &w)
+    }
+
+    struct State {
+        var started: Bool
+        var finished: Bool
+        var nextOrder: Int64
+        var droppedCount: Int
+        var partials: [Partial]
+        var captures: [EventBatch]
+        var selector: StatefulQuery.State?
+    }
+
+    func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+        let started = try r.bool(), finished = try r.bool()
+        let nextOrder = try r.int64()
+        let dropped = try r.int()
+        let n = try r.int()
+        guard n >= 0, n <= PatternQuery.partialsMax else { throw SnapshotError("pattern partial count out of range") }
+        var fresh = pattern.states.map { EventBatch(schema: $0.schema) }
+        var partials: [Partial] = []
+        for _ in 0..<n {
+            let state = try r.int()
+            guard state >= 1, state < pattern.states.count else { throw SnapshotError("pattern state out of range") }
+            let firstMs = try r.int64(), order = try r.int64()
+            var rows: [Int32] = []
+            for j in 0..<state {
+                let (t, values) = try r.row()
+                guard values.count == pattern.states[j].schema.attributes.count, fresh[j].append(timestamp: t, values: values) else {
+                    throw SnapshotError("pattern event does not match its stream")
+                }
+                rows.append(Int32(fresh[j].count - 1))
+            }
+            partials.append(Partial(state: state, rows: rows, firstMs: firstMs, order: order, start: 0))
+        }
+        guard try r.bool() == (statefulSelector != nil) else { throw SnapshotError("pattern selector differs") }
+        let selector = try statefulSelector?.decode(from: &r)
+        return State(started: started, finished: finished, nextOrder: nextOrder, droppedCount: dropped, partials: partials,
+                     captures: fresh, selector: selector)
+    }
+
+    func apply(_ state: State) {
+        started = state.started
+        finished = state.finished
+        nextOrder = state.nextOrder
+        droppedCount = state.droppedCount
+        partials = state.partials
+        captures = state.captures
+        if let selector = state.selector { statefulSelector?.apply(selector) }
+    }
+}
