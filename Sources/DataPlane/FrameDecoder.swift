@@ -14,8 +14,13 @@ import Engine
 public final class FrameDecoder {
     /// First byte of every siddhi-io-tcp frame.
     public static let protocolByte: UInt8 = 0x02
+    /// First byte of a Tandem acknowledged frame ('T'): a siddhi-io-tcp frame whose message starts
+    /// with a uint64 publisher id and a uint64 batch sequence number (docs/protocol.md).
+    public static let ackedProtocolByte: UInt8 = 0x54
     /// Protocol byte plus int32 messageSize.
     public static let headerBytes = 5
+    /// Publisher id and batch sequence number at the start of an acknowledged frame's message.
+    public static let ackedFieldsBytes = 16
     /// The three int32 length fields every message carries (session, channel, payload).
     public static let messageBytesMin = 12
     public static let maxFrameBytesDefault = 16 << 20
@@ -37,6 +42,12 @@ public final class FrameDecoder {
     private var batches: [EventBatch]
     /// Index into `channelIds` of the previous frame's id: publishers usually send one channel per connection.
     private var lastChannelId = 0
+    /// Highest accepted batch per publisher (shared by every decoder of a listener): a resent
+    /// acknowledged frame that was already accepted is skipped, and acknowledged again.
+    private let sequences: PublisherSequences
+    /// The newest acknowledged frame decoded (or skipped as a duplicate) whose ack is not yet taken:
+    /// acks are cumulative, so only the newest matters. See `takeAck`.
+    public private(set) var pendingAck: (publisherId: UInt64, batchSeq: UInt64)?
 
     /// - Parameters:
     ///   - channels: the channels this connection may publish to (at least one; distinct ids).
@@ -46,11 +57,13 @@ public final class FrameDecoder {
     public convenience init(channels: [SourceChannel], batchSize: Int = 1024, maxFrameBytes: Int = FrameDecoder.maxFrameBytesDefault,
                             maxStringBytes: Int = FrameDecoder.maxStringBytesDefault) {
         self.init(channels: channels, batchSize: batchSize, maxFrameBytes: maxFrameBytes, maxStringBytes: maxStringBytes,
-                  pool: BatchPool(returns: nil))
+                  pool: BatchPool(returns: nil), sequences: PublisherSequences())
     }
 
-    /// As above, with batches from `pool`, which the decoders of one listener share.
-    init(channels: [SourceChannel], batchSize: Int, maxFrameBytes: Int, maxStringBytes: Int, pool: BatchPool) {
+    /// As above, with batches from `pool` and duplicate detection in `sequences`, which the decoders of
+    /// one listener share.
+    init(channels: [SourceChannel], batchSize: Int, maxFrameBytes: Int, maxStringBytes: Int, pool: BatchPool,
+         sequences: PublisherSequences = PublisherSequences()) {
         precondition(!channels.isEmpty, "FrameDecoder needs at least one channel")
         let ids = channels.flatMap(\.channelIds)
         precondition(Set(ids).count == ids.count, "FrameDecoder channel ids must be distinct")
@@ -64,6 +77,7 @@ public final class FrameDecoder {
         channelIds = channels.indices.flatMap { i in channels[i].channelIds.map { (Array($0.utf8), i) } }
         layouts = channels.map { BinaryEventLayout($0.schema) }
         self.pool = pool
+        self.sequences = sequences
         batches = channels.map { pool.take(schema: $0.schema, capacity: batchSize) }
     }
 
@@ -72,10 +86,12 @@ public final class FrameDecoder {
     @inline(__always)
     public func frameLength(_ bytes: UnsafeRawBufferPointer) throws(FrameDecodeError) -> Int? {
         guard let first = bytes.first else { return nil }
-        guard first == FrameDecoder.protocolByte else { throw .badProtocolByte(first) }
+        guard first == FrameDecoder.protocolByte || first == FrameDecoder.ackedProtocolByte else { throw .badProtocolByte(first) }
         guard bytes.count >= FrameDecoder.headerBytes else { return nil }
         let size = Int(Int32(bitPattern: bytes.loadBigEndianUInt32(at: 1)))
-        guard size >= FrameDecoder.messageBytesMin else { throw .messageSizeTooSmall(size) }
+        let sizeMin = first == FrameDecoder.protocolByte ? FrameDecoder.messageBytesMin
+                                                          : FrameDecoder.messageBytesMin + FrameDecoder.ackedFieldsBytes
+        guard size >= sizeMin else { throw .messageSizeTooSmall(size) }
         guard size <= maxFrameBytes - FrameDecoder.headerBytes else {
             throw .frameTooLarge(sizeBytes: size + FrameDecoder.headerBytes, maxFrameBytes: maxFrameBytes)
         }
@@ -93,10 +109,32 @@ public final class FrameDecoder {
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard let length = try frameLength(rest), rest.count >= length else { return offset }
-            try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]), emit: emit)
+            if rest[0] == FrameDecoder.protocolByte {
+                try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]), emit: emit)
+            } else {
+                let publisherId = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes)
+                let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
+                if sequences.isDuplicate(publisherId: publisherId, batchSeq: batchSeq) {
+                    sequences.duplicatesSkipped &+= 1  // accepted before (the ack was lost): skip, ack again
+                } else {
+                    let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
+                    try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]), emit: emit)
+                    sequences.accepted(publisherId: publisherId, batchSeq: batchSeq)
+                }
+                pendingAck = (publisherId, batchSeq)
+            }
             offset += length
             assert(offset <= bytes.count)
         }
+    }
+
+    /// The ack to send now, if any: the newest acknowledged frame decoded, once every event decoded on
+    /// this connection has been handed to `emit` (acks are cumulative: the publisher drops every
+    /// batch up to `batchSeq`). Taking it clears it.
+    public func takeAck() -> (publisherId: UInt64, batchSeq: UInt64)? {
+        guard let ack = pendingAck, pendingEvents == 0 else { return nil }
+        pendingAck = nil
+        return ack
     }
 
     /// Hands every non-empty batch to `emit`.

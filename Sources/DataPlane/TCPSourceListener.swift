@@ -43,6 +43,15 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// fall back to epoll before the socket is opened).
     var uring: UnsafeMutablePointer<io_uring>?
     private let pool: BatchPool
+    /// Highest accepted batch per publisher, shared by every connection (resent batches are skipped).
+    private let sequences = PublisherSequences()
+    /// io_uring with multishot receive: the registered provided-buffer ring and its buffers (reactor
+    /// thread only; nil when the kernel refused it and receives are one recv per connection).
+    var bufferRing: UnsafeMutablePointer<io_uring_buf_ring>?
+    var providedBuffers: UnsafeMutableRawPointer?
+    /// Multishot receives of dropped connections whose final completion has not arrived yet: their
+    /// buffers must not be freed before it does.
+    var orphanedReceives = 0
     /// Live connections by id (reactor thread only).
     var connections: [UInt32: SourceConnection] = [:]
     private var nextConnectionId: UInt32 = 1
@@ -146,7 +155,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         let id = nextConnectionId
         nextConnectionId &+= 1
         let decoder = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
-                                   maxStringBytes: options.maxStringBytes, pool: pool)
+                                   maxStringBytes: options.maxStringBytes, pool: pool, sequences: sequences)
         let connection = SourceConnection(id: id, fd: fd, decoder: decoder)
         connections[id] = connection
         stats.connectionsAccepted.wrappingIncrement(ordering: .relaxed)
@@ -160,6 +169,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         stats.bytesReceived.wrappingIncrement(by: n, ordering: .relaxed)
         do {
             try connection.received(n, emit: publish)
+            acknowledge(connection)
             return true
         } catch {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
@@ -167,6 +177,46 @@ public final class TCPSourceListener: @unchecked Sendable {
             connection.decoder.flush(emit: publish)  // events of earlier, good frames still count
             drop(connection)
             return false
+        }
+    }
+
+    /// Handles bytes received into memory the connection does not own (an io_uring provided buffer),
+    /// decoding complete frames in place. Returns false when the connection was closed for a bad frame.
+    func received(_ connection: SourceConnection, bytes: UnsafeRawBufferPointer) -> Bool {
+        stats.bytesReceived.wrappingIncrement(by: bytes.count, ordering: .relaxed)
+        do {
+            try connection.consume(bytes, emit: publish)
+            acknowledge(connection)
+            return true
+        } catch {
+            stats.framesRejected.wrappingIncrement(ordering: .relaxed)
+            logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
+            connection.decoder.flush(emit: publish)
+            drop(connection)
+            return false
+        }
+    }
+
+    /// Sends the connection's ack once every event it decoded is in the engine ring (the ring accepted
+    /// the batches: acks are sent only after that). Writes never block the reactor.
+    ///
+    /// HA seam: with a passive attached, the ack must also wait until the passive holds those batches.
+    /// That is the one place to hold it back: keep `(connection.id, ack)` until the event-sync link
+    /// confirms the last batch pushed for this connection, then call `connection.sendAck` from here.
+    func acknowledge(_ connection: SourceConnection) {
+        let duplicates = sequences.duplicatesSkipped
+        if duplicates > 0 {
+            stats.duplicateBatchesSkipped.wrappingIncrement(by: duplicates, ordering: .relaxed)
+            sequences.duplicatesSkipped = 0
+        }
+        if let ack = connection.decoder.takeAck() {
+            let before = connection.acksSent
+            connection.sendAck(ack)
+            stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
+        } else if connection.hasUnsentAck {
+            let before = connection.acksSent
+            connection.pumpAcks()
+            stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
         }
     }
 
@@ -185,14 +235,24 @@ public final class TCPSourceListener: @unchecked Sendable {
 
     private func drop(_ connection: SourceConnection) {
         connections[connection.id] = nil
+        if connection.multishotArmed {
+            // io_uring holds its own reference to the socket: shut it down so the peer sees the close
+            // at once and the armed receive ends (its last completion arrives for an unknown id).
+            orphanedReceives += 1
+            shutdown(connection.fd, Int32(SHUT_RDWR))
+            connection.multishotArmed = false
+        }
         close(connection.fd)
     }
 
     /// Hands partial batches on so latency stays low when traffic is light: those of connections
     /// whose socket was found drained, or of every connection when `all`.
     func flushIdle(all: Bool) {
-        for connection in connections.values where (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
-            connection.decoder.flush(emit: publish)
+        for connection in connections.values {
+            if (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
+                connection.decoder.flush(emit: publish)
+            }
+            if connection.decoder.pendingAck != nil || connection.hasUnsentAck { acknowledge(connection) }
         }
     }
 

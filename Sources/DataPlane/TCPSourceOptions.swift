@@ -37,6 +37,15 @@ public final class TCPSourceStats: Sendable {
     public let batchesPublished = ManagedAtomic<Int>(0)
     /// Times the reactor found the engine ring full and stopped reading (backpressure).
     public let ringFullWaits = ManagedAtomic<Int>(0)
+    /// Acknowledgements written to publishers (Tandem acknowledged framing; cumulative, so at most one
+    /// per receive).
+    public let acksSent = ManagedAtomic<Int>(0)
+    /// Acknowledged frames a publisher resent after they had been accepted: skipped, acked again.
+    public let duplicateBatchesSkipped = ManagedAtomic<Int>(0)
+    /// Times every provided receive buffer was in use (io_uring multishot): the kernel paused receiving.
+    public let receiveBufferStalls = ManagedAtomic<Int>(0)
+    /// Whether the io_uring reactor runs multishot receives into a provided-buffer ring.
+    public let multishotReceive = ManagedAtomic<Bool>(false)
     /// Events dropped because the ring stayed full through `stopDrainTimeoutMs` during `stop()`.
     public let eventsDroppedAtStop = ManagedAtomic<Int>(0)
     public init() {}
