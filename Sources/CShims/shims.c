@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 // Weak, so that binaries without jemalloc (tests) still link; the executable links jemalloc and
 // then this resolves to the real mallctl.
@@ -102,3 +103,5 @@ void tandem_prep_recv_multishot(struct io_uring_sqe *sqe, int fd, int bgid) {
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = (unsigned short)bgid;
 }
+
+void tandem_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }

@@ -116,6 +116,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         let channels = options.channels.map(\.channel).joined(separator: ", ")
         logger.info("tcp source listening on \(options.host):\(boundPort) (\(backend.rawValue)), channels: \(channels)")
         let thread = Thread { [self] in
+            tandem_set_thread_name("tandem-tcp-\(boundPort)")
             if backend == .ioUring { runIOUring() } else { runEpoll() }
             closeAll()
             releaseURing()

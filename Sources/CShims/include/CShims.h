@@ -32,6 +32,9 @@ int tandem_io_uring_probe(void);
 /// accept4(2) without the peer address (glibc declares it only under _GNU_SOURCE).
 int tandem_accept4(int fd, int flags);
 
+/// Names the calling thread (at most 15 bytes are kept; shows in /proc/self/task/*/comm, top, perf).
+void tandem_set_thread_name(const char *name);
+
 /// The `errno` of the calling thread (a macro in glibc, so Swift cannot always read it portably).
 int tandem_errno(void);
 
