@@ -39,7 +39,8 @@ public final class FrameDecoder {
     private let channelIds: [([UInt8], Int)]
     private let layouts: [BinaryEventLayout]
     private let pool: BatchPool
-    private var batches: [EventBatch]
+    /// Per channel: events decoded and not yet handed on.
+    private let staging: [StagingColumns]
     /// Index into `channelIds` of the previous frame's id: publishers usually send one channel per connection.
     private var lastChannelId = 0
     /// Highest accepted batch per publisher (shared by every decoder of a listener): a resent
@@ -78,7 +79,7 @@ public final class FrameDecoder {
         layouts = channels.map { BinaryEventLayout($0.schema) }
         self.pool = pool
         self.sequences = sequences
-        batches = channels.map { pool.take(schema: $0.schema, capacity: batchSize) }
+        staging = channels.map { StagingColumns(schema: $0.schema) }
     }
 
     /// Total size of the frame starting at `bytes` (header included) once its header is there;
@@ -139,21 +140,21 @@ public final class FrameDecoder {
 
     /// Hands every non-empty batch to `emit`.
     public func flush(emit: (SourceChannel, EventBatch) -> Void) {
-        for i in batches.indices where !batches[i].isEmpty { hand(i, emit) }
+        for i in staging.indices where staging[i].count > 0 { hand(i, emit) }
     }
 
     /// Events decoded and not yet emitted, over all channels.
     public var pendingEvents: Int {
         var sum = 0
-        for i in batches.indices { sum += batches[i].count }
+        for s in staging { sum += s.count }
         return sum
     }
 
     private func hand(_ i: Int, _ emit: (SourceChannel, EventBatch) -> Void) {
-        // The emitted batch now belongs to the consumer; continue in a spare one.
-        let full = batches[i]
-        batches[i] = pool.take(schema: channels[i].schema, capacity: batchSize)
-        emit(channels[i], full)
+        // The emitted batch belongs to the consumer; staging starts over.
+        var batch = pool.take(schema: channels[i].schema, capacity: max(batchSize, staging[i].count))
+        staging[i].move(into: &batch)
+        emit(channels[i], batch)
     }
 
     @inline(__always)
@@ -180,42 +181,40 @@ public final class FrameDecoder {
         guard eventCount >= 0 && eventCount <= reader.remaining / layout.minEventBytes else { throw .badEventCount(eventCount) }
 
         // A frame goes into one batch whole when it can: cut the batch first if the frame would overflow it.
-        if !batches[index].isEmpty && (batches[index].count + eventCount > EventBatch.capacityMax
-            || batches[index].stringBytes.count + body.count > FrameDecoder.batchStringBytesMax) {
+        let stage = staging[index]
+        if stage.count > 0 && (stage.count + eventCount > EventBatch.capacityMax
+            || stage.stringCount + body.count > FrameDecoder.batchStringBytesMax) {
             hand(index, emit)
         }
         let maxStringBytes = self.maxStringBytes
         if eventCount <= EventBatch.capacityMax {
-            try layout.types.withUnsafeBufferPointer { types throws(FrameDecodeError) in
-                try batches[index].appendBinaryEvents(&reader, eventCount: eventCount, types: types, maxStringBytes: maxStringBytes)
-            }
-            guard reader.remaining == 0 else {
-                batches[index].removeLast(eventCount)
-                throw .trailingBytes(reader.remaining)
+            let rowsBefore = stage.count, stringsBefore = stage.stringCount
+            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            guard end == body.count else {
+                stage.truncate(rows: rowsBefore, stringBytes: stringsBefore)
+                throw .trailingBytes(body.count - end)
             }
         } else {
             // More events than one batch holds (a Siddhi sink flushing a large chunk). Batches handed
             // on cannot be taken back, so prove the whole frame well formed before the first event.
             try layout.validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
             var done = 0
+            var offset = reader.offset
             while done < eventCount {
-                let chunk = min(eventCount - done, EventBatch.capacityMax - batches[index].count)
+                let chunk = min(eventCount - done, EventBatch.capacityMax - stage.count)
                 if chunk == 0 {
                     hand(index, emit)
                     continue
                 }
                 do {
-                    try layout.types.withUnsafeBufferPointer { types throws(FrameDecodeError) in
-                        try batches[index].appendBinaryEvents(&reader, eventCount: chunk, types: types, maxStringBytes: maxStringBytes,
-                                                              eventIndexBase: done)
-                    }
+                    offset = try stage.append(body, offset: offset, eventCount: chunk, maxStringBytes: maxStringBytes, eventIndexBase: done)
                 } catch {
                     preconditionFailure("a validated frame failed to decode: \(error)")
                 }
                 done += chunk
             }
-            assert(reader.remaining == 0)
+            assert(offset == body.count)
         }
-        if batches[index].count >= batchSize { hand(index, emit) }
+        if stage.count >= batchSize { hand(index, emit) }
     }
 }
