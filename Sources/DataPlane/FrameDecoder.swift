@@ -49,6 +49,8 @@ public final class FrameDecoder {
     /// The newest acknowledged frame decoded (or skipped as a duplicate) whose ack is not yet taken:
     /// acks are cumulative, so only the newest matters. See `takeAck`.
     public private(set) var pendingAck: (publisherId: UInt64, batchSeq: UInt64)?
+    /// The sequence entry of the publisher of the previous acknowledged frame.
+    private var publisherEntry: PublisherSequences.Entry?
 
     /// - Parameters:
     ///   - channels: the channels this connection may publish to (at least one; distinct ids).
@@ -115,13 +117,15 @@ public final class FrameDecoder {
             } else {
                 let publisherId = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes)
                 let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
-                if sequences.isDuplicate(publisherId: publisherId, batchSeq: batchSeq) {
-                    sequences.duplicatesSkipped &+= 1  // accepted before (the ack was lost): skip, ack again
-                } else {
+                if publisherEntry?.publisherId != publisherId { publisherEntry = sequences.entry(publisherId) }
+                let entry = publisherEntry!
+                if batchSeq > entry.highestSeq {
                     let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
                     try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]), emit: emit)
-                    sequences.accepted(publisherId: publisherId, batchSeq: batchSeq)
                 }
+                // Recorded only once decoded; a resent batch accepted before (its ack was lost) is
+                // skipped here and acknowledged again.
+                _ = sequences.acceptIfNew(entry, batchSeq: batchSeq)
                 pendingAck = (publisherId, batchSeq)
             }
             offset += length

@@ -8,9 +8,18 @@
 final class PublisherSequences {
     static let publishersMaxDefault = 4096
 
+    /// One publisher's state; decoders keep the entry of their connection's publisher at hand, so a
+    /// frame costs a compare and a store, not a table lookup.
+    final class Entry {
+        let publisherId: UInt64
+        var highestSeq: UInt64 = 0
+        var seenTick: UInt64 = 0
+        init(publisherId: UInt64) { self.publisherId = publisherId }
+    }
+
     let publishersMax: Int
-    private var highest: [UInt64: (batchSeq: UInt64, seenTick: UInt64)] = [:]
-    private var tick: UInt64 = 0
+    private var entries: [UInt64: Entry] = [:]
+    private(set) var tick: UInt64 = 0
     /// Resent frames skipped because their batch was accepted before.
     var duplicatesSkipped = 0
 
@@ -19,23 +28,32 @@ final class PublisherSequences {
         self.publishersMax = publishersMax
     }
 
-    /// Whether `batchSeq` of `publisherId` was accepted already (sequence numbers only grow).
-    @inline(__always)
-    func isDuplicate(publisherId: UInt64, batchSeq: UInt64) -> Bool {
-        guard let known = highest[publisherId] else { return false }
-        return batchSeq <= known.batchSeq
+    /// The entry of `publisherId`, created (forgetting the least recently seen one at the limit) if new.
+    func entry(_ publisherId: UInt64) -> Entry {
+        if let known = entries[publisherId] { return known }
+        if entries.count >= publishersMax {
+            // O(publishersMax), only when a new publisher arrives at the limit.
+            if let oldest = entries.min(by: { $0.value.seenTick < $1.value.seenTick })?.key { entries[oldest] = nil }
+        }
+        let created = Entry(publisherId: publisherId)
+        entries[publisherId] = created
+        return created
     }
 
-    /// Records that `batchSeq` of `publisherId` was decoded (and so will reach the engine ring).
-    func accepted(publisherId: UInt64, batchSeq: UInt64) {
+    /// Whether `batchSeq` of the entry's publisher was accepted already (sequence numbers only grow);
+    /// if not, records it as accepted (its events will reach the engine ring).
+    @inline(__always)
+    func acceptIfNew(_ entry: Entry, batchSeq: UInt64) -> Bool {
         tick &+= 1
-        if highest[publisherId] == nil && highest.count >= publishersMax {
-            // O(publishersMax), only when a new publisher arrives at the limit.
-            if let oldest = highest.min(by: { $0.value.seenTick < $1.value.seenTick })?.key { highest[oldest] = nil }
+        entry.seenTick = tick
+        guard batchSeq > entry.highestSeq else {
+            duplicatesSkipped += 1
+            return false
         }
-        highest[publisherId] = (max(batchSeq, highest[publisherId]?.batchSeq ?? 0), tick)
+        entry.highestSeq = batchSeq
+        return true
     }
 
     /// Publishers remembered now (tests).
-    var count: Int { highest.count }
+    var count: Int { entries.count }
 }
