@@ -176,6 +176,7 @@ public final class TCPSourceListener: @unchecked Sendable {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
             logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
             connection.decoder.flush(emit: publish)  // events of earlier, good frames still count
+            acknowledge(connection)
             drop(connection)
             return false
         }
@@ -193,6 +194,7 @@ public final class TCPSourceListener: @unchecked Sendable {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
             logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
             connection.decoder.flush(emit: publish)
+            acknowledge(connection)
             drop(connection)
             return false
         }
@@ -231,6 +233,7 @@ public final class TCPSourceListener: @unchecked Sendable {
             logger.debug("tcp source :\(port): connection from \(connection.peer) closed")
         }
         connection.decoder.flush(emit: publish)
+        acknowledge(connection)  // a half-closed publisher still reads its last acks
         drop(connection)
     }
 
