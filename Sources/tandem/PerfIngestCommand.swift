@@ -33,7 +33,7 @@ struct PerfIngestCommand: ParsableCommand {
     var scenario: [String] = []
 
     @Option(name: .long, help: "Unacknowledged events allowed per connection in ack scenarios.")
-    var ackWindowEvents = 262_144
+    var ackWindowEvents = 16_384
 
     @Option(name: .long, help: "Events per engine batch (tandem.dataPlane.batchSize).")
     var batchSize = 1024
