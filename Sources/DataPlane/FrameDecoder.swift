@@ -1,4 +1,5 @@
 import Engine
+import Glibc
 
 /// Decodes siddhi-io-tcp frames carrying siddhi-map-binary payloads (see docs/protocol.md) straight
 /// from a connection's receive buffer into per-channel `EventBatch`es.
@@ -35,12 +36,18 @@ public final class FrameDecoder {
     public let maxFrameBytes: Int
     /// The longest string value accepted.
     public let maxStringBytes: Int
-    /// (channel id bytes, channel index), aliases included.
-    private let channelIds: [([UInt8], Int)]
+    /// Channel ids (aliases included) as bytes in one allocation, and per id (offset, length, channel
+    /// index): raw memory so that matching a frame's id costs a memcmp and no reference counting.
+    private let channelIdBytes: UnsafeMutableRawPointer
+    private let channelIdSpans: UnsafeMutableBufferPointer<(offset: Int, length: Int, channel: Int)>
     private let layouts: [BinaryEventLayout]
+    /// Per channel: the fewest bytes an event can take (`BinaryEventLayout.minEventBytes`).
+    private let minEventBytes: UnsafeMutablePointer<Int>
     private let pool: BatchPool
-    /// Per channel: events decoded and not yet handed on.
+    /// Per channel: events decoded and not yet handed on (`stagingRefs` holds the same objects
+    /// unretained, for the per-frame path).
     private let staging: [StagingColumns]
+    private let stagingRefs: UnsafeMutablePointer<Unmanaged<StagingColumns>>
     /// Index into `channelIds` of the previous frame's id: publishers usually send one channel per connection.
     private var lastChannelId = 0
     /// Highest accepted batch per publisher (shared by every decoder of a listener): a resent
@@ -49,6 +56,8 @@ public final class FrameDecoder {
     /// The newest acknowledged frame decoded (or skipped as a duplicate) whose ack is not yet taken:
     /// acks are cumulative, so only the newest matters. See `takeAck`.
     public private(set) var pendingAck: (publisherId: UInt64, batchSeq: UInt64)?
+    /// The `emit` of the `decode`/`flush` call in progress (nil between calls).
+    private var handler: ((SourceChannel, EventBatch) -> Void)?
     /// The sequence entry of the publisher of the previous acknowledged frame.
     private var publisherEntry: PublisherSequences.Entry?
 
@@ -77,11 +86,34 @@ public final class FrameDecoder {
         self.batchSize = batchSize
         self.maxFrameBytes = maxFrameBytes
         self.maxStringBytes = min(maxStringBytes, maxFrameBytes)  // no string can be larger than its frame anyway
-        channelIds = channels.indices.flatMap { i in channels[i].channelIds.map { (Array($0.utf8), i) } }
-        layouts = channels.map { BinaryEventLayout($0.schema) }
+        let idList = channels.indices.flatMap { i in channels[i].channelIds.map { (Array($0.utf8), i) } }
+        let idBytes = UnsafeMutableRawPointer.allocate(byteCount: max(1, idList.reduce(0) { $0 + $1.0.count }), alignment: 8)
+        let spans = UnsafeMutableBufferPointer<(offset: Int, length: Int, channel: Int)>.allocate(capacity: idList.count)
+        var offset = 0
+        for (k, (bytes, channel)) in idList.enumerated() {
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { (idBytes + offset).copyMemory(from: base, byteCount: $0.count) } }
+            spans[k] = (offset, bytes.count, channel)
+            offset += bytes.count
+        }
+        channelIdBytes = idBytes
+        channelIdSpans = spans
+        let layouts = channels.map { BinaryEventLayout($0.schema) }
+        self.layouts = layouts
+        minEventBytes = .allocate(capacity: channels.count)
+        for i in channels.indices { minEventBytes[i] = layouts[i].minEventBytes }
         self.pool = pool
         self.sequences = sequences
-        staging = channels.map { StagingColumns(schema: $0.schema) }
+        let staging = channels.map { StagingColumns(schema: $0.schema) }
+        self.staging = staging
+        stagingRefs = .allocate(capacity: staging.count)
+        for i in staging.indices { (stagingRefs + i).initialize(to: Unmanaged.passUnretained(staging[i])) }
+    }
+
+    deinit {
+        channelIdBytes.deallocate()
+        channelIdSpans.deallocate()
+        minEventBytes.deallocate()
+        stagingRefs.deallocate()
     }
 
     /// Total size of the frame starting at `bytes` (header included) once its header is there;
@@ -108,12 +140,30 @@ public final class FrameDecoder {
     /// (hand them on with `flush`), and the caller should close the connection: the stream cannot be
     /// resynchronised.
     public func decode(_ bytes: UnsafeRawBufferPointer, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) -> Int {
+        // `emit` is parked in `handler` for the duration, so the per-frame path carries no closure
+        // (passing one down costs reference counting per frame); only `hand` (per batch) uses it.
+        var failure: FrameDecodeError? = nil
+        let consumed = withoutActuallyEscaping(emit) { emit -> Int in
+            handler = emit
+            defer { handler = nil }
+            do throws(FrameDecodeError) {
+                return try decodeFrames(bytes)
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
+        return consumed
+    }
+
+    private func decodeFrames(_ bytes: UnsafeRawBufferPointer) throws(FrameDecodeError) -> Int {
         var offset = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard let length = try frameLength(rest), rest.count >= length else { return offset }
             if rest[0] == FrameDecoder.protocolByte {
-                try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]), emit: emit)
+                try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]))
             } else {
                 let publisherId = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes)
                 let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
@@ -121,7 +171,7 @@ public final class FrameDecoder {
                 let entry = publisherEntry!
                 if batchSeq > entry.highestSeq {
                     let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
-                    try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]), emit: emit)
+                    try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]))
                 }
                 // Recorded only once decoded; a resent batch accepted before (its ack was lost) is
                 // skipped here and acknowledged again.
@@ -144,7 +194,11 @@ public final class FrameDecoder {
 
     /// Hands every non-empty batch to `emit`.
     public func flush(emit: (SourceChannel, EventBatch) -> Void) {
-        for i in staging.indices where staging[i].count > 0 { hand(i, emit) }
+        withoutActuallyEscaping(emit) { emit in
+            handler = emit
+            defer { handler = nil }
+            for i in staging.indices where staging[i].count > 0 { hand(i) }
+        }
     }
 
     /// Events decoded and not yet emitted, over all channels.
@@ -154,60 +208,41 @@ public final class FrameDecoder {
         return sum
     }
 
-    private func hand(_ i: Int, _ emit: (SourceChannel, EventBatch) -> Void) {
+    private func hand(_ i: Int) {
         // The emitted batch belongs to the consumer; staging starts over.
         var batch = pool.take(schema: channels[i].schema, capacity: max(batchSize, staging[i].count))
         staging[i].move(into: &batch)
-        emit(channels[i], batch)
+        handler!(channels[i], batch)
     }
 
     @inline(__always)
     private func channelIndex(_ name: UnsafeRawBufferPointer) -> Int? {
-        if channelIds[lastChannelId].0.elementsEqual(name) { return channelIds[lastChannelId].1 }
-        guard let found = channelIds.firstIndex(where: { $0.0.elementsEqual(name) }) else { return nil }
-        lastChannelId = found
-        return channelIds[found].1
+        @inline(__always) func matches(_ k: Int) -> Bool {
+            let span = channelIdSpans[k]
+            return span.length == name.count && (span.length == 0 || memcmp(channelIdBytes + span.offset, name.baseAddress!, span.length) == 0)
+        }
+        if matches(lastChannelId) { return channelIdSpans[lastChannelId].channel }
+        for k in channelIdSpans.indices where matches(k) {
+            lastChannelId = k
+            return channelIdSpans[k].channel
+        }
+        return nil
     }
 
-    /// `body` is the frame after the 5-byte header: session id, channel id, payload.
-    private func decodeFrame(_ body: UnsafeRawBufferPointer, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) {
-        var reader = BigEndianReader(body)
-        _ = reader.raw(try reader.lengthField(.sessionId))  // identifies the publisher only; unused
-        let channel = reader.raw(try reader.lengthField(.channelId))!
-        guard let index = channelIndex(channel) else { throw .unknownChannel(String(decoding: channel, as: UTF8.self)) }
-        let payloadLength = try reader.lengthField(.payload)
-        guard payloadLength == reader.remaining else {
-            throw .payloadSizeMismatch(payloadBytes: payloadLength, bytesLeft: reader.remaining)
-        }
-        guard let count = reader.int32() else { throw .badLength(.eventCount, -1) }
-        let eventCount = Int(count)
-        let layout = layouts[index]
-        guard eventCount >= 0 && eventCount <= reader.remaining / layout.minEventBytes else { throw .badEventCount(eventCount) }
-
-        // A frame goes into one batch whole when it can: cut the batch first if the frame would overflow it.
-        let stage = staging[index]
-        if stage.count > 0 && (stage.count + eventCount > EventBatch.capacityMax
-            || stage.stringCount + body.count > FrameDecoder.batchStringBytesMax) {
-            hand(index, emit)
-        }
+    /// A frame with more events than one batch holds (a Siddhi sink flushing a large chunk).
+    @inline(never)
+    private func decodeLargeFrame(_ body: UnsafeRawBufferPointer, reader: BigEndianReader, eventCount: Int, index: Int, stage: StagingColumns,
+) throws(FrameDecodeError) {
         let maxStringBytes = self.maxStringBytes
-        if eventCount <= EventBatch.capacityMax {
-            let rowsBefore = stage.count, stringsBefore = stage.stringCount
-            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes)
-            guard end == body.count else {
-                stage.truncate(rows: rowsBefore, stringBytes: stringsBefore)
-                throw .trailingBytes(body.count - end)
-            }
-        } else {
             // More events than one batch holds (a Siddhi sink flushing a large chunk). Batches handed
             // on cannot be taken back, so prove the whole frame well formed before the first event.
-            try layout.validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            try layouts[index].validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
             var done = 0
             var offset = reader.offset
             while done < eventCount {
                 let chunk = min(eventCount - done, EventBatch.capacityMax - stage.count)
                 if chunk == 0 {
-                    hand(index, emit)
+                    hand(index)
                     continue
                 }
                 do {
@@ -218,7 +253,52 @@ public final class FrameDecoder {
                 done += chunk
             }
             assert(offset == body.count)
+    }
+
+    /// `body` is the frame after the 5-byte header: session id, channel id, payload.
+    private func decodeFrame(_ body: UnsafeRawBufferPointer) throws(FrameDecodeError) {
+        var reader = BigEndianReader(body)
+        _ = reader.raw(try reader.lengthField(.sessionId))  // identifies the publisher only; unused
+        let channel = reader.raw(try reader.lengthField(.channelId))!
+        guard let index = channelIndex(channel) else { throw .unknownChannel(String(decoding: channel, as: UTF8.self)) }
+        let payloadLength = try reader.lengthField(.payload)
+        guard payloadLength == reader.remaining else {
+            throw .payloadSizeMismatch(payloadBytes: payloadLength, bytesLeft: reader.remaining)
         }
-        if stage.count >= batchSize { hand(index, emit) }
+        guard let count = reader.int32() else { throw .badLength(.eventCount, -1) }
+        let eventCount = Int(count)
+        guard eventCount >= 0 && eventCount <= reader.remaining / minEventBytes[index] else { throw .badEventCount(eventCount) }
+
+        // A frame goes into one batch whole when it can: cut the batch first if the frame would overflow it.
+        var failure: FrameDecodeError? = nil
+        stagingRefs[index]._withUnsafeGuaranteedRef { stage in
+            do throws(FrameDecodeError) {
+                try decodeEvents(body, reader: reader, eventCount: eventCount, index: index, stage: stage)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    @inline(__always)
+    private func decodeEvents(_ body: UnsafeRawBufferPointer, reader: BigEndianReader, eventCount: Int, index: Int, stage: StagingColumns,
+) throws(FrameDecodeError) {
+        if stage.count > 0 && (stage.count + eventCount > EventBatch.capacityMax
+            || stage.stringCount + body.count > FrameDecoder.batchStringBytesMax) {
+            hand(index)
+        }
+        let maxStringBytes = self.maxStringBytes
+        if eventCount <= EventBatch.capacityMax {
+            let rowsBefore = stage.count, stringsBefore = stage.stringCount
+            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            guard end == body.count else {
+                stage.truncate(rows: rowsBefore, stringBytes: stringsBefore)
+                throw .trailingBytes(body.count - end)
+            }
+        } else {
+            try decodeLargeFrame(body, reader: reader, eventCount: eventCount, index: index, stage: stage)
+        }
+        if stage.count >= batchSize { hand(index) }
     }
 }

@@ -13,7 +13,8 @@ final class StagingColumns {
     private enum Code: UInt8 { case int, long, float, double, bool, string }
 
     let schema: StreamSchema
-    private let codes: [Code]
+    /// `width` attribute codes (raw memory: read per value on the hot path).
+    private let codes: UnsafeMutablePointer<Code>
     private let width: Int
     private(set) var capacity = 0
     /// Rows decoded.
@@ -34,7 +35,7 @@ final class StagingColumns {
 
     init(schema: StreamSchema) {
         self.schema = schema
-        codes = schema.attributes.map {
+        let list: [Code] = schema.attributes.map {
             switch $0.type {
             case .int: .int
             case .long: .long
@@ -44,9 +45,10 @@ final class StagingColumns {
             case .string: .string
             }
         }
-        let codes = self.codes
-        width = codes.count
-        stringColumns = codes.indices.filter { codes[$0] == .string }
+        codes = .allocate(capacity: max(1, list.count))
+        codes.initialize(from: list, count: list.count)
+        width = list.count
+        stringColumns = list.indices.filter { list[$0] == .string }
         capacity = StagingColumns.initialRows
         timestamps = .allocate(capacity: capacity)
         columns = .allocate(capacity: max(width, 1))
@@ -56,6 +58,7 @@ final class StagingColumns {
     }
 
     deinit {
+        codes.deallocate()
         timestamps.deallocate()
         for c in 0..<width { columns[c].deallocate() }
         columns.deallocate()

@@ -169,7 +169,7 @@ public final class TCPSourceListener: @unchecked Sendable {
     func received(_ connection: SourceConnection, _ n: Int) -> Bool {
         stats.bytesReceived.wrappingIncrement(by: n, ordering: .relaxed)
         do {
-            try connection.received(n, emit: publish)
+            try connection.received(n) { self.publish($0, $1) }
             acknowledge(connection)
             return true
         } catch {
@@ -187,7 +187,7 @@ public final class TCPSourceListener: @unchecked Sendable {
     func received(_ connection: SourceConnection, bytes: UnsafeRawBufferPointer) -> Bool {
         stats.bytesReceived.wrappingIncrement(by: bytes.count, ordering: .relaxed)
         do {
-            try connection.consume(bytes, emit: publish)
+            try connection.consume(bytes) { self.publish($0, $1) }
             acknowledge(connection)
             return true
         } catch {
