@@ -172,11 +172,14 @@ struct SendCommand: ParsableCommand {
             case .int, .long: batch.setInt64(c, row, Int64(r % 1000))
             case .float: batch.setDouble(c, row, Double(Float(r % 10_000) / 100))
             case .double: batch.setDouble(c, row, Double(r % 10_000) / 100)
-            case .string: batch.setString(c, row, "S\(i % 10)")
+            case .string: batch.setString(c, row, SendCommand.symbols[i % 10])
             case .bool: batch.setBool(c, row, r & 1 == 0)
             }
         }
     }
+
+    /// The generated string values, made once (not one String per event).
+    static let symbols = (0..<10).map { "S\($0)" }
 
     /// Deterministic generated values: strings S0…S9, prices 0.00–99.99, volumes 0–999.
     static func generated(_ i: Int, schema: StreamSchema) -> [Value] {
