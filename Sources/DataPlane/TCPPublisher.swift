@@ -92,8 +92,24 @@ public final class TCPPublisher {
 
     public var isConnected: Bool { fd >= 0 }
 
+    /// Sequence number the next acked batch gets (it grows once `send` has taken a batch into its
+    /// unacknowledged window, even if writing it then failed: it will be resent after a reconnect).
+    public var nextBatchSeq: UInt64 { nextSeq }
+
     /// Connects (closing any previous connection): tries each address `host` resolves to in turn.
+    /// With acked framing, then resends every unacknowledged batch in order.
     public func connect() throws(SocketError) {
+        try connectSocket()
+        ackFilled = 0
+        if framing == .acked {
+            for entry in unacked {
+                try writeAll(entry.frame)
+                batchesResent += 1
+            }
+        }
+    }
+
+    private func connectSocket() throws(SocketError) {
         close()
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -234,14 +250,8 @@ public final class TCPPublisher {
     }
 
     private func reconnectAndResend() throws(SocketError) {
-        close()
         try connect()
         reconnects += 1
-        ackFilled = 0
-        for entry in unacked {
-            try writeAll(entry.frame)
-            batchesResent += 1
-        }
     }
 
     /// Reads the acks available (waiting up to `waitMs` for the first one when given) and drops the
