@@ -93,7 +93,10 @@ public final class TCPSourceListener: @unchecked Sendable {
         backend = resolved
         if backend == .ioUring {
             let uring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
-            let rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, 0)
+            // COOP_TASKRUN (5.19+): completions are posted when the reactor enters the kernel anyway,
+            // instead of interrupting it; older kernels refuse the flag, then plain setup.
+            var rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, UInt32(IORING_SETUP_COOP_TASKRUN))
+            if rc == -EINVAL { rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, 0) }
             if rc == 0 {
                 self.uring = uring
             } else {
