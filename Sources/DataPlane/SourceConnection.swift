@@ -92,6 +92,36 @@ final class SourceConnection {
     /// Acks written completely.
     private(set) var acksSent = 0
 
+    /// Acks due but not yet released (`TCPSourceOptions.AckRelease.onRelease`), oldest first, each with
+    /// the ticket that must be released first. Bounded: at `acksAwaitingMax` the newest entry absorbs
+    /// the next ack (acks are cumulative, so that only delays the older one).
+    private var awaiting: [(ack: (publisherId: UInt64, batchSeq: UInt64), ticket: UInt64)] = []
+    static let acksAwaitingMax = 64
+
+    var hasAcksAwaitingRelease: Bool { !awaiting.isEmpty }
+
+    /// Records an ack that may go out once `ticket` is released.
+    func awaitRelease(_ ack: (publisherId: UInt64, batchSeq: UInt64), ticket: UInt64) {
+        if awaiting.count >= SourceConnection.acksAwaitingMax {
+            awaiting[awaiting.count - 1] = (ack, ticket)
+        } else {
+            awaiting.append((ack, ticket))
+        }
+    }
+
+    /// Queues the newest awaiting ack whose ticket is at most `released` (older ones are covered by it).
+    func releaseAcks(through released: UInt64) {
+        var newest: (publisherId: UInt64, batchSeq: UInt64)? = nil
+        var k = 0
+        while k < awaiting.count && awaiting[k].ticket <= released {
+            newest = awaiting[k].ack
+            k += 1
+        }
+        guard let newest else { return }
+        awaiting.removeFirst(k)
+        sendAck(newest)
+    }
+
     /// Queues `ack` and writes what the socket takes now without blocking; the rest goes out on a
     /// later `pumpAcks` (the reactor calls it on every wake-up).
     func sendAck(_ ack: (publisherId: UInt64, batchSeq: UInt64)) {

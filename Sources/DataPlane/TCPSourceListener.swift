@@ -43,6 +43,9 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// fall back to epoll before the socket is opened).
     var uring: UnsafeMutablePointer<io_uring>?
     private let pool: BatchPool
+    /// Tickets of batches pushed into the ring (reactor thread), and released for acks (any thread).
+    private var ticketsPushed: UInt64 = 0
+    private let ticketsReleased = ManagedAtomic<UInt64>(0)
     /// Highest accepted batch per publisher, shared by every connection (resent batches are skipped).
     private let sequences = PublisherSequences()
     /// io_uring with multishot receive: the registered provided-buffer ring and its buffers (reactor
@@ -206,23 +209,32 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// Sends the connection's ack once every event it decoded is in the engine ring (the ring accepted
     /// the batches: acks are sent only after that). Writes never block the reactor.
     ///
-    /// HA seam: with a passive attached, the ack must also wait until the passive holds those batches.
-    /// That is the one place to hold it back: keep `(connection.id, ack)` until the event-sync link
-    /// confirms the last batch pushed for this connection, then call `connection.sendAck` from here.
+    /// HA hook: with `options.ackRelease == .onRelease` an ack also waits until the consumer released
+    /// the ticket of the last batch pushed when the ack became due (`releaseAcks(through:)`): the
+    /// event-sync link calls it once the passive holds the batches up to that ticket.
     func acknowledge(_ connection: SourceConnection) {
         let duplicates = sequences.duplicatesSkipped
         if duplicates > 0 {
             stats.duplicateBatchesSkipped.wrappingIncrement(by: duplicates, ordering: .relaxed)
             sequences.duplicatesSkipped = 0
         }
-        if let ack = connection.decoder.takeAck() {
-            let before = connection.acksSent
-            connection.sendAck(ack)
-            stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
-        } else if connection.hasUnsentAck {
-            let before = connection.acksSent
-            connection.pumpAcks()
-            stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
+        if let ack = connection.decoder.takeAck() { connection.awaitRelease(ack, ticket: ticketsPushed) }
+        let released = options.ackRelease == .onRingAccept ? UInt64.max : ticketsReleased.load(ordering: .acquiring)
+        let before = connection.acksSent
+        connection.releaseAcks(through: released)
+        connection.pumpAcks()
+        stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
+    }
+
+    /// Lets acks go out for every batch whose `IngestBatch.ackTicket` is at most `ticket` (only with
+    /// `ackRelease == .onRelease`). Any thread; tickets only move forward. The reactor sends them on
+    /// its next wake-up (at most `pollTimeoutMs` later when idle).
+    public func releaseAcks(through ticket: UInt64) {
+        var current = ticketsReleased.load(ordering: .relaxed)
+        while current < ticket {
+            let (exchanged, original) = ticketsReleased.compareExchange(expected: current, desired: ticket, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
         }
     }
 
@@ -259,14 +271,14 @@ public final class TCPSourceListener: @unchecked Sendable {
             if (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
                 connection.decoder.flush(emit: publish)
             }
-            if connection.decoder.pendingAck != nil || connection.hasUnsentAck { acknowledge(connection) }
+            if connection.decoder.pendingAck != nil || connection.hasUnsentAck || connection.hasAcksAwaitingRelease { acknowledge(connection) }
         }
     }
 
     /// Pushes a batch to the engine ring, waiting (and so not reading any socket) while it is full.
     private func publish(_ channel: SourceChannel, _ batch: EventBatch) {
         assert(!batch.isEmpty)
-        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch)
+        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch, ackTicket: ticketsPushed + 1)
         if !ring.tryPush(item) {
             stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
             var backoff = Backoff()
@@ -286,6 +298,7 @@ public final class TCPSourceListener: @unchecked Sendable {
                 backoff.pause()
             }
         }
+        ticketsPushed += 1
         stats.eventsDecoded.wrappingIncrement(by: batch.count, ordering: .relaxed)
         stats.batchesPublished.wrappingIncrement(ordering: .relaxed)
         doorbell.ring()

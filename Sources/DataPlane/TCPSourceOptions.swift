@@ -17,6 +17,18 @@ public struct TCPSourceOptions: Sendable {
     /// How long `stop()` keeps waiting for ring room to hand on the last decoded events before it
     /// drops them (logged): bounded, so a consumer that stopped first cannot hang shutdown.
     public var stopDrainTimeoutMs: Int = 5000
+    /// When acks (Tandem acknowledged framing) may go out.
+    public var ackRelease: AckRelease = .onRingAccept
+
+    /// When a listener acknowledges batches to their publishers.
+    public enum AckRelease: Sendable, Equatable {
+        /// As soon as the engine ring accepted them (standalone node).
+        case onRingAccept
+        /// Once also released by the consumer through `TCPSourceListener.releaseAcks(through:)` (HA: the
+        /// passive holds them). Until then the publisher keeps them (its window is bounded), so a node
+        /// that never releases stalls its acked publishers, never loses their events.
+        case onRelease
+    }
 
     public init(host: String = "0.0.0.0", port: Int, channels: [SourceChannel]) {
         self.host = host

@@ -175,6 +175,42 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
     }
 
     @Test(arguments: [IOBackend.ioUring, .epoll])
+    func acksWaitForTheConsumersRelease(backend: IOBackend) throws {
+        // HA hook: acks go out only once the consumer released the batches' tickets.
+        var options = TCPSourceOptions(host: "127.0.0.1", port: 0,
+                                       channels: [SourceChannel(channel: "StockStream", streamIndex: 7, schema: stockSchema)])
+        options.backend = backend
+        options.batchSize = 10
+        options.ackRelease = .onRelease
+        let listener = TCPSourceListener(options: options, ring: SPSCRing(capacity: 64), doorbell: Doorbell(), logger: Logger(label: "test"))
+        try listener.start()
+        defer { listener.stop() }
+        let publisher = TCPPublisher(host: "127.0.0.1", port: listener.port, framing: .acked)
+        try publisher.connect()
+        for k in 0..<6 { try publisher.send(stockBatch(k * 10..<(k + 1) * 10), channel: "StockStream") }
+        var tickets: [UInt64] = []
+        var volumes: [Int64] = []
+        let deadline = Date().addingTimeInterval(10)
+        while volumes.count < 60 && Date() < deadline {
+            guard let item = listener.ring.tryPop() else { usleep(200); continue }
+            tickets.append(item.ackTicket)
+            for r in 0..<item.batch.count { volumes.append(item.batch.int64(2, r)) }
+        }
+        #expect(volumes == (0..<60).map(Int64.init))
+        #expect(tickets == (1...6).map(UInt64.init), "tickets number the pushes")
+        #expect(throws: SocketError.self) { try publisher.flush(timeoutMs: 1000) }
+        #expect(publisher.acknowledgedSeq == 0, "nothing released, nothing acknowledged")
+        listener.releaseAcks(through: 3)
+        try? publisher.flush(timeoutMs: 1000)
+        // Acks are cumulative per receive: batches that arrived with later ones wait for the later ticket.
+        #expect(publisher.acknowledgedSeq <= 3, "released up to ticket 3: at most batches 1–3")
+        listener.releaseAcks(through: 6)
+        try publisher.flush(timeoutMs: 10_000)
+        #expect(publisher.acknowledgedSeq == 6)
+        publisher.finish()
+    }
+
+    @Test(arguments: [IOBackend.ioUring, .epoll])
     func resentBatchIsSkippedAndAcknowledgedAgain(backend: IOBackend) throws {
         let listener = try ListenerEdgeTests.listener(backend)
         defer { listener.stop() }
