@@ -216,13 +216,14 @@ public final class TCPPublisher {
     /// ETIMEDOUT after `timeoutMs`. Does nothing with siddhi framing.
     public func flush(timeoutMs: Int = TCPPublisher.sendTimeoutMsDefault) throws(SocketError) {
         guard framing == .acked else { return }
-        let deadline = Glibc.time(nil) + max(1, timeoutMs / 1000)
+        let deadline = TCPPublisher.nowMs() + timeoutMs
         while !unacked.isEmpty {
-            guard Glibc.time(nil) <= deadline else {
+            let left = deadline - TCPPublisher.nowMs()
+            guard left > 0 else {
                 throw SocketError(operation: "wait for acks from \(host):\(port) (\(unacked.count) batches unacknowledged)", errno: ETIMEDOUT)
             }
             do {
-                try withReconnect { () throws(SocketError) in try readAcks(waitMs: 200) }
+                try withReconnect { () throws(SocketError) in try readAcks(waitMs: min(200, left)) }
             } catch {
                 if error.errno != ETIMEDOUT { throw error }  // no ack within 200 ms: check the deadline, wait again
             }
@@ -232,21 +233,27 @@ public final class TCPPublisher {
     /// Runs `body`; when the connection fails, reconnects (retrying for `reconnectTimeoutMs`),
     /// resends every unacknowledged batch in order, and runs `body` again.
     private func withReconnect(_ body: () throws(SocketError) -> Void) throws(SocketError) {
-        var deadlineS: Int? = nil
+        var deadlineMs: Int? = nil
         while true {
             do {
                 try body()
                 return
             } catch {
                 if error.errno == ETIMEDOUT { throw error }  // the node is up but not reading: report, do not resend
-                let now = Glibc.time(nil)
-                let deadline = deadlineS ?? now + max(1, reconnectTimeoutMs / 1000)
-                deadlineS = deadline
+                let now = TCPPublisher.nowMs()
+                let deadline = deadlineMs ?? now + reconnectTimeoutMs
+                deadlineMs = deadline
                 guard now <= deadline else { throw error }
                 try? reconnectAndResend()
                 if !isConnected { usleep(100_000) }
             }
         }
+    }
+
+    private static func nowMs() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 
     private func reconnectAndResend() throws(SocketError) {

@@ -164,7 +164,7 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
         let publisher = TCPPublisher(host: "127.0.0.1", port: listener.port, framing: .acked, unackedBatchesMax: 64)
         try publisher.connect()
         for k in 0..<10 { try publisher.send(stockBatch(k * 10..<(k + 1) * 10), channel: "StockStream") }
-        #expect(throws: SocketError.self) { try publisher.flush(timeoutMs: 1000) }
+        #expect(throws: SocketError.self) { try publisher.flush(timeoutMs: 300) }
         #expect(publisher.acknowledgedSeq <= 2, "acked \(publisher.acknowledgedSeq) batches with room for 2 in the ring")
         // Room in the ring: the rest is accepted and acknowledged.
         let drainer = Drainer(listener, count: 100)
@@ -198,10 +198,10 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
         }
         #expect(volumes == (0..<60).map(Int64.init))
         #expect(tickets == (1...6).map(UInt64.init), "tickets number the pushes")
-        #expect(throws: SocketError.self) { try publisher.flush(timeoutMs: 1000) }
+        #expect(throws: SocketError.self) { try publisher.flush(timeoutMs: 300) }
         #expect(publisher.acknowledgedSeq == 0, "nothing released, nothing acknowledged")
         listener.releaseAcks(through: 3)
-        try? publisher.flush(timeoutMs: 1000)
+        try? publisher.flush(timeoutMs: 300)
         // Acks are cumulative per receive: batches that arrived with later ones wait for the later ticket.
         #expect(publisher.acknowledgedSeq <= 3, "released up to ticket 3: at most batches 1–3")
         listener.releaseAcks(through: 6)
