@@ -20,7 +20,16 @@ struct SeededGenerator: RandomNumberGenerator {
 enum ReferenceDecoder {
     enum Outcome: Equatable { case complete, partial, invalid }
 
-    static func decode(_ bytes: [UInt8], maxFrameBytes: Int, maxStringBytes: Int) -> (rows: [[Value]], outcome: Outcome) {
+    static func decode(_ bytes: [UInt8], maxFrameBytes: Int, maxStringBytes: Int, schema: StreamSchema = stockSchema,
+                       channelId: String = "StockStream") -> (rows: [[Value]], outcome: Outcome) {
+        let types = schema.attributes.map(\.type)
+        let minEventBytes = 8 + types.reduce(0) { sum, type in
+            switch type {
+            case .int, .float, .string: sum + 4
+            case .long, .double: sum + 8
+            case .bool: sum + 1
+            }
+        }
         var rows: [[Value]] = []
         var highest: [UInt64: UInt64] = [:]
         var p = 0
@@ -62,28 +71,51 @@ enum ReferenceDecoder {
             guard let session = field() else { return (rows, .invalid) }
             q += session
             guard let channel = field() else { return (rows, .invalid) }
-            guard Array(bytes[q..<q + channel]) == Array("StockStream".utf8) else { return (rows, .invalid) }
+            guard Array(bytes[q..<q + channel]) == Array(channelId.utf8) else { return (rows, .invalid) }
             q += channel
             guard let payload = field() else { return (rows, .invalid) }
             guard payload == end - q else { return (rows, .invalid) }
             guard end - q >= 4 else { return (rows, .invalid) }
             let count = int32(q)
             q += 4
-            guard count >= 0 && count <= (end - q) / (8 + 4 + 8 + 8) else { return (rows, .invalid) }
+            guard count >= 0 && count <= (end - q) / minEventBytes else { return (rows, .invalid) }
             var frameRows: [[Value]] = []
             for _ in 0..<count {
-                guard end - q >= 12 else { return (rows, .invalid) }
-                let ts = Int64(bitPattern: uint64(q))
-                let length = int32(q + 8)
-                q += 12
-                guard length >= 0 && length <= maxStringBytes && end - q >= length else { return (rows, .invalid) }
-                let symbol: Value = length == 0 ? .null : .string(String(decoding: bytes[q..<q + length], as: UTF8.self))
-                q += length
-                guard end - q >= 16 else { return (rows, .invalid) }
-                let price = Double(bitPattern: uint64(q))
-                let volume = Int64(bitPattern: uint64(q + 8))
-                q += 16
-                frameRows.append(FrameFuzzTests.canonical([.long(ts), symbol, .double(price), .long(volume)]))
+                guard end - q >= 8 else { return (rows, .invalid) }
+                var row: [Value] = [.long(Int64(bitPattern: uint64(q)))]
+                q += 8
+                for type in types {
+                    switch type {
+                    case .int:
+                        guard end - q >= 4 else { return (rows, .invalid) }
+                        row.append(.int(Int32(int32(q))))
+                        q += 4
+                    case .long:
+                        guard end - q >= 8 else { return (rows, .invalid) }
+                        row.append(.long(Int64(bitPattern: uint64(q))))
+                        q += 8
+                    case .float:
+                        guard end - q >= 4 else { return (rows, .invalid) }
+                        row.append(.float(Float(bitPattern: UInt32(truncatingIfNeeded: int32(q)))))
+                        q += 4
+                    case .double:
+                        guard end - q >= 8 else { return (rows, .invalid) }
+                        row.append(.double(Double(bitPattern: uint64(q))))
+                        q += 8
+                    case .bool:
+                        guard end - q >= 1 else { return (rows, .invalid) }
+                        row.append(.bool(bytes[q] == 1))
+                        q += 1
+                    case .string:
+                        guard end - q >= 4 else { return (rows, .invalid) }
+                        let length = int32(q)
+                        q += 4
+                        guard length >= 0 && length <= maxStringBytes && end - q >= length else { return (rows, .invalid) }
+                        row.append(length == 0 ? .null : .string(String(decoding: bytes[q..<q + length], as: UTF8.self)))
+                        q += length
+                    }
+                }
+                frameRows.append(FrameFuzzTests.canonical(row))
             }
             guard q == end else { return (rows, .invalid) }
             rows += frameRows
@@ -143,7 +175,14 @@ enum ReferenceDecoder {
 
     /// Doubles as their bit patterns, so that NaN payloads compare equal when they are the same bits.
     static func canonical(_ row: [Value]) -> [Value] {
-        row.map { if case .double(let d) = $0 { return .long(Int64(bitPattern: d.bitPattern)) } else { return $0 } }
+        row.map {
+            switch $0 {
+            case .double(let d): return .long(Int64(bitPattern: d.bitPattern))
+            // A float column holds Doubles: a signalling NaN comes back quieted, any NaN is NaN.
+            case .float(let f): return f.isNaN ? .string("float NaN") : .long(Int64(f.bitPattern))
+            default: return $0
+            }
+        }
     }
 
     static func randomChunks(_ count: Int, _ g: inout SeededGenerator) -> [Int] {
@@ -158,8 +197,8 @@ enum ReferenceDecoder {
     }
 
     /// Decodes like a connection (chunks), returning the rows handed on and whether it threw.
-    static func decode(_ bytes: [UInt8], chunks: [Int]) -> (rows: [[Value]], failed: Bool) {
-        let decoder = FrameDecoder(channels: [SourceChannel(channel: "StockStream", streamIndex: 0, schema: stockSchema)],
+    static func decode(_ bytes: [UInt8], chunks: [Int], schema: StreamSchema = stockSchema, channelId: String = "StockStream") -> (rows: [[Value]], failed: Bool) {
+        let decoder = FrameDecoder(channels: [SourceChannel(channel: channelId, streamIndex: 0, schema: schema)],
                                    batchSize: 3, maxFrameBytes: maxFrameBytes, maxStringBytes: maxStringBytes)
         var rows: [[Value]] = []
         let emit: (SourceChannel, EventBatch) -> Void = { _, batch in
@@ -226,6 +265,41 @@ enum ReferenceDecoder {
             if reference.outcome == .invalid { rejected += 1 }
         }
         #expect(rejected > 300, "the damage should hit most streams")
+    }
+
+    /// Every attribute type, damaged: int/float/bool/string truncations and lengths included.
+    @Test func allAttributeTypesDamagedAreRejectedExactlyWhenMalformed() {
+        var g = SeededGenerator(seed: 11)
+        var rejected = 0
+        for i in 0..<3000 {
+            var bytes: [UInt8] = []
+            var seq: UInt64 = 0
+            for _ in 0..<Int.random(in: 1...3, using: &g) {
+                var batch = EventBatch(schema: allTypesSchema)
+                for _ in 0..<Int.random(in: 0...4, using: &g) {
+                    let length = Int.random(in: 0...5, using: &g)
+                    batch.append(timestamp: Int64.random(in: 0...9_999, using: &g), values: [
+                        .int(Int32.random(in: Int32.min...Int32.max, using: &g)), .long(Int64.random(in: -9...9, using: &g)),
+                        .float(Float(Int.random(in: -100...100, using: &g)) / 4), .double(Double(Int.random(in: -100...100, using: &g)) / 8),
+                        .string(String(repeating: "x", count: length)), .bool(Bool.random(using: &g)),
+                    ])
+                }
+                if Bool.random(using: &g) {
+                    seq += 1
+                    FrameEncoder().append(batch: batch, channel: "All", ack: (5, seq), to: &bytes)
+                } else {
+                    FrameEncoder().append(batch: batch, channel: "All", to: &bytes)
+                }
+            }
+            if i % 4 != 0 { FrameFuzzTests.damage(&bytes, &g) }
+            let reference = ReferenceDecoder.decode(bytes, maxFrameBytes: FrameFuzzTests.maxFrameBytes, maxStringBytes: FrameFuzzTests.maxStringBytes,
+                                                    schema: allTypesSchema, channelId: "All")
+            let result = FrameFuzzTests.decode(bytes, chunks: FrameFuzzTests.randomChunks(bytes.count, &g), schema: allTypesSchema, channelId: "All")
+            #expect(result.failed == (reference.outcome == .invalid), "case \(i): \(bytes)")
+            #expect(result.rows == reference.rows, "case \(i): \(bytes)")
+            if reference.outcome == .invalid { rejected += 1 }
+        }
+        #expect(rejected > 500)
     }
 
     @Test func pureGarbageIsRejectedOrWaitedFor() {
