@@ -97,15 +97,16 @@ struct PerfIngestCommand: ParsableCommand {
             var r = attempts[attempts.count / 2]
             r["runsEventsPerSecond"] = attempts.map { $0["eventsPerSecond"] as! Int }
             results.append(r)
-            var line = "\(s.name) \(r["eventsPerSecond"]!) events/s \(String(format: "%.1f", r["megabytesPerSecond"] as! Double)) MB/s"
+            // `<scenario> <events/s> <MB/s>`, then name=value pairs (units last in the names).
+            var line = "\(s.name) \(r["eventsPerSecond"]!) \(String(format: "%.1f", r["megabytesPerSecond"] as! Double))"
             if s.acked {
-                line += String(format: " ack p50 %.0f us p99 %.0f us p999 %.0f us", r["ackP50Us"] as! Double, r["ackP99Us"] as! Double,
+                line += String(format: " ackP50Us=%.0f ackP99Us=%.0f ackP999Us=%.0f", r["ackP50Us"] as! Double, r["ackP99Us"] as! Double,
                                r["ackP999Us"] as! Double)
             }
             let cpu = r["cpuCores"] as! [String: Double]
-            line += String(format: " cpu reactor %.2f engine %.2f generators %.2f total %.2f cores", cpu["reactor"] ?? 0, cpu["engine"] ?? 0,
+            line += String(format: " reactorCores=%.2f engineCores=%.2f generatorCores=%.2f totalCores=%.2f", cpu["reactor"] ?? 0, cpu["engine"] ?? 0,
                            cpu["generators"] ?? 0, cpu["total"] ?? 0)
-            line += " backend \(r["backend"]!)\(r["multishot"] as! Bool ? " multishot" : "") ringFullWaits \(r["ringFullWaits"]!)"
+            line += " backend=\(r["backend"]!)\(r["multishot"] as! Bool ? "+multishot" : "") ringFullWaits=\(r["ringFullWaits"]!)"
             print(line)
             fflush(nil)
         }
