@@ -50,6 +50,7 @@ extension TCPSourceListener {
         tandem_buf_ring_advance(ring, Int32(TCPSourceListener.providedBufferCount))
         bufferRing = ring
         providedBuffers = memory
+        logger.info("tcp source :\(port): multishot receive into \(TCPSourceListener.providedBufferCount) provided buffers of \(bytes >> 10) KiB")
         return true
     }
 
