@@ -302,6 +302,49 @@ enum ReferenceDecoder {
         #expect(rejected > 500)
     }
 
+    /// A connection's reassembly (`SourceConnection.consume`, the io_uring multishot path): frames
+    /// decoded in place from receive buffers of random sizes, straddling parts copied, buffers grown
+    /// for frames beyond 64 KiB and shrunk after; every event exactly once, in order.
+    @Test func connectionReassemblesFramesAcrossAnyBufferBoundaries() {
+        var g = SeededGenerator(seed: 21)
+        for _ in 0..<25 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...12, using: &g) {
+                // Mostly small frames, sometimes one larger than the connection's 64 KiB buffer.
+                let events = Bool.random(using: &g) && Int.random(in: 0..<4, using: &g) == 0 ? Int.random(in: 2500...5000, using: &g)
+                                                                                              : Int.random(in: 0...40, using: &g)
+                let base = Int.random(in: 0...1_000_000, using: &g)
+                bytes += frame(stockBatch(base..<base + events))
+            }
+            let reference = ReferenceDecoder.decode(bytes, maxFrameBytes: 1 << 20, maxStringBytes: 1 << 20)
+            #expect(reference.outcome == .complete)
+            let decoder = FrameDecoder(channels: [SourceChannel(channel: "StockStream", streamIndex: 0, schema: stockSchema)],
+                                       batchSize: 1000, maxFrameBytes: 1 << 20, maxStringBytes: 1 << 20, pool: BatchPool(returns: nil))
+            let connection = SourceConnection(id: 1, fd: -1, decoder: decoder)
+            var rows: [[Value]] = []
+            let emit: (SourceChannel, EventBatch) -> Void = { _, batch in
+                for r in 0..<batch.count { rows.append(FrameFuzzTests.canonical([.long(batch.timestamps[r])] + batch.row(r))) }
+            }
+            var offset = 0
+            while offset < bytes.count {
+                let n = min(bytes.count - offset, Int.random(in: 1...(Bool.random(using: &g) ? 64 : 70_000), using: &g))
+                let failure = bytes[offset..<offset + n].withUnsafeBytes { raw -> FrameDecodeError? in
+                    do throws(FrameDecodeError) {
+                        try connection.consume(raw, emit: emit)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                #expect(failure == nil)
+                offset += n
+            }
+            #expect(connection.partialBytes == 0)
+            decoder.flush(emit: emit)
+            #expect(rows == reference.rows)
+        }
+    }
+
     @Test func pureGarbageIsRejectedOrWaitedFor() {
         var g = SeededGenerator(seed: 9)
         for _ in 0..<3000 {
