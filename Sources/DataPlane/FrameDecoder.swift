@@ -1,13 +1,17 @@
 import Engine
 import Glibc
 
-/// Decodes siddhi-io-tcp frames carrying siddhi-map-binary payloads (see docs/protocol.md) straight
-/// from a connection's receive buffer into per-channel `EventBatch`es.
+/// Decodes siddhi-io-tcp frames (and Tandem acknowledged frames) carrying siddhi-map-binary payloads
+/// (see docs/protocol.md) straight from a connection's receive buffer into per-channel batches.
 ///
 /// Fed the bytes of one connection as they arrive: every complete frame is decoded in place, a
-/// trailing partial frame is left for the next call. A channel's batch is handed to `emit` when it
-/// reaches `batchSize` events and by `flush`. Values go straight into the batch's reserved columns:
-/// nothing is allocated per event, and with a `BatchPool` whose batches come back, nothing per batch.
+/// trailing partial frame is left for the next call. Events go into per-channel `StagingColumns`
+/// (raw memory, plain stores); a channel's events are handed to `emit` as one `EventBatch` (one copy
+/// per column) when they reach `batchSize` and by `flush`. Nothing is allocated per event, and with a
+/// `BatchPool` whose batches come back, nothing per batch.
+///
+/// Acknowledged frames: a batch a publisher resends after it was accepted is skipped (see
+/// `PublisherSequences`); `takeAck` tells when an ack is due.
 ///
 /// A frame is all or nothing: a bad frame adds no event, and events of earlier frames stay.
 ///
