@@ -6,7 +6,8 @@ import Foundation
 import Glibc
 import Logging
 
-/// A TCP source: accepts publishers on one port, decodes siddhi-io-tcp frames and publishes batches
+/// A TCP source: accepts publishers on one port, decodes siddhi-io-tcp frames (and Tandem
+/// acknowledged frames, whose acks it sends once their batches are in the ring) and publishes batches
 /// into a bounded SPSC ring read by the app's engine thread.
 ///
 /// Threading contract:
