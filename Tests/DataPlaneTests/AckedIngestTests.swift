@@ -297,6 +297,40 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
         #expect(listener.ring.count <= 2)
     }
 
+    @Test func receiveBuffersRunningOutLosesNothing() throws {
+        // io_uring: 16 publishers push ~5 MB at a 2-batch ring drained slowly, more than the 4 MiB
+        // of provided buffers: receives pause (ENOBUFS) and are re-armed; every event arrives once.
+        let listener = try ListenerEdgeTests.listener(.ioUring, ringCapacity: 2, batchSize: 1000)
+        defer { listener.stop() }
+        let connections = 16, perConnection = 10_000
+        let drainer = Drainer(listener, count: connections * perConnection, delayUs: 3000, timeoutSec: 60)
+        let done = DispatchGroup()
+        for c in 0..<connections {
+            done.enter()
+            Thread {
+                let publisher = TCPPublisher(host: "127.0.0.1", port: listener.port)
+                try? publisher.connect()
+                var bytes: [UInt8] = []
+                for k in 0..<(perConnection / 1000) {
+                    let base = c * perConnection + k * 1000
+                    bytes += frame(stockBatch(base..<base + 1000))
+                }
+                try? publisher.writeAll(bytes)
+                publisher.finish(timeoutMs: 60_000)
+                done.leave()
+            }.start()
+        }
+        let volumes = drainer.wait()
+        done.wait()
+        #expect(volumes.count == connections * perConnection)
+        #expect(Set(volumes) == Set((0..<connections * perConnection).map(Int64.init)))
+        let multishot = listener.stats.multishotReceive.load(ordering: .relaxed)
+        #expect(multishot)
+        let stalls = listener.stats.receiveBufferStalls.load(ordering: .relaxed)
+        #expect(stalls > 0, "more bytes in flight than provided buffers: the kernel paused receives")
+        #expect(listener.stats.ringFullWaits.load(ordering: .relaxed) > 0)
+    }
+
     @Test(arguments: [IOBackend.ioUring, .epoll])
     func manyAckedPublishersAtOnce(backend: IOBackend) throws {
         let listener = try ListenerEdgeTests.listener(backend)
