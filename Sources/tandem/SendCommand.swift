@@ -14,8 +14,9 @@ struct SendCommand: ParsableCommand {
         The stream, its attributes and the port come from the app's @source(type='tcp', …).
         --input lines look like {"stream":"StockStream","timestamp":1000,"data":["IBM",75.6,100]}
         (timestamp optional: now). Without --input, --count events are generated.
-        --framing acked (default): Tandem's acknowledged framing; at most --unacked-max batches wait
-        for their ack, unacknowledged batches are resent after a reconnect, and send exits 0 only once
+
+        --framing acked (default): Tandem's acknowledged framing; at most --unacked-max batches wait \
+        for their ack, unacknowledged batches are resent after a reconnect, and send exits 0 only once \
         every batch is acknowledged. --framing siddhi: siddhi-io-tcp, as Siddhi's TCP sink sends.
         """)
 
@@ -50,7 +51,7 @@ struct SendCommand: ParsableCommand {
     var unackedMax = TCPPublisher.unackedBatchesMaxDefault
 
     @Option(name: .long, help: "Acked framing: seconds to keep reconnecting to a node that went away.")
-    var reconnectTimeout = 30
+    var reconnectTimeoutSeconds = 30
 
     func validate() throws {
         guard batch >= 1 && batch <= EventBatch.capacityMax else { throw ValidationError("--batch must be 1…\(EventBatch.capacityMax)") }
@@ -58,7 +59,7 @@ struct SendCommand: ParsableCommand {
         guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
         guard TCPPublisher.Framing(rawValue: framing) != nil else { throw ValidationError("--framing must be acked or siddhi") }
         guard unackedMax >= 1 else { throw ValidationError("--unacked-max must be ≥ 1") }
-        guard reconnectTimeout >= 0 else { throw ValidationError("--reconnect-timeout must be ≥ 0") }
+        guard reconnectTimeoutSeconds >= 0 else { throw ValidationError("--reconnect-timeout-seconds must be ≥ 0") }
     }
 
     func run() throws {
@@ -93,7 +94,7 @@ struct SendCommand: ParsableCommand {
         let total = input == nil ? count : events.count
 
         let publisher = TCPPublisher(host: host, port: targetPort, framing: TCPPublisher.Framing(rawValue: framing)!,
-                                     unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeout * 1000)
+                                     unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeoutSeconds * 1000)
         do { try publisher.connect() } catch { fail("\(error)") }
         var frame = EventBatch(schema: schema, capacity: batch)
         let start = Date()

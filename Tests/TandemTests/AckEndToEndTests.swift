@@ -62,7 +62,7 @@ import Glibc
         #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
         // About two seconds of sending; the node is stopped and started again in the middle.
         let sender = try NodeProcess(arguments: ["send", "--app", appFile.path, "--input", input.path, "--batch", "20",
-                                                 "--rate", "2000", "--reconnect-timeout", "30"], workingDirectory: dir)
+                                                 "--rate", "2000", "--reconnect-timeout-seconds", "30"], workingDirectory: dir)
         first.waitFor(timeoutSec: 20) { lines, _ in AckEndToEndTests.volumes(lines).count >= 500 }
         #expect(first.terminate() == 0)
         let beforeRestart = AckEndToEndTests.volumes(first.lines)
