@@ -302,7 +302,8 @@ private final class Generator: @unchecked Sendable {
     private(set) var cpuSeconds = 0.0
     var latencyNs = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
     private let finished = DispatchSemaphore(value: 0)
-    /// Send time of each unacknowledged frame, by sequence number modulo the capacity.
+    /// Send time of each write with unacknowledged frames, by write number modulo the capacity (the
+    /// frames of one write share it; write w carries sequence numbers w·framesPerWrite+1 …).
     private var sentAtNs: [UInt64]
     private var nextSeq: UInt64 = 1
     private var ackedSeq: UInt64 = 0
@@ -317,7 +318,7 @@ private final class Generator: @unchecked Sendable {
         self.publisherId = publisherId
         self.windowFrames = windowFrames
         chunk = Array((0..<framesPerWrite).map { _ in frame }.joined())
-        sentAtNs = [UInt64](repeating: 0, count: windowFrames + framesPerWrite)
+        sentAtNs = [UInt64](repeating: 0, count: windowFrames / framesPerWrite + 2)
         if acked {
             for k in 0..<framesPerWrite { Generator.store(publisherId, in: &chunk, at: k * frame.count + FrameDecoder.headerBytes) }
         }
@@ -367,12 +368,11 @@ private final class Generator: @unchecked Sendable {
                 while Int(nextSeq - 1 - ackedSeq) + framesPerWrite > windowFrames {
                     guard readAcks(blocking: true) else { return }
                 }
-                let now = DispatchTime.now().uptimeNanoseconds
                 for k in 0..<framesPerWrite {
-                    let seq = nextSeq + UInt64(k)
-                    Generator.store(seq, in: &chunk, at: k * frameBytes + FrameDecoder.headerBytes + 8)
-                    sentAtNs[Int(seq % UInt64(sentAtNs.count))] = now
+                    Generator.store(nextSeq + UInt64(k), in: &chunk, at: k * frameBytes + FrameDecoder.headerBytes + 8)
                 }
+                let write = Int((nextSeq - 1) / UInt64(framesPerWrite))
+                sentAtNs[write % sentAtNs.count] = DispatchTime.now().uptimeNanoseconds
                 nextSeq += UInt64(framesPerWrite)
             }
             guard writeAll() else { return }
@@ -420,9 +420,12 @@ private final class Generator: @unchecked Sendable {
                 if let ack = FrameEncoder.decodeAck(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + FrameEncoder.ackBytes])),
                    ack.publisherId == publisherId {
                     acksReceived += 1
+                    // Every frame counts once; the frames of one write share its latency.
                     while ackedSeq < ack.batchSeq {
-                        ackedSeq += 1
-                        latencyNs.record(now - sentAtNs[Int(ackedSeq % UInt64(sentAtNs.count))])
+                        let write = Int(ackedSeq / UInt64(framesPerWrite))
+                        let upTo = min(UInt64(write + 1) * UInt64(framesPerWrite), ack.batchSeq)
+                        _ = latencyNs.record(now - sentAtNs[write % sentAtNs.count], count: upTo - ackedSeq)
+                        ackedSeq = upTo
                     }
                 }
                 offset += FrameEncoder.ackBytes
