@@ -29,7 +29,7 @@ extension TCPSourceListener {
     static let quiesceTimeoutMs = 2000
 
     private enum Tag: UInt64 {
-        case accept = 1, receive = 2, cancel = 3
+        case accept = 1, receive = 2, cancel = 3, wake = 4
     }
 
     /// Operation tag in the top byte, connection id in the low 32 bits.
@@ -105,7 +105,14 @@ extension TCPSourceListener {
             io_uring_sqe_set_data64(s, TCPSourceListener.userData(.receive, connection.id))
         }
 
+        func armWake() {
+            let s = sqe()
+            io_uring_prep_poll_multishot(s, wakeFd, UInt32(POLLIN))
+            io_uring_sqe_set_data64(s, TCPSourceListener.userData(.wake, TCPSourceListener.wakeId))
+        }
+
         armAccept()
+        if wakeFd >= 0 { armWake() }
         var timeout = __kernel_timespec(tv_sec: 0, tv_nsec: Int64(TCPSourceListener.pollTimeoutMs) * 1_000_000)
         var cqes = [UnsafeMutablePointer<io_uring_cqe>?](repeating: nil, count: TCPSourceListener.completionsPerWaitMax)
         while !stopping.load(ordering: .relaxed) {
@@ -174,6 +181,9 @@ extension TCPSourceListener {
                     } else {
                         closed(connection, error: -res)
                     }
+                case .wake:
+                    drainWake()  // released acks go out in flushIdle below
+                    if !more { armWake() }
                 case .cancel:
                     break
                 case nil:

@@ -67,6 +67,11 @@ public final class TCPSourceListener: @unchecked Sendable {
     static let pollTimeoutMs = 50
     /// Id 0 marks the listening socket in reactor tags.
     static let listenerId: UInt32 = 0
+    /// Marks the wake-up eventfd in reactor tags (`releaseAcks` from another thread).
+    static let wakeId: UInt32 = .max
+    /// Non-blocking eventfd that `releaseAcks` writes to so the reactor sends released acks at once
+    /// (-1 when acks are not held for release).
+    var wakeFd: Int32 = -1
 
     /// - Parameters:
     ///   - options: address, channels, batch size and limits.
@@ -87,6 +92,10 @@ public final class TCPSourceListener: @unchecked Sendable {
         // Fail fast on bad channel/limit settings (the decoder checks them again per connection).
         _ = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
                          maxStringBytes: options.maxStringBytes)
+    }
+
+    deinit {
+        if wakeFd >= 0 { close(wakeFd) }
     }
 
     /// Binds the port and starts the reactor thread. Throws if the port cannot be bound.
@@ -122,6 +131,9 @@ public final class TCPSourceListener: @unchecked Sendable {
         port = boundPort
         let channels = options.channels.map(\.channel).joined(separator: ", ")
         logger.info("tcp source listening on \(options.host):\(boundPort) (\(backend.rawValue)), channels: \(channels)")
+        if options.ackRelease == .onRelease {
+            wakeFd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        }
         let thread = Thread { [self] in
             tandem_set_thread_name("tandem-tcp-\(boundPort)")
             if backend == .ioUring { runIOUring() } else { runEpoll() }
@@ -159,7 +171,8 @@ public final class TCPSourceListener: @unchecked Sendable {
             close(fd)
             return nil
         }
-        while nextConnectionId == TCPSourceListener.listenerId || connections[nextConnectionId] != nil { nextConnectionId &+= 1 }
+        while nextConnectionId == TCPSourceListener.listenerId || nextConnectionId == TCPSourceListener.wakeId
+                || connections[nextConnectionId] != nil { nextConnectionId &+= 1 }
         let id = nextConnectionId
         nextConnectionId &+= 1
         let decoder = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
@@ -228,13 +241,16 @@ public final class TCPSourceListener: @unchecked Sendable {
     }
 
     /// Lets acks go out for every batch whose `IngestBatch.ackTicket` is at most `ticket` (only with
-    /// `ackRelease == .onRelease`). Any thread; tickets only move forward. The reactor sends them on
-    /// its next wake-up (at most `pollTimeoutMs` later when idle).
+    /// `ackRelease == .onRelease`). Any thread; tickets only move forward. Wakes the reactor (an
+    /// eventfd it watches), which sends them at once.
     public func releaseAcks(through ticket: UInt64) {
         var current = ticketsReleased.load(ordering: .relaxed)
         while current < ticket {
             let (exchanged, original) = ticketsReleased.compareExchange(expected: current, desired: ticket, ordering: .acquiringAndReleasing)
-            if exchanged { return }
+            if exchanged {
+                if wakeFd >= 0 { _ = eventfd_write(wakeFd, 1) }  // the reactor sends them now, not at its next timeout
+                return
+            }
             current = original
         }
     }
@@ -314,5 +330,11 @@ public final class TCPSourceListener: @unchecked Sendable {
         if listenFd >= 0 { close(listenFd) }
         listenFd = -1
         logger.info("tcp source :\(port) stopped")
+    }
+
+    /// Reactor: consumes the wake-up eventfd's count (acks are then sent by `flushIdle`).
+    func drainWake() {
+        var value: eventfd_t = 0
+        _ = eventfd_read(wakeFd, &value)
     }
 }
