@@ -107,6 +107,7 @@ struct PerfIngestCommand: ParsableCommand {
             line += String(format: " reactorCores=%.2f engineCores=%.2f generatorCores=%.2f totalCores=%.2f", cpu["reactor"] ?? 0, cpu["engine"] ?? 0,
                            cpu["generators"] ?? 0, cpu["total"] ?? 0)
             line += " backend=\(r["backend"]!)\(r["multishot"] as! Bool ? "+multishot" : "") ringFullWaits=\(r["ringFullWaits"]!)"
+            if let m = r["mallocsPerThousandEvents"] as? Double { line += String(format: " mallocsPerThousandEvents=%.3f", m) }
             print(line)
             fflush(nil)
         }
@@ -156,6 +157,7 @@ struct PerfIngestCommand: ParsableCommand {
             generators.append(try Generator(port: listener.port, frame: frame, framesPerWrite: framesPerWrite, eventsPerFrame: s.eventsPerFrame,
                                             acked: s.acked, publisherId: UInt64(c + 1), windowFrames: windowFrames))
         }
+        let allocationsBefore = PerfIngestCommand.allocations()
         let cpuBefore = ThreadCPU.sample()
         var usageBefore = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usageBefore)
@@ -173,6 +175,7 @@ struct PerfIngestCommand: ParsableCommand {
         let end = DispatchTime.now().uptimeNanoseconds
         let consumed = engine.consumed.load(ordering: .acquiring)
         let cpuAfter = ThreadCPU.sample()
+        let allocationsAfter = PerfIngestCommand.allocations()
         var usageAfter = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usageAfter)
         let wallSeconds = Double(end - start) / 1e9
@@ -194,6 +197,11 @@ struct PerfIngestCommand: ParsableCommand {
             "batchesPublished": listener.stats.batchesPublished.load(ordering: .relaxed),
             "cpuCores": cpu,
         ]
+        if let before = allocationsBefore, let after = allocationsAfter {
+            // Whole process (reactor, engine, generators): shows the hot path allocates per batch at most.
+            result["mallocs"] = after - before
+            result["mallocsPerThousandEvents"] = Double(after - before) / Double(sentEvents) * 1000
+        }
         if s.acked {
             var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             for g in generators { histogram.add(g.latencyNs) }
@@ -207,6 +215,15 @@ struct PerfIngestCommand: ParsableCommand {
             result["ackMaxUs"] = Double(histogram.max) / 1e3
         }
         return result
+    }
+
+    /// Allocations made so far by the whole process (jemalloc's small + large `nmalloc` over all
+    /// arenas); nil without jemalloc.
+    static func allocations() -> Int? {
+        var small = 0, large = 0
+        guard tandem_jemalloc_stat("stats.arenas.4096.small.nmalloc", &small) == 0,
+              tandem_jemalloc_stat("stats.arenas.4096.large.nmalloc", &large) == 0 else { return nil }
+        return small + large
     }
 
     /// The 1-minute load average (other work on the machine skews the numbers).
