@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 
 // Weak, so that binaries without jemalloc (tests) still link; the executable links jemalloc and
 // then this resolves to the real mallctl.
@@ -59,3 +61,47 @@ int tandem_io_uring_probe(void) {
 int tandem_errno(void) { return errno; }
 
 int tandem_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+
+struct io_uring_buf_ring *tandem_setup_buf_ring(struct io_uring *ring, unsigned int entries, int bgid, int *err) {
+    size_t bytes = entries * sizeof(struct io_uring_buf);
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    struct io_uring_buf_ring *br = mem;
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)(uintptr_t)br;
+    reg.ring_entries = entries;
+    reg.bgid = (unsigned short)bgid;
+    int rc = io_uring_register_buf_ring(ring, &reg, 0);
+    if (rc != 0) {
+        munmap(mem, bytes);
+        *err = rc;
+        return NULL;
+    }
+    *err = 0;
+    return br;
+}
+
+void tandem_free_buf_ring(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned int entries, int bgid) {
+    io_uring_unregister_buf_ring(ring, bgid);
+    munmap(br, entries * sizeof(struct io_uring_buf));
+}
+
+void tandem_buf_ring_add(struct io_uring_buf_ring *br, void *addr, unsigned int len, unsigned short bid,
+                         unsigned int entries, int offset) {
+    io_uring_buf_ring_add(br, addr, len, bid, io_uring_buf_ring_mask(entries), offset);
+}
+
+void tandem_buf_ring_advance(struct io_uring_buf_ring *br, int count) { io_uring_buf_ring_advance(br, count); }
+
+void tandem_prep_recv_multishot(struct io_uring_sqe *sqe, int fd, int bgid) {
+    io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (unsigned short)bgid;
+}
+
+void tandem_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }

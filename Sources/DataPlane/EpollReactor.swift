@@ -29,6 +29,9 @@ extension TCPSourceListener {
             logger.error("tcp source :\(port): epoll_ctl on the listening socket failed (\(String(cString: strerror(errno)))); source stopped")
             return
         }
+        if wakeFd >= 0 && !watch(wakeFd, TCPSourceListener.wakeId) {
+            logger.warning("tcp source :\(port): epoll_ctl on the wake-up eventfd failed; released acks wait for the next wake-up")
+        }
         var events = [epoll_event](repeating: epoll_event(), count: TCPSourceListener.epollEventsMax)
         while !stopping.load(ordering: .relaxed) {
             let n = epoll_wait(epfd, &events, Int32(events.count), Int32(TCPSourceListener.pollTimeoutMs))
@@ -45,6 +48,8 @@ extension TCPSourceListener {
                 let id = UInt32(truncatingIfNeeded: events[i].data.u64)
                 if id == TCPSourceListener.listenerId {
                     acceptReady(watch)
+                } else if id == TCPSourceListener.wakeId {
+                    drainWake()
                 } else if let connection = connections[id] {
                     readReady(connection)
                 }

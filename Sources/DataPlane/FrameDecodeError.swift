@@ -5,9 +5,9 @@ public enum FrameField: String, Sendable, Equatable {
 
 /// Why a frame was rejected. The connection that sent it is closed; nothing else is affected.
 public enum FrameDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The first byte of a frame is not 0x02 (e.g. an HTTP or text client on the port).
+    /// The first byte of a frame is neither 0x02 nor 0x54 (e.g. an HTTP or text client on the port).
     case badProtocolByte(UInt8)
-    /// `messageSize` is below the 12 bytes of its three length fields (negative included).
+    /// `messageSize` is below its fixed fields: 12 bytes, 28 in an acknowledged frame (negative included).
     case messageSizeTooSmall(Int)
     /// The header announces a frame larger than `maxFrameBytes` (checked before buffering the body).
     case frameTooLarge(sizeBytes: Int, maxFrameBytes: Int)
@@ -29,9 +29,9 @@ public enum FrameDecodeError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .badProtocolByte(let b):
-            "bad protocol byte 0x\(String(b, radix: 16)) (expected 0x02, siddhi-io-tcp framing)"
+            "bad protocol byte 0x\(String(b, radix: 16)) (expected 0x02, siddhi-io-tcp framing, or 0x54, Tandem acknowledged framing)"
         case .messageSizeTooSmall(let size):
-            "message size \(size) is smaller than its three length fields (12 bytes)"
+            "message size \(size) is smaller than its fixed fields (12 bytes, 28 with publisher id and batch sequence)"
         case .frameTooLarge(let size, let max):
             "frame of \(size) bytes exceeds maxFrameBytes \(max)"
         case .badLength(let field, let length):

@@ -1,12 +1,17 @@
 import Engine
+import Glibc
 
-/// Decodes siddhi-io-tcp frames carrying siddhi-map-binary payloads (see docs/protocol.md) straight
-/// from a connection's receive buffer into per-channel `EventBatch`es.
+/// Decodes siddhi-io-tcp frames (and Tandem acknowledged frames) carrying siddhi-map-binary payloads
+/// (see docs/protocol.md) straight from a connection's receive buffer into per-channel batches.
 ///
 /// Fed the bytes of one connection as they arrive: every complete frame is decoded in place, a
-/// trailing partial frame is left for the next call. A channel's batch is handed to `emit` when it
-/// reaches `batchSize` events and by `flush`. Values go straight into the batch's reserved columns:
-/// nothing is allocated per event, and with a `BatchPool` whose batches come back, nothing per batch.
+/// trailing partial frame is left for the next call. Events go into per-channel `StagingColumns`
+/// (raw memory, plain stores); a channel's events are handed to `emit` as one `EventBatch` (one copy
+/// per column) when they reach `batchSize` and by `flush`. Nothing is allocated per event, and with a
+/// `BatchPool` whose batches come back, nothing per batch.
+///
+/// Acknowledged frames: a batch a publisher resends after it was accepted is skipped (see
+/// `PublisherSequences`); `takeAck` tells when an ack is due.
 ///
 /// A frame is all or nothing: a bad frame adds no event, and events of earlier frames stay.
 ///
@@ -14,8 +19,13 @@ import Engine
 public final class FrameDecoder {
     /// First byte of every siddhi-io-tcp frame.
     public static let protocolByte: UInt8 = 0x02
+    /// First byte of a Tandem acknowledged frame ('T'): a siddhi-io-tcp frame whose message starts
+    /// with a uint64 publisher id and a uint64 batch sequence number (docs/protocol.md).
+    public static let ackedProtocolByte: UInt8 = 0x54
     /// Protocol byte plus int32 messageSize.
     public static let headerBytes = 5
+    /// Publisher id and batch sequence number at the start of an acknowledged frame's message.
+    public static let ackedFieldsBytes = 16
     /// The three int32 length fields every message carries (session, channel, payload).
     public static let messageBytesMin = 12
     public static let maxFrameBytesDefault = 16 << 20
@@ -30,13 +40,30 @@ public final class FrameDecoder {
     public let maxFrameBytes: Int
     /// The longest string value accepted.
     public let maxStringBytes: Int
-    /// (channel id bytes, channel index), aliases included.
-    private let channelIds: [([UInt8], Int)]
+    /// Channel ids (aliases included) as bytes in one allocation, and per id (offset, length, channel
+    /// index): raw memory so that matching a frame's id costs a memcmp and no reference counting.
+    private let channelIdBytes: UnsafeMutableRawPointer
+    private let channelIdSpans: UnsafeMutableBufferPointer<(offset: Int, length: Int, channel: Int)>
     private let layouts: [BinaryEventLayout]
+    /// Per channel: the fewest bytes an event can take (`BinaryEventLayout.minEventBytes`).
+    private let minEventBytes: UnsafeMutablePointer<Int>
     private let pool: BatchPool
-    private var batches: [EventBatch]
+    /// Per channel: events decoded and not yet handed on (`stagingRefs` holds the same objects
+    /// unretained, for the per-frame path).
+    private let staging: [StagingColumns]
+    private let stagingRefs: UnsafeMutablePointer<Unmanaged<StagingColumns>>
     /// Index into `channelIds` of the previous frame's id: publishers usually send one channel per connection.
     private var lastChannelId = 0
+    /// Highest accepted batch per publisher (shared by every decoder of a listener): a resent
+    /// acknowledged frame that was already accepted is skipped, and acknowledged again.
+    private let sequences: PublisherSequences
+    /// The newest acknowledged frame decoded (or skipped as a duplicate) whose ack is not yet taken:
+    /// acks are cumulative, so only the newest matters. See `takeAck`.
+    public private(set) var pendingAck: (publisherId: UInt64, batchSeq: UInt64)?
+    /// The `emit` of the `decode`/`flush` call in progress (nil between calls).
+    private var handler: ((SourceChannel, EventBatch) -> Void)?
+    /// The sequence entry of the publisher of the previous acknowledged frame.
+    private var publisherEntry: PublisherSequences.Entry?
 
     /// - Parameters:
     ///   - channels: the channels this connection may publish to (at least one; distinct ids).
@@ -46,11 +73,13 @@ public final class FrameDecoder {
     public convenience init(channels: [SourceChannel], batchSize: Int = 1024, maxFrameBytes: Int = FrameDecoder.maxFrameBytesDefault,
                             maxStringBytes: Int = FrameDecoder.maxStringBytesDefault) {
         self.init(channels: channels, batchSize: batchSize, maxFrameBytes: maxFrameBytes, maxStringBytes: maxStringBytes,
-                  pool: BatchPool(returns: nil))
+                  pool: BatchPool(returns: nil), sequences: PublisherSequences())
     }
 
-    /// As above, with batches from `pool`, which the decoders of one listener share.
-    init(channels: [SourceChannel], batchSize: Int, maxFrameBytes: Int, maxStringBytes: Int, pool: BatchPool) {
+    /// As above, with batches from `pool` and duplicate detection in `sequences`, which the decoders of
+    /// one listener share.
+    init(channels: [SourceChannel], batchSize: Int, maxFrameBytes: Int, maxStringBytes: Int, pool: BatchPool,
+         sequences: PublisherSequences = PublisherSequences()) {
         precondition(!channels.isEmpty, "FrameDecoder needs at least one channel")
         let ids = channels.flatMap(\.channelIds)
         precondition(Set(ids).count == ids.count, "FrameDecoder channel ids must be distinct")
@@ -61,10 +90,34 @@ public final class FrameDecoder {
         self.batchSize = batchSize
         self.maxFrameBytes = maxFrameBytes
         self.maxStringBytes = min(maxStringBytes, maxFrameBytes)  // no string can be larger than its frame anyway
-        channelIds = channels.indices.flatMap { i in channels[i].channelIds.map { (Array($0.utf8), i) } }
-        layouts = channels.map { BinaryEventLayout($0.schema) }
+        let idList = channels.indices.flatMap { i in channels[i].channelIds.map { (Array($0.utf8), i) } }
+        let idBytes = UnsafeMutableRawPointer.allocate(byteCount: max(1, idList.reduce(0) { $0 + $1.0.count }), alignment: 8)
+        let spans = UnsafeMutableBufferPointer<(offset: Int, length: Int, channel: Int)>.allocate(capacity: idList.count)
+        var offset = 0
+        for (k, (bytes, channel)) in idList.enumerated() {
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { (idBytes + offset).copyMemory(from: base, byteCount: $0.count) } }
+            spans[k] = (offset, bytes.count, channel)
+            offset += bytes.count
+        }
+        channelIdBytes = idBytes
+        channelIdSpans = spans
+        let layouts = channels.map { BinaryEventLayout($0.schema) }
+        self.layouts = layouts
+        minEventBytes = .allocate(capacity: channels.count)
+        for i in channels.indices { minEventBytes[i] = layouts[i].minEventBytes }
         self.pool = pool
-        batches = channels.map { pool.take(schema: $0.schema, capacity: batchSize) }
+        self.sequences = sequences
+        let staging = channels.map { StagingColumns(schema: $0.schema) }
+        self.staging = staging
+        stagingRefs = .allocate(capacity: staging.count)
+        for i in staging.indices { (stagingRefs + i).initialize(to: Unmanaged.passUnretained(staging[i])) }
+    }
+
+    deinit {
+        channelIdBytes.deallocate()
+        channelIdSpans.deallocate()
+        minEventBytes.deallocate()
+        stagingRefs.deallocate()
     }
 
     /// Total size of the frame starting at `bytes` (header included) once its header is there;
@@ -72,10 +125,12 @@ public final class FrameDecoder {
     @inline(__always)
     public func frameLength(_ bytes: UnsafeRawBufferPointer) throws(FrameDecodeError) -> Int? {
         guard let first = bytes.first else { return nil }
-        guard first == FrameDecoder.protocolByte else { throw .badProtocolByte(first) }
+        guard first == FrameDecoder.protocolByte || first == FrameDecoder.ackedProtocolByte else { throw .badProtocolByte(first) }
         guard bytes.count >= FrameDecoder.headerBytes else { return nil }
         let size = Int(Int32(bitPattern: bytes.loadBigEndianUInt32(at: 1)))
-        guard size >= FrameDecoder.messageBytesMin else { throw .messageSizeTooSmall(size) }
+        let sizeMin = first == FrameDecoder.protocolByte ? FrameDecoder.messageBytesMin
+                                                          : FrameDecoder.messageBytesMin + FrameDecoder.ackedFieldsBytes
+        guard size >= sizeMin else { throw .messageSizeTooSmall(size) }
         guard size <= maxFrameBytes - FrameDecoder.headerBytes else {
             throw .frameTooLarge(sizeBytes: size + FrameDecoder.headerBytes, maxFrameBytes: maxFrameBytes)
         }
@@ -89,45 +144,123 @@ public final class FrameDecoder {
     /// (hand them on with `flush`), and the caller should close the connection: the stream cannot be
     /// resynchronised.
     public func decode(_ bytes: UnsafeRawBufferPointer, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) -> Int {
+        // `emit` is parked in `handler` for the duration, so the per-frame path carries no closure
+        // (passing one down costs reference counting per frame); only `hand` (per batch) uses it.
+        var failure: FrameDecodeError? = nil
+        let consumed = withoutActuallyEscaping(emit) { emit -> Int in
+            handler = emit
+            defer { handler = nil }
+            do throws(FrameDecodeError) {
+                return try decodeFrames(bytes)
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
+        return consumed
+    }
+
+    private func decodeFrames(_ bytes: UnsafeRawBufferPointer) throws(FrameDecodeError) -> Int {
         var offset = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard let length = try frameLength(rest), rest.count >= length else { return offset }
-            try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]), emit: emit)
+            if rest[0] == FrameDecoder.protocolByte {
+                try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]))
+            } else {
+                let publisherId = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes)
+                let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
+                if publisherEntry?.publisherId != publisherId { publisherEntry = sequences.entry(publisherId) }
+                let entry = publisherEntry!
+                if batchSeq > entry.highestSeq {
+                    let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
+                    try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]))
+                }
+                // Recorded only once decoded; a resent batch accepted before (its ack was lost) is
+                // skipped here and acknowledged again.
+                _ = sequences.acceptIfNew(entry, batchSeq: batchSeq)
+                pendingAck = (publisherId, batchSeq)
+            }
             offset += length
             assert(offset <= bytes.count)
         }
     }
 
+    /// The ack to send now, if any: the newest acknowledged frame decoded, once every event decoded on
+    /// this connection has been handed to `emit` (acks are cumulative: the publisher drops every
+    /// batch up to `batchSeq`). Taking it clears it.
+    public func takeAck() -> (publisherId: UInt64, batchSeq: UInt64)? {
+        guard let ack = pendingAck, pendingEvents == 0 else { return nil }
+        pendingAck = nil
+        return ack
+    }
+
     /// Hands every non-empty batch to `emit`.
     public func flush(emit: (SourceChannel, EventBatch) -> Void) {
-        for i in batches.indices where !batches[i].isEmpty { hand(i, emit) }
+        withoutActuallyEscaping(emit) { emit in
+            handler = emit
+            defer { handler = nil }
+            for i in staging.indices where staging[i].count > 0 { hand(i) }
+        }
     }
 
     /// Events decoded and not yet emitted, over all channels.
     public var pendingEvents: Int {
         var sum = 0
-        for i in batches.indices { sum += batches[i].count }
+        for s in staging { sum += s.count }
         return sum
     }
 
-    private func hand(_ i: Int, _ emit: (SourceChannel, EventBatch) -> Void) {
-        // The emitted batch now belongs to the consumer; continue in a spare one.
-        let full = batches[i]
-        batches[i] = pool.take(schema: channels[i].schema, capacity: batchSize)
-        emit(channels[i], full)
+    private func hand(_ i: Int) {
+        // The emitted batch belongs to the consumer; staging starts over.
+        var batch = pool.take(schema: channels[i].schema, capacity: max(batchSize, staging[i].count))
+        staging[i].move(into: &batch)
+        handler!(channels[i], batch)
     }
 
     @inline(__always)
     private func channelIndex(_ name: UnsafeRawBufferPointer) -> Int? {
-        if channelIds[lastChannelId].0.elementsEqual(name) { return channelIds[lastChannelId].1 }
-        guard let found = channelIds.firstIndex(where: { $0.0.elementsEqual(name) }) else { return nil }
-        lastChannelId = found
-        return channelIds[found].1
+        @inline(__always) func matches(_ k: Int) -> Bool {
+            let span = channelIdSpans[k]
+            return span.length == name.count && (span.length == 0 || memcmp(channelIdBytes + span.offset, name.baseAddress!, span.length) == 0)
+        }
+        if matches(lastChannelId) { return channelIdSpans[lastChannelId].channel }
+        for k in channelIdSpans.indices where matches(k) {
+            lastChannelId = k
+            return channelIdSpans[k].channel
+        }
+        return nil
+    }
+
+    /// A frame with more events than one batch holds (a Siddhi sink flushing a large chunk).
+    @inline(never)
+    private func decodeLargeFrame(_ body: UnsafeRawBufferPointer, reader: BigEndianReader, eventCount: Int, index: Int, stage: StagingColumns,
+) throws(FrameDecodeError) {
+        let maxStringBytes = self.maxStringBytes
+            // More events than one batch holds (a Siddhi sink flushing a large chunk). Batches handed
+            // on cannot be taken back, so prove the whole frame well formed before the first event.
+            try layouts[index].validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            var done = 0
+            var offset = reader.offset
+            while done < eventCount {
+                let chunk = min(eventCount - done, EventBatch.capacityMax - stage.count)
+                if chunk == 0 {
+                    hand(index)
+                    continue
+                }
+                do {
+                    offset = try stage.append(body, offset: offset, eventCount: chunk, maxStringBytes: maxStringBytes, eventIndexBase: done)
+                } catch {
+                    preconditionFailure("a validated frame failed to decode: \(error)")
+                }
+                done += chunk
+            }
+            assert(offset == body.count)
     }
 
     /// `body` is the frame after the 5-byte header: session id, channel id, payload.
-    private func decodeFrame(_ body: UnsafeRawBufferPointer, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) {
+    private func decodeFrame(_ body: UnsafeRawBufferPointer) throws(FrameDecodeError) {
         var reader = BigEndianReader(body)
         _ = reader.raw(try reader.lengthField(.sessionId))  // identifies the publisher only; unused
         let channel = reader.raw(try reader.lengthField(.channelId))!
@@ -138,46 +271,38 @@ public final class FrameDecoder {
         }
         guard let count = reader.int32() else { throw .badLength(.eventCount, -1) }
         let eventCount = Int(count)
-        let layout = layouts[index]
-        guard eventCount >= 0 && eventCount <= reader.remaining / layout.minEventBytes else { throw .badEventCount(eventCount) }
+        guard eventCount >= 0 && eventCount <= reader.remaining / minEventBytes[index] else { throw .badEventCount(eventCount) }
 
         // A frame goes into one batch whole when it can: cut the batch first if the frame would overflow it.
-        if !batches[index].isEmpty && (batches[index].count + eventCount > EventBatch.capacityMax
-            || batches[index].stringBytes.count + body.count > FrameDecoder.batchStringBytesMax) {
-            hand(index, emit)
+        var failure: FrameDecodeError? = nil
+        stagingRefs[index]._withUnsafeGuaranteedRef { stage in
+            do throws(FrameDecodeError) {
+                try decodeEvents(body, reader: reader, eventCount: eventCount, index: index, stage: stage)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    @inline(__always)
+    private func decodeEvents(_ body: UnsafeRawBufferPointer, reader: BigEndianReader, eventCount: Int, index: Int, stage: StagingColumns,
+) throws(FrameDecodeError) {
+        if stage.count > 0 && (stage.count + eventCount > EventBatch.capacityMax
+            || stage.stringCount + body.count > FrameDecoder.batchStringBytesMax) {
+            hand(index)
         }
         let maxStringBytes = self.maxStringBytes
         if eventCount <= EventBatch.capacityMax {
-            try layout.types.withUnsafeBufferPointer { types throws(FrameDecodeError) in
-                try batches[index].appendBinaryEvents(&reader, eventCount: eventCount, types: types, maxStringBytes: maxStringBytes)
-            }
-            guard reader.remaining == 0 else {
-                batches[index].removeLast(eventCount)
-                throw .trailingBytes(reader.remaining)
+            let rowsBefore = stage.count, stringsBefore = stage.stringCount
+            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            guard end == body.count else {
+                stage.truncate(rows: rowsBefore, stringBytes: stringsBefore)
+                throw .trailingBytes(body.count - end)
             }
         } else {
-            // More events than one batch holds (a Siddhi sink flushing a large chunk). Batches handed
-            // on cannot be taken back, so prove the whole frame well formed before the first event.
-            try layout.validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
-            var done = 0
-            while done < eventCount {
-                let chunk = min(eventCount - done, EventBatch.capacityMax - batches[index].count)
-                if chunk == 0 {
-                    hand(index, emit)
-                    continue
-                }
-                do {
-                    try layout.types.withUnsafeBufferPointer { types throws(FrameDecodeError) in
-                        try batches[index].appendBinaryEvents(&reader, eventCount: chunk, types: types, maxStringBytes: maxStringBytes,
-                                                              eventIndexBase: done)
-                    }
-                } catch {
-                    preconditionFailure("a validated frame failed to decode: \(error)")
-                }
-                done += chunk
-            }
-            assert(reader.remaining == 0)
+            try decodeLargeFrame(body, reader: reader, eventCount: eventCount, index: index, stage: stage)
         }
-        if batches[index].count >= batchSize { hand(index, emit) }
+        if stage.count >= batchSize { hand(index) }
     }
 }

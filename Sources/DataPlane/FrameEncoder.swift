@@ -11,23 +11,53 @@ public struct FrameEncoder: Sendable {
 
     public init(sessionId: String = "tandem") { self.sessionId = sessionId }
 
-    /// Bytes of the frame `append(batch:rows:channel:to:)` writes.
-    public func frameBytes(batch: EventBatch, rows range: Range<Int>? = nil, channel: String) -> Int {
+    /// Bytes of the frame `append(batch:rows:channel:ack:to:)` writes.
+    public func frameBytes(batch: EventBatch, rows range: Range<Int>? = nil, channel: String, acked: Bool = false) -> Int {
         FrameDecoder.headerBytes + messageSize(payloadBytes: payloadBytes(batch, range ?? 0..<batch.count), channel: channel)
+            + (acked ? FrameDecoder.ackedFieldsBytes : 0)
+    }
+
+    /// Bytes of an acknowledgement the node sends back: 0x41 ('A'), uint64 publisher id, uint64 batch
+    /// sequence number (cumulative: every batch of that publisher up to it was accepted).
+    public static let ackBytes = 17
+    /// First byte of an acknowledgement.
+    public static let ackByte: UInt8 = 0x41
+
+    /// Writes an acknowledgement into `out` (at least `ackBytes` long).
+    public static func encodeAck(publisherId: UInt64, batchSeq: UInt64, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= ackBytes)
+        out[0] = ackByte
+        out.storeBytes(of: publisherId.bigEndian, toByteOffset: 1, as: UInt64.self)
+        out.storeBytes(of: batchSeq.bigEndian, toByteOffset: 9, as: UInt64.self)
+    }
+
+    /// Reads an acknowledgement from the first `ackBytes` of `bytes`; nil when it does not start with 0x41.
+    public static func decodeAck(_ bytes: UnsafeRawBufferPointer) -> (publisherId: UInt64, batchSeq: UInt64)? {
+        guard bytes.count >= ackBytes, bytes[0] == ackByte else { return nil }
+        return (UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self)),
+                UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self)))
     }
 
     /// Appends one frame holding rows `range` (default: all) of `batch` on `channel` to `out`.
-    public func append(batch: EventBatch, rows range: Range<Int>? = nil, channel: String, to out: inout [UInt8]) {
+    ///
+    /// With `ack` the frame uses Tandem's acknowledged framing (protocol byte 0x54, then the publisher
+    /// id and batch sequence number; docs/protocol.md), otherwise siddhi-io-tcp's (0x02).
+    public func append(batch: EventBatch, rows range: Range<Int>? = nil, channel: String,
+                       ack: (publisherId: UInt64, batchSeq: UInt64)? = nil, to out: inout [UInt8]) {
         let rows = range ?? 0..<batch.count
         precondition(rows.lowerBound >= 0 && rows.upperBound <= batch.count, "rows out of range")
         precondition(rows.count <= Int(Int32.max))
         let payload = payloadBytes(batch, rows)
-        let size = messageSize(payloadBytes: payload, channel: channel)
+        let size = messageSize(payloadBytes: payload, channel: channel) + (ack == nil ? 0 : FrameDecoder.ackedFieldsBytes)
         precondition(size <= Int(Int32.max), "frame larger than an int32 messageSize can describe; send fewer rows")
         let start = out.count
         out.reserveCapacity(start + FrameDecoder.headerBytes + size)
-        out.append(FrameDecoder.protocolByte)
+        out.append(ack == nil ? FrameDecoder.protocolByte : FrameDecoder.ackedProtocolByte)
         out.appendBigEndian(UInt32(size))
+        if let ack {
+            out.appendBigEndian(ack.publisherId)
+            out.appendBigEndian(ack.batchSeq)
+        }
         var session = sessionId, channel = channel
         session.withUTF8 { bytes in
             out.appendBigEndian(UInt32(bytes.count))

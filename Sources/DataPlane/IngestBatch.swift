@@ -5,8 +5,14 @@ public struct IngestBatch: Sendable {
     /// The app stream the events are for (from the source's `SourceChannel`).
     public var streamIndex: Int
     public var batch: EventBatch
-    public init(streamIndex: Int, batch: EventBatch) {
+    /// This batch's place in its listener's push order (1, 2, 3, …; 0 when not from a listener).
+    /// With `TCPSourceOptions.ackRelease == .onRelease`, acks covering it wait until the consumer calls
+    /// `TCPSourceListener.releaseAcks(through:)` with a ticket at least this one (HA: once the passive
+    /// holds the batch).
+    public var ackTicket: UInt64
+    public init(streamIndex: Int, batch: EventBatch, ackTicket: UInt64 = 0) {
         self.streamIndex = streamIndex
         self.batch = batch
+        self.ackTicket = ackTicket
     }
 }

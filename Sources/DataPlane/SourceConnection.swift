@@ -1,3 +1,4 @@
+import CShims
 import Engine
 import Glibc
 
@@ -21,6 +22,8 @@ final class SourceConnection {
     var mayHaveMore = false
     /// io_uring only: a recv into `buffer` is in flight, so the buffer must not move or be freed.
     var receiveArmed = false
+    /// io_uring only: a multishot recv into the listener's provided buffers is armed on this socket.
+    var multishotArmed = false
     private(set) var buffer: UnsafeMutableRawPointer
     private(set) var capacity: Int
     private(set) var filled = 0
@@ -47,6 +50,107 @@ final class SourceConnection {
 
     /// Bytes of an incomplete frame left over (reported when a connection closes mid-frame).
     var partialBytes: Int { filled }
+
+    /// Decodes `input` (bytes received into memory the connection does not own, e.g. an io_uring
+    /// provided buffer): first completes a partial frame left in `buffer`, then decodes every complete
+    /// frame in place in `input`, and copies only a trailing partial frame into `buffer`.
+    func consume(_ input: UnsafeRawBufferPointer, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) {
+        var rest = input
+        while filled > 0 && !rest.isEmpty {
+            let known = try decoder.frameLength(UnsafeRawBufferPointer(start: buffer, count: filled))
+            let target = known ?? FrameDecoder.headerBytes
+            if target > capacity { resize(to: target) }
+            let take = min(target - filled, rest.count)
+            (buffer + filled).copyMemory(from: rest.baseAddress!, byteCount: take)
+            filled += take
+            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+            if known != nil && filled == target {
+                let consumed = try decoder.decode(UnsafeRawBufferPointer(start: buffer, count: filled), emit: emit)
+                assert(consumed == filled, "a complete frame was not consumed")
+                filled = 0
+                if capacity > SourceConnection.initialBufferBytes { resize(to: SourceConnection.initialBufferBytes) }
+            }
+        }
+        guard !rest.isEmpty else { return }
+        let consumed = try decoder.decode(rest, emit: emit)
+        let tail = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+        guard !tail.isEmpty else { return }
+        let next = try decoder.frameLength(tail)
+        let needed = max(next ?? 0, tail.count)
+        if needed > capacity { resize(to: needed) }
+        buffer.copyMemory(from: tail.baseAddress!, byteCount: tail.count)
+        filled = tail.count
+    }
+
+    // MARK: Acknowledgements (reactor thread; bounded: one ack being written plus the newest waiting)
+
+    private var ackOut = [UInt8](repeating: 0, count: FrameEncoder.ackBytes)
+    /// Bytes of `ackOut` already written; `ackBytes` when there is nothing left to write.
+    private var ackOutSent = FrameEncoder.ackBytes
+    /// The newest ack not yet started (acks are cumulative: a newer one replaces an older one).
+    private var ackWaiting: (publisherId: UInt64, batchSeq: UInt64)?
+    /// Acks written completely.
+    private(set) var acksSent = 0
+
+    /// Acks due but not yet released (`TCPSourceOptions.AckRelease.onRelease`), oldest first, each with
+    /// the ticket that must be released first. Bounded: at `acksAwaitingMax` the newest entry absorbs
+    /// the next ack (acks are cumulative, so that only delays the older one).
+    private var awaiting: [(ack: (publisherId: UInt64, batchSeq: UInt64), ticket: UInt64)] = []
+    static let acksAwaitingMax = 64
+
+    var hasAcksAwaitingRelease: Bool { !awaiting.isEmpty }
+
+    /// Records an ack that may go out once `ticket` is released.
+    func awaitRelease(_ ack: (publisherId: UInt64, batchSeq: UInt64), ticket: UInt64) {
+        if awaiting.count >= SourceConnection.acksAwaitingMax {
+            awaiting[awaiting.count - 1] = (ack, ticket)
+        } else {
+            awaiting.append((ack, ticket))
+        }
+    }
+
+    /// Queues the newest awaiting ack whose ticket is at most `released` (older ones are covered by it).
+    func releaseAcks(through released: UInt64) {
+        var newest: (publisherId: UInt64, batchSeq: UInt64)? = nil
+        var k = 0
+        while k < awaiting.count && awaiting[k].ticket <= released {
+            newest = awaiting[k].ack
+            k += 1
+        }
+        guard let newest else { return }
+        awaiting.removeFirst(k)
+        sendAck(newest)
+    }
+
+    /// Queues `ack` and writes what the socket takes now without blocking; the rest goes out on a
+    /// later `pumpAcks` (the reactor calls it on every wake-up).
+    func sendAck(_ ack: (publisherId: UInt64, batchSeq: UInt64)) {
+        ackWaiting = ack
+        pumpAcks()
+    }
+
+    /// Whether an ack is still to be written.
+    var hasUnsentAck: Bool { ackWaiting != nil || ackOutSent < FrameEncoder.ackBytes }
+
+    /// Writes pending ack bytes without blocking. A failing socket is left to the receive side to report.
+    func pumpAcks() {
+        while true {
+            if ackOutSent < FrameEncoder.ackBytes {
+                let n = ackOut.withUnsafeBytes { out in
+                    Glibc.send(fd, out.baseAddress! + ackOutSent, FrameEncoder.ackBytes - ackOutSent, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                }
+                if n <= 0 { return }  // EAGAIN (publisher not reading acks) or a failed socket
+                ackOutSent += n
+                if ackOutSent == FrameEncoder.ackBytes { acksSent += 1 }
+            } else if let ack = ackWaiting {
+                ackWaiting = nil
+                ackOut.withUnsafeMutableBytes { FrameEncoder.encodeAck(publisherId: ack.publisherId, batchSeq: ack.batchSeq, into: $0) }
+                ackOutSent = 0
+            } else {
+                return
+            }
+        }
+    }
 
     /// Accounts `n` newly received bytes and decodes every complete frame.
     func received(_ n: Int, emit: (SourceChannel, EventBatch) -> Void) throws(FrameDecodeError) {

@@ -6,7 +6,8 @@ import Foundation
 import Glibc
 import Logging
 
-/// A TCP source: accepts publishers on one port, decodes siddhi-io-tcp frames and publishes batches
+/// A TCP source: accepts publishers on one port, decodes siddhi-io-tcp frames (and Tandem
+/// acknowledged frames, whose acks it sends once their batches are in the ring) and publishes batches
 /// into a bounded SPSC ring read by the app's engine thread.
 ///
 /// Threading contract:
@@ -43,6 +44,18 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// fall back to epoll before the socket is opened).
     var uring: UnsafeMutablePointer<io_uring>?
     private let pool: BatchPool
+    /// Tickets of batches pushed into the ring (reactor thread), and released for acks (any thread).
+    private var ticketsPushed: UInt64 = 0
+    private let ticketsReleased = ManagedAtomic<UInt64>(0)
+    /// Highest accepted batch per publisher, shared by every connection (resent batches are skipped).
+    private let sequences = PublisherSequences()
+    /// io_uring with multishot receive: the registered provided-buffer ring and its buffers (reactor
+    /// thread only; nil when the kernel refused it and receives are one recv per connection).
+    var bufferRing: UnsafeMutablePointer<io_uring_buf_ring>?
+    var providedBuffers: UnsafeMutableRawPointer?
+    /// Multishot receives of dropped connections whose final completion has not arrived yet: their
+    /// buffers must not be freed before it does.
+    var orphanedReceives = 0
     /// Live connections by id (reactor thread only).
     var connections: [UInt32: SourceConnection] = [:]
     private var nextConnectionId: UInt32 = 1
@@ -54,6 +67,11 @@ public final class TCPSourceListener: @unchecked Sendable {
     static let pollTimeoutMs = 50
     /// Id 0 marks the listening socket in reactor tags.
     static let listenerId: UInt32 = 0
+    /// Marks the wake-up eventfd in reactor tags (`releaseAcks` from another thread).
+    static let wakeId: UInt32 = .max
+    /// Non-blocking eventfd that `releaseAcks` writes to so the reactor sends released acks at once
+    /// (-1 when acks are not held for release).
+    var wakeFd: Int32 = -1
 
     /// - Parameters:
     ///   - options: address, channels, batch size and limits.
@@ -76,6 +94,10 @@ public final class TCPSourceListener: @unchecked Sendable {
                          maxStringBytes: options.maxStringBytes)
     }
 
+    deinit {
+        if wakeFd >= 0 { close(wakeFd) }
+    }
+
     /// Binds the port and starts the reactor thread. Throws if the port cannot be bound.
     public func start() throws(SocketError) {
         precondition(thread == nil && !stopping.load(ordering: .relaxed), "a listener starts once")
@@ -84,7 +106,10 @@ public final class TCPSourceListener: @unchecked Sendable {
         backend = resolved
         if backend == .ioUring {
             let uring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
-            let rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, 0)
+            // COOP_TASKRUN (5.19+): completions are posted when the reactor enters the kernel anyway,
+            // instead of interrupting it; older kernels refuse the flag, then plain setup.
+            var rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, UInt32(IORING_SETUP_COOP_TASKRUN))
+            if rc == -EINVAL { rc = io_uring_queue_init(TCPSourceListener.uringEntries, uring, 0) }
             if rc == 0 {
                 self.uring = uring
             } else {
@@ -106,7 +131,11 @@ public final class TCPSourceListener: @unchecked Sendable {
         port = boundPort
         let channels = options.channels.map(\.channel).joined(separator: ", ")
         logger.info("tcp source listening on \(options.host):\(boundPort) (\(backend.rawValue)), channels: \(channels)")
+        if options.ackRelease == .onRelease {
+            wakeFd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        }
         let thread = Thread { [self] in
+            tandem_set_thread_name("tandem-tcp-\(boundPort)")
             if backend == .ioUring { runIOUring() } else { runEpoll() }
             closeAll()
             releaseURing()
@@ -142,11 +171,12 @@ public final class TCPSourceListener: @unchecked Sendable {
             close(fd)
             return nil
         }
-        while nextConnectionId == TCPSourceListener.listenerId || connections[nextConnectionId] != nil { nextConnectionId &+= 1 }
+        while nextConnectionId == TCPSourceListener.listenerId || nextConnectionId == TCPSourceListener.wakeId
+                || connections[nextConnectionId] != nil { nextConnectionId &+= 1 }
         let id = nextConnectionId
         nextConnectionId &+= 1
         let decoder = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
-                                   maxStringBytes: options.maxStringBytes, pool: pool)
+                                   maxStringBytes: options.maxStringBytes, pool: pool, sequences: sequences)
         let connection = SourceConnection(id: id, fd: fd, decoder: decoder)
         connections[id] = connection
         stats.connectionsAccepted.wrappingIncrement(ordering: .relaxed)
@@ -159,14 +189,69 @@ public final class TCPSourceListener: @unchecked Sendable {
     func received(_ connection: SourceConnection, _ n: Int) -> Bool {
         stats.bytesReceived.wrappingIncrement(by: n, ordering: .relaxed)
         do {
-            try connection.received(n, emit: publish)
+            try connection.received(n) { self.publish($0, $1) }
+            acknowledge(connection)
             return true
         } catch {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
             logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
             connection.decoder.flush(emit: publish)  // events of earlier, good frames still count
+            acknowledge(connection)
             drop(connection)
             return false
+        }
+    }
+
+    /// Handles bytes received into memory the connection does not own (an io_uring provided buffer),
+    /// decoding complete frames in place. Returns false when the connection was closed for a bad frame.
+    func received(_ connection: SourceConnection, bytes: UnsafeRawBufferPointer) -> Bool {
+        stats.bytesReceived.wrappingIncrement(by: bytes.count, ordering: .relaxed)
+        do {
+            try connection.consume(bytes) { self.publish($0, $1) }
+            acknowledge(connection)
+            return true
+        } catch {
+            stats.framesRejected.wrappingIncrement(ordering: .relaxed)
+            logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
+            connection.decoder.flush(emit: publish)
+            acknowledge(connection)
+            drop(connection)
+            return false
+        }
+    }
+
+    /// Sends the connection's ack once every event it decoded is in the engine ring (the ring accepted
+    /// the batches: acks are sent only after that). Writes never block the reactor.
+    ///
+    /// HA hook: with `options.ackRelease == .onRelease` an ack also waits until the consumer released
+    /// the ticket of the last batch pushed when the ack became due (`releaseAcks(through:)`): the
+    /// event-sync link calls it once the passive holds the batches up to that ticket.
+    func acknowledge(_ connection: SourceConnection) {
+        let duplicates = sequences.duplicatesSkipped
+        if duplicates > 0 {
+            stats.duplicateBatchesSkipped.wrappingIncrement(by: duplicates, ordering: .relaxed)
+            sequences.duplicatesSkipped = 0
+        }
+        if let ack = connection.decoder.takeAck() { connection.awaitRelease(ack, ticket: ticketsPushed) }
+        let released = options.ackRelease == .onRingAccept ? UInt64.max : ticketsReleased.load(ordering: .acquiring)
+        let before = connection.acksSent
+        connection.releaseAcks(through: released)
+        connection.pumpAcks()
+        stats.acksSent.wrappingIncrement(by: connection.acksSent - before, ordering: .relaxed)
+    }
+
+    /// Lets acks go out for every batch whose `IngestBatch.ackTicket` is at most `ticket` (only with
+    /// `ackRelease == .onRelease`). Any thread; tickets only move forward. Wakes the reactor (an
+    /// eventfd it watches), which sends them at once.
+    public func releaseAcks(through ticket: UInt64) {
+        var current = ticketsReleased.load(ordering: .relaxed)
+        while current < ticket {
+            let (exchanged, original) = ticketsReleased.compareExchange(expected: current, desired: ticket, ordering: .acquiringAndReleasing)
+            if exchanged {
+                if wakeFd >= 0 { _ = eventfd_write(wakeFd, 1) }  // the reactor sends them now, not at its next timeout
+                return
+            }
+            current = original
         }
     }
 
@@ -180,26 +265,37 @@ public final class TCPSourceListener: @unchecked Sendable {
             logger.debug("tcp source :\(port): connection from \(connection.peer) closed")
         }
         connection.decoder.flush(emit: publish)
+        acknowledge(connection)  // a half-closed publisher still reads its last acks
         drop(connection)
     }
 
     private func drop(_ connection: SourceConnection) {
         connections[connection.id] = nil
+        if connection.multishotArmed {
+            // io_uring holds its own reference to the socket: shut it down so the peer sees the close
+            // at once and the armed receive ends (its last completion arrives for an unknown id).
+            orphanedReceives += 1
+            shutdown(connection.fd, Int32(SHUT_RDWR))
+            connection.multishotArmed = false
+        }
         close(connection.fd)
     }
 
     /// Hands partial batches on so latency stays low when traffic is light: those of connections
     /// whose socket was found drained, or of every connection when `all`.
     func flushIdle(all: Bool) {
-        for connection in connections.values where (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
-            connection.decoder.flush(emit: publish)
+        for connection in connections.values {
+            if (all || !connection.mayHaveMore) && connection.decoder.pendingEvents > 0 {
+                connection.decoder.flush(emit: publish)
+            }
+            if connection.decoder.pendingAck != nil || connection.hasUnsentAck || connection.hasAcksAwaitingRelease { acknowledge(connection) }
         }
     }
 
     /// Pushes a batch to the engine ring, waiting (and so not reading any socket) while it is full.
     private func publish(_ channel: SourceChannel, _ batch: EventBatch) {
         assert(!batch.isEmpty)
-        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch)
+        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch, ackTicket: ticketsPushed + 1)
         if !ring.tryPush(item) {
             stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
             var backoff = Backoff()
@@ -219,6 +315,7 @@ public final class TCPSourceListener: @unchecked Sendable {
                 backoff.pause()
             }
         }
+        ticketsPushed += 1
         stats.eventsDecoded.wrappingIncrement(by: batch.count, ordering: .relaxed)
         stats.batchesPublished.wrappingIncrement(ordering: .relaxed)
         doorbell.ring()
@@ -233,5 +330,11 @@ public final class TCPSourceListener: @unchecked Sendable {
         if listenFd >= 0 { close(listenFd) }
         listenFd = -1
         logger.info("tcp source :\(port) stopped")
+    }
+
+    /// Reactor: consumes the wake-up eventfd's count (acks are then sent by `flushIdle`).
+    func drainWake() {
+        var value: eventfd_t = 0
+        _ = eventfd_read(wakeFd, &value)
     }
 }

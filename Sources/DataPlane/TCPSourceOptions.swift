@@ -17,6 +17,18 @@ public struct TCPSourceOptions: Sendable {
     /// How long `stop()` keeps waiting for ring room to hand on the last decoded events before it
     /// drops them (logged): bounded, so a consumer that stopped first cannot hang shutdown.
     public var stopDrainTimeoutMs: Int = 5000
+    /// When acks (Tandem acknowledged framing) may go out.
+    public var ackRelease: AckRelease = .onRingAccept
+
+    /// When a listener acknowledges batches to their publishers.
+    public enum AckRelease: Sendable, Equatable {
+        /// As soon as the engine ring accepted them (standalone node).
+        case onRingAccept
+        /// Once also released by the consumer through `TCPSourceListener.releaseAcks(through:)` (HA: the
+        /// passive holds them). Until then the publisher keeps them (its window is bounded), so a node
+        /// that never releases stalls its acked publishers, never loses their events.
+        case onRelease
+    }
 
     public init(host: String = "0.0.0.0", port: Int, channels: [SourceChannel]) {
         self.host = host
@@ -37,6 +49,15 @@ public final class TCPSourceStats: Sendable {
     public let batchesPublished = ManagedAtomic<Int>(0)
     /// Times the reactor found the engine ring full and stopped reading (backpressure).
     public let ringFullWaits = ManagedAtomic<Int>(0)
+    /// Acknowledgements written to publishers (Tandem acknowledged framing; cumulative, so at most one
+    /// per receive).
+    public let acksSent = ManagedAtomic<Int>(0)
+    /// Acknowledged frames a publisher resent after they had been accepted: skipped, acked again.
+    public let duplicateBatchesSkipped = ManagedAtomic<Int>(0)
+    /// Times every provided receive buffer was in use (io_uring multishot): the kernel paused receiving.
+    public let receiveBufferStalls = ManagedAtomic<Int>(0)
+    /// Whether the io_uring reactor runs multishot receives into a provided-buffer ring.
+    public let multishotReceive = ManagedAtomic<Bool>(false)
     /// Events dropped because the ring stayed full through `stopDrainTimeoutMs` during `stop()`.
     public let eventsDroppedAtStop = ManagedAtomic<Int>(0)
     public init() {}

@@ -5,7 +5,7 @@ import Foundation
 /// `tandem perf …`: the performance suite (release builds only; see perf/README.md).
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "perf", abstract: "Run the performance suite.", subcommands: [PerfEngineCommand.self])
+        commandName: "perf", abstract: "Run the performance suite.", subcommands: [PerfEngineCommand.self, PerfIngestCommand.self])
 }
 
 /// `tandem perf engine`: in-process engine throughput on the fixed workload, one engine thread.

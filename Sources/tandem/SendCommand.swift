@@ -3,8 +3,9 @@ import DataPlane
 import Engine
 import Foundation
 
-/// `tandem send`: publish events to a node's tcp source (siddhi-io-tcp framing), from a JSON-lines
-/// file or generated.
+/// `tandem send`: publish events to a node's tcp source, from a JSON-lines file or generated. Uses
+/// Tandem's acknowledged framing by default (every batch kept until the node acknowledges it, resent
+/// after a reconnect); `--framing siddhi` sends plain siddhi-io-tcp frames (fire and forget).
 struct SendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "send",
@@ -13,6 +14,10 @@ struct SendCommand: ParsableCommand {
         The stream, its attributes and the port come from the app's @source(type='tcp', …).
         --input lines look like {"stream":"StockStream","timestamp":1000,"data":["IBM",75.6,100]}
         (timestamp optional: now). Without --input, --count events are generated.
+
+        --framing acked (default): Tandem's acknowledged framing; at most --unacked-max batches wait \
+        for their ack, unacknowledged batches are resent after a reconnect, and send exits 0 only once \
+        every batch is acknowledged. --framing siddhi: siddhi-io-tcp, as Siddhi's TCP sink sends.
         """)
 
     @Option(name: .long, help: "The Siddhi app the node runs (for the stream definition and source port).")
@@ -39,10 +44,22 @@ struct SendCommand: ParsableCommand {
     @Option(name: .long, help: "Events per frame.")
     var batch = 100
 
+    @Option(name: .long, help: "Framing: acked (Tandem, acknowledged, resent after reconnect) or siddhi (siddhi-io-tcp).")
+    var framing = "acked"
+
+    @Option(name: .long, help: "Acked framing: unacknowledged batches kept at most (send waits at the bound).")
+    var unackedMax = TCPPublisher.unackedBatchesMaxDefault
+
+    @Option(name: .long, help: "Acked framing: seconds to keep reconnecting to a node that went away.")
+    var reconnectTimeoutSeconds = 30
+
     func validate() throws {
         guard batch >= 1 && batch <= EventBatch.capacityMax else { throw ValidationError("--batch must be 1…\(EventBatch.capacityMax)") }
         guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
         guard rate >= 0 else { throw ValidationError("--rate must be ≥ 0") }
+        guard TCPPublisher.Framing(rawValue: framing) != nil else { throw ValidationError("--framing must be acked or siddhi") }
+        guard unackedMax >= 1 else { throw ValidationError("--unacked-max must be ≥ 1") }
+        guard reconnectTimeoutSeconds >= 0 else { throw ValidationError("--reconnect-timeout-seconds must be ≥ 0") }
     }
 
     func run() throws {
@@ -76,7 +93,8 @@ struct SendCommand: ParsableCommand {
         }
         let total = input == nil ? count : events.count
 
-        let publisher = TCPPublisher(host: host, port: targetPort)
+        let publisher = TCPPublisher(host: host, port: targetPort, framing: TCPPublisher.Framing(rawValue: framing)!,
+                                     unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeoutSeconds * 1000)
         do { try publisher.connect() } catch { fail("\(error)") }
         var frame = EventBatch(schema: schema, capacity: batch)
         let start = Date()
@@ -88,7 +106,7 @@ struct SendCommand: ParsableCommand {
                 if input != nil {
                     frame.append(timestamp: events[i].0, values: events[i].1)
                 } else {
-                    frame.append(timestamp: now, values: SendCommand.generated(i, schema: schema))
+                    SendCommand.appendGenerated(i, timestamp: now, to: &frame)
                 }
             }
             do { try publisher.send(frame, channel: channel) } catch { fail("after \(sent) events: \(error)") }
@@ -100,10 +118,16 @@ struct SendCommand: ParsableCommand {
                 if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
             }
         }
+        do { try publisher.flush() } catch { fail("after \(sent) events, waiting for acks: \(error)") }
         publisher.finish()
         let seconds = Date().timeIntervalSince(start)
         let perSecond = seconds > 0 ? Int(Double(sent) / seconds) : sent
-        FileHandle.standardError.write(Data("sent \(sent) events in \(frames) frames to \(host):\(targetPort) channel '\(channel)' in \(String(format: "%.3f", seconds)) s (\(perSecond) events/s)\n".utf8))
+        var acked = ""
+        if publisher.framing == .acked {
+            acked = ", all acknowledged"
+            if publisher.reconnects > 0 { acked += " (\(publisher.reconnects) reconnects, \(publisher.batchesResent) batches resent)" }
+        }
+        FileHandle.standardError.write(Data("sent \(sent) events in \(frames) frames to \(host):\(targetPort) channel '\(channel)' in \(String(format: "%.3f", seconds)) s (\(perSecond) events/s)\(acked)\n".utf8))
     }
 
     private func fail(_ message: String) -> Never {
@@ -138,6 +162,25 @@ struct SendCommand: ParsableCommand {
         }
         return (timestamp, values)
     }
+
+    /// Appends generated event `i` (the values of `generated`) straight into the batch's columns.
+    static func appendGenerated(_ i: Int, timestamp: Int64, to batch: inout EventBatch) {
+        let mixed = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15
+        let row = batch.appendRow(timestamp: timestamp)
+        for (c, attribute) in batch.schema.attributes.enumerated() {
+            let r = (mixed >> UInt64(7 * c % 40)) ^ UInt64(c)
+            switch attribute.type {
+            case .int, .long: batch.setInt64(c, row, Int64(r % 1000))
+            case .float: batch.setDouble(c, row, Double(Float(r % 10_000) / 100))
+            case .double: batch.setDouble(c, row, Double(r % 10_000) / 100)
+            case .string: batch.setString(c, row, SendCommand.symbols[i % 10])
+            case .bool: batch.setBool(c, row, r & 1 == 0)
+            }
+        }
+    }
+
+    /// The generated string values, made once (not one String per event).
+    static let symbols = (0..<10).map { "S\($0)" }
 
     /// Deterministic generated values: strings S0…S9, prices 0.00–99.99, volumes 0–999.
     static func generated(_ i: Int, schema: StreamSchema) -> [Value] {
