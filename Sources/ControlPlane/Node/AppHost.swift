@@ -48,6 +48,50 @@ final class AppHost: @unchecked Sendable {
     private var returnRings: [SPSCRing<EventBatch>] = []
     private let doorbell = Doorbell()
     private var sinks: [LogSink] = []
+    private var tcpSinks: [TCPSink] = []
+    private var sinksStarted = false
+
+    /// `@sink(type='tcp', url='tcp://host:port/context', @map(type='binary'))` as siddhi-io-tcp
+    /// writes it, plus Tandem's `framing='acked'`, `queue.capacity='256'` and
+    /// `on.full='block'|'drop'` (with `block.timeout.ms`).
+    static func tcpSinkOptions(_ sink: TransportSpec, app: SiddhiApp) throws(DeployError) -> TCPSinkOptions {
+        let at = "\(app.fileName):\(sink.position)"
+        if let map = sink.mapType, map != "binary" {
+            throw DeployError(app: app.name, message: "\(at): tcp sink needs @map(type='binary'), got '\(map)'")
+        }
+        guard let url = sink.option("url"), url.hasPrefix("tcp://") else {
+            throw DeployError(app: app.name, message: "\(at): tcp sink needs url='tcp://host:port/context'")
+        }
+        let rest = url.dropFirst("tcp://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let hostPort = rest[..<slash]
+        let context = slash < rest.endIndex ? String(rest[rest.index(after: slash)...]) : sink.streamName
+        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]),
+              (1...65535).contains(port), colon > hostPort.startIndex else {
+            throw DeployError(app: app.name, message: "\(at): tcp sink url '\(url)' needs host:port")
+        }
+        var options = TCPSinkOptions(host: String(hostPort[..<colon]), port: port, channel: context.isEmpty ? sink.streamName : context)
+        switch sink.option("framing")?.lowercased() {
+        case nil, "siddhi": options.framing = .siddhi
+        case "acked": options.framing = .acked
+        case let other?: throw DeployError(app: app.name, message: "\(at): tcp sink framing '\(other)' (expected siddhi or acked)")
+        }
+        if let text = sink.option("queue.capacity") {
+            guard let capacity = Int(text), capacity >= 2, capacity <= 1 << 16, capacity & (capacity - 1) == 0 else {
+                throw DeployError(app: app.name, message: "\(at): tcp sink queue.capacity must be a power of two in 2…65536")
+            }
+            options.queueCapacity = capacity
+        }
+        switch sink.option("on.full")?.lowercased() {
+        case nil, "block":
+            let timeout = Int(sink.option("block.timeout.ms") ?? "1000") ?? -1
+            guard timeout >= 0 else { throw DeployError(app: app.name, message: "\(at): tcp sink block.timeout.ms must be a number of ms") }
+            options.fullPolicy = .block(timeoutMs: timeout)
+        case "drop": options.fullPolicy = .dropNewest
+        case let other?: throw DeployError(app: app.name, message: "\(at): tcp sink on.full '\(other)' (expected block or drop)")
+        }
+        return options
+    }
     private let stopping = ManagedAtomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
@@ -97,8 +141,13 @@ final class AppHost: @unchecked Sendable {
                 let logSink = LogSink(prefix: sink.option("prefix") ?? "\(app.name) : \(sink.streamName)")
                 sinks.append(logSink)
                 runtime.addOutputCallback(stream: sink.streamName) { logSink.write($0) }
+            case "tcp":
+                let options = try AppHost.tcpSinkOptions(sink, app: app)
+                let tcpSink = TCPSink(options: options, logger: logger)
+                tcpSinks.append(tcpSink)
+                runtime.addOutputCallback(stream: sink.streamName) { tcpSink.write($0) }
             default:
-                throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log)")
+                throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log, tcp)")
             }
         }
 
@@ -211,8 +260,12 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
-    /// Starts the engine thread only (HA failover step 1: no ports yet).
+    /// Starts the engine thread only (HA failover step 1: no ports yet), and the sinks' senders.
     func startEngine() {
+        if !sinksStarted {
+            for sink in tcpSinks { sink.start() }
+            sinksStarted = true
+        }
         precondition(thread == nil)
         let thread = Thread { [self] in
             runEngine()
@@ -244,6 +297,8 @@ final class AppHost: @unchecked Sendable {
     func stop() {
         closePorts()
         stopEngine()
+        if sinksStarted { for sink in tcpSinks { sink.stop() } }
+        sinksStarted = false
         logger.info("app '\(app.name)' stopped")
     }
 
