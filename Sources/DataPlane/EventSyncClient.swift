@@ -60,6 +60,8 @@ public final class EventSyncClient: @unchecked Sendable {
         defer { lock.unlock() }
         if fd >= 0 { close(fd) }
         fd = newFd
+        inbound.removeAll()
+        received.removeAll()
         peer = "\(host):\(port)"
         guard writeLocked(hello) else { throw SocketError(operation: "hello to \(host):\(port)", errno: ECONNRESET) }
         generation.wrappingIncrement(ordering: .releasing)
@@ -115,7 +117,52 @@ public final class EventSyncClient: @unchecked Sendable {
         guard fd >= 0 else { return false }
         guard writeLocked(scratch) else { return false }
         eventsForwarded.wrappingIncrement(by: batch.count, ordering: .relaxed)
+        readReceivedLocked()
         return true
+    }
+
+    /// The last sequence of `app` the attached passive said it holds (its `received` frames),
+    /// reading any that arrived; nil when no passive is attached.
+    public func receivedThrough(app: String) -> Int64? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0 else { return nil }
+        readReceivedLocked()
+        return received[app] ?? -1
+    }
+
+    /// Bytes of `received` frames read so far (a frame may arrive in pieces); bounded by the frame size.
+    private var inbound: [UInt8] = []
+    private var received: [String: Int64] = [:]
+
+    /// Reads what the passive sent back, without blocking, and applies whole `received` frames.
+    private func readReceivedLocked() {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                inbound.append(contentsOf: chunk[0..<n])
+                continue
+            }
+            if n == 0 { detachLocked(reason: "the passive closed the link"); return }
+            if errno == EINTR { continue }
+            break
+        }
+        var offset = 0
+        while inbound.count - offset >= 4 {
+            let length = inbound.withUnsafeBytes { Int($0.loadBigEndianUInt32(at: offset)) }
+            guard length >= 1, length <= 1 << 16 else {
+                detachLocked(reason: "malformed frame from the passive")
+                return
+            }
+            guard inbound.count - offset - 4 >= length else { break }
+            let frame = inbound.withUnsafeBytes { raw in
+                try? EventSyncProtocol.decode(body: UnsafeRawBufferPointer(rebasing: raw[(offset + 4)..<(offset + 4 + length)]))
+            }
+            offset += 4 + length
+            if case .received(let app, let last)? = frame { received[app] = max(received[app] ?? -1, last) }
+        }
+        if offset > 0 { inbound.removeFirst(offset) }
     }
 
     /// Tells the passive that a snapshot of `app` up to `lastSequence` is committed.

@@ -5,7 +5,11 @@ import Engine
 ///
 ///     uint32 bodyBytes, uint8 kind, body
 ///
-/// Kinds (active → passive; the passive sends nothing back, TCP flow control is the push-back):
+/// Passive → active: `received` frames (string app, int64 lastSequence: every event of the app up
+/// to it is in the passive's queue), cumulative, sent after each read; they let the active
+/// acknowledge publishers only once the passive holds their events.
+///
+/// Kinds (active → passive; TCP flow control is the push-back):
 /// - `events`: string app, int64 firstSequence, then one siddhi-io-tcp frame (``FrameEncoder``)
 ///   whose channel is the stream name and whose events carry sequence numbers
 ///   `firstSequence ..< firstSequence + eventCount`. One frame per engine batch.
@@ -20,6 +24,8 @@ public enum EventSyncFrameKind: UInt8, Sendable {
     case persisted = 2
     case hello = 3
     case released = 4
+    /// Passive → active.
+    case received = 5
 }
 
 /// A malformed event-sync frame (the connection carrying it is closed).
@@ -48,6 +54,16 @@ public enum EventSyncProtocol {
         appendString(app, to: &out)
         out.appendBigEndian(UInt64(bitPattern: firstSequence))
         encoder.append(batch: batch, channel: stream, to: &out)
+        patchLength(&out, start: start)
+    }
+
+    /// Appends a `received` frame (passive → active).
+    public static func appendReceived(app: String, lastSequence: Int64, to out: inout [UInt8]) {
+        let start = out.count
+        out.appendBigEndian(UInt32(0))
+        out.append(EventSyncFrameKind.received.rawValue)
+        appendString(app, to: &out)
+        out.appendBigEndian(UInt64(bitPattern: lastSequence))
         patchLength(&out, start: start)
     }
 
@@ -99,6 +115,7 @@ public enum EventSyncProtocol {
         case persisted(app: String, revision: String, lastSequence: Int64)
         case hello(nodeId: String, term: Int64)
         case released
+        case received(app: String, lastSequence: Int64)
     }
 
     /// Decodes one frame body (after the uint32 length).
@@ -132,6 +149,10 @@ public enum EventSyncProtocol {
             return .hello(nodeId: node, term: term)
         case .released:
             return .released
+        case .received:
+            let app = try string(&r, "app")
+            guard let last = r.int64() else { throw EventSyncError("received frame: truncated sequence") }
+            return .received(app: app, lastSequence: last)
         }
     }
 

@@ -81,6 +81,28 @@ public final class EventSyncServer: @unchecked Sendable {
 
     static func nowMs() -> Int { Int(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
 
+    /// Sends `bytes` unless the socket would block before the first byte (then the next ack covers
+    /// it); a started frame is always finished (briefly waiting), so the stream stays framed.
+    static func sendAck(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        var waitedMs = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n > 0 {
+                offset += n
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), offset > 0, waitedMs < 1_000 else { return }
+            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&pfd, 1, 10)
+            waitedMs += 10
+        }
+    }
+
+    /// Per app, the last sequence queued since the last `received` frame went out.
+    private var receivedThrough: [String: Int64] = [:]
+
     private func run() {
         var conn: Int32 = -1
         var buffer: [UInt8] = []
@@ -149,6 +171,15 @@ public final class EventSyncServer: @unchecked Sendable {
                     }
                     readOffset += 4 + length
                     handle(frame)
+                    if case .events(let entry) = frame { receivedThrough[entry.app] = entry.lastSequence }
+                }
+                // Tell the active what is now held (cumulative; skipped if it would block: the
+                // next one covers it).
+                if !receivedThrough.isEmpty {
+                    var ack: [UInt8] = []
+                    for (app, last) in receivedThrough { EventSyncProtocol.appendReceived(app: app, lastSequence: last, to: &ack) }
+                    receivedThrough.removeAll(keepingCapacity: true)
+                    EventSyncServer.sendAck(conn, ack)
                 }
             } catch {
                 logger.error("event-sync server: closing connection from \(Socket.peerName(conn)): \(error)")
@@ -182,6 +213,8 @@ public final class EventSyncServer: @unchecked Sendable {
             notify(.connected(nodeId: node, term: term))
         case .released:
             notify(.released)
+        case .received:
+            break  // passive → active only
         }
     }
 }

@@ -250,6 +250,43 @@ import Glibc
         #expect(HAResilienceTests.count(result.bStderr, "replayed") >= 1)
     }
 
+    /// Acknowledged framing with a passive in sync: every batch the active acknowledged is held by
+    /// the passive. Publish N events, wait for every ack, kill -9 the active at once: the new active
+    /// has all N without any resend.
+    @Test func acknowledgedEventsSurviveKillNine() throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a")
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        let b = try cluster.start("b")
+        defer { _ = b.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        let total = 6_000
+        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked)
+        try publisher.connect()
+        var next = 1
+        while next <= total {
+            let end = min(total + 1, next + HAFailoverTests.batchEvents)
+            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
+            next = end
+        }
+        try publisher.flush(timeoutMs: 20_000)  // every batch acknowledged
+        kill(a.process.processIdentifier, SIGKILL)
+        publisher.close()
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
+        let expected = HAFailoverTests.expected(total: total)
+        b.waitFor(timeoutSec: 20) { lines, _ in
+            let rows = HAFailoverTests.finalRows(lines)
+            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
+        }
+        let final = HAFailoverTests.finalRows(b.lines)
+        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), acknowledged \(value)")
+        }
+    }
+
     /// `tandem status` reads the cluster DB: the active node, its term and lease, and the members.
     @Test func statusReportsTheActiveAndTheMembers() throws {
         let cluster = try Cluster()

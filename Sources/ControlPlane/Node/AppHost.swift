@@ -129,7 +129,14 @@ final class AppHost: @unchecked Sendable {
     /// Whether every source port is open.
     var allPortsOpen: Bool { portsOpen.count == listeners.count }
 
-    init(app: SiddhiApp, settings: TandemSettings, logger: Logger) throws(DeployError) {
+    /// HA: publishers' acks wait until the passive holds their events (see `releaseAcks`).
+    let haAcks: Bool
+    /// HA: batches run whose acks wait for the passive: (last sequence, listener, ticket), oldest first.
+    private var pendingAcks: [(sequence: Int64, listener: Int, ticket: UInt64)] = []
+    private var pendingAcksHead = 0
+
+    init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false) throws(DeployError) {
+        self.haAcks = haAcks
         self.app = app
         self.logger = logger
         runtime = AppRuntime(app: app)
@@ -181,6 +188,7 @@ final class AppHost: @unchecked Sendable {
                 byPort[key] = existing
             } else {
                 var options = TCPSourceOptions(host: host, port: port, channels: [channel])
+                if haAcks { options.ackRelease = .onRelease }
                 options.batchSize = settings.batchSize
                 options.maxFrameBytes = settings.maxFrameBytes
                 options.backend = settings.ioBackend
@@ -379,28 +387,56 @@ final class AppHost: @unchecked Sendable {
                         }
                     }
                     lastSequence += Int64(item.batch.count)
+                    var forwarded = false
                     if let syncLink {
-                        syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
-                                         batch: item.batch, scratch: &scratch)
+                        forwarded = syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
+                                                     batch: item.batch, scratch: &scratch)
                     }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    if haAcks {
+                        // With a passive attached the ack waits until it holds the batch; else now.
+                        if forwarded {
+                            pendingAcks.append((lastSequence, r, item.ackTicket))
+                        } else {
+                            listeners[r].releaseAcks(through: item.ackTicket)
+                        }
+                    }
                     checkpointIfDue()
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
             }
+            releaseAcks()
             if drained > 0 || held != nil { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
             if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
             // Sleep until a push, or until the next window timer is due (at most idleWaitMs).
-            var waitMs = AppHost.idleWaitMs
+            var waitMs = pendingAcksHead < pendingAcks.count ? 1 : AppHost.idleWaitMs  // poll the passive's receipts
             if !runtime.isPlayback, let due = runtime.nextTimerMs {
                 waitMs = Int(max(1, min(Int64(AppHost.idleWaitMs), due - AppHost.wallClockMs())))
             }
             doorbell.wait(timeoutMs: waitMs) {
                 rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) && !snapshotRequested.load(ordering: .relaxed)
             }
+        }
+    }
+
+    /// Lets publishers' acks go for every batch the passive now holds (all of them when no passive
+    /// is attached any more: the events are in this node's engine, as without HA).
+    private func releaseAcks() {
+        guard pendingAcksHead < pendingAcks.count else { return }
+        let through = syncLink?.receivedThrough(app: app.name) ?? Int64.max
+        var release: [Int: UInt64] = [:]
+        while pendingAcksHead < pendingAcks.count, pendingAcks[pendingAcksHead].sequence <= through {
+            let p = pendingAcks[pendingAcksHead]
+            release[p.listener] = max(release[p.listener] ?? 0, p.ticket)
+            pendingAcksHead += 1
+        }
+        for (listener, ticket) in release { listeners[listener].releaseAcks(through: ticket) }
+        if pendingAcksHead > 1024 && pendingAcksHead * 2 > pendingAcks.count {
+            pendingAcks.removeFirst(pendingAcksHead)
+            pendingAcksHead = 0
         }
     }
 

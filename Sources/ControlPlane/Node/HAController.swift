@@ -266,7 +266,7 @@ final class HAController: @unchecked Sendable {
         var made: [AppHost] = []
         for app in apps {
             do {
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger)
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true)
                 host.fence = fence
                 host.syncLink = link
                 host.onSnapshot = { [wake] in wake.signal() }
