@@ -108,10 +108,12 @@ public final class EventSyncClient: @unchecked Sendable {
     /// `scratch` is the caller's reusable encode buffer. Returns false when no passive is attached
     /// (or it was detached now).
     @discardableResult
-    public func forward(app: String, stream: String, firstSequence: Int64, batch: EventBatch, scratch: inout [UInt8]) -> Bool {
+    public func forward(app: String, stream: String, firstSequence: Int64, batch: EventBatch,
+                        publisherId: UInt64 = 0, publisherSeq: UInt64 = 0, scratch: inout [UInt8]) -> Bool {
         guard fdLooksAttached else { return false }
         scratch.removeAll(keepingCapacity: true)
-        EventSyncProtocol.appendEvents(app: app, stream: stream, firstSequence: firstSequence, batch: batch, encoder: encoder, to: &scratch)
+        EventSyncProtocol.appendEvents(app: app, stream: stream, firstSequence: firstSequence, batch: batch,
+                                       publisherId: publisherId, publisherSeq: publisherSeq, encoder: encoder, to: &scratch)
         lock.lock()
         defer { lock.unlock() }
         guard fd >= 0 else { return false }

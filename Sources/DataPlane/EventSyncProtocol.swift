@@ -10,7 +10,8 @@ import Engine
 /// acknowledge publishers only once the passive holds their events.
 ///
 /// Kinds (active → passive; TCP flow control is the push-back):
-/// - `events`: string app, int64 firstSequence, then one siddhi-io-tcp frame (``FrameEncoder``)
+/// - `events`: string app, int64 firstSequence, uint64 publisherId, uint64 publisherSeq (the
+///   acknowledged-framing batch this batch completes, 0 0 for none), then one siddhi-io-tcp frame (``FrameEncoder``)
 ///   whose channel is the stream name and whose events carry sequence numbers
 ///   `firstSequence ..< firstSequence + eventCount`. One frame per engine batch.
 /// - `persisted`: string app, string revision, int64 lastSequence — a snapshot holding every event
@@ -47,12 +48,15 @@ public enum EventSyncProtocol {
 
     /// Appends an `events` frame holding `batch` (stream `stream` of `app`), first sequence `firstSequence`.
     public static func appendEvents(app: String, stream: String, firstSequence: Int64, batch: EventBatch,
+                                    publisherId: UInt64 = 0, publisherSeq: UInt64 = 0,
                                     encoder: FrameEncoder, to out: inout [UInt8]) {
         let start = out.count
         out.appendBigEndian(UInt32(0))  // patched below
         out.append(EventSyncFrameKind.events.rawValue)
         appendString(app, to: &out)
         out.appendBigEndian(UInt64(bitPattern: firstSequence))
+        out.appendBigEndian(publisherId)
+        out.appendBigEndian(publisherSeq)
         encoder.append(batch: batch, channel: stream, to: &out)
         patchLength(&out, start: start)
     }
@@ -127,7 +131,9 @@ public enum EventSyncProtocol {
         switch kind {
         case .events:
             let app = try string(&r, "app")
-            guard let first = r.int64() else { throw EventSyncError("events frame: truncated sequence") }
+            guard let first = r.int64(), let publisherId = r.uint64(), let publisherSeq = r.uint64() else {
+                throw EventSyncError("events frame: truncated sequence")
+            }
             let frameStart = r.offset
             guard let frame = r.raw(r.remaining) else { throw EventSyncError("events frame: truncated") }
             // Peek at the embedded frame's channel (the stream) and event count.
@@ -137,7 +143,8 @@ public enum EventSyncProtocol {
             let stream = try string(&f, "stream")
             guard f.uint32() != nil, let count = f.int32(), count >= 0 else { throw EventSyncError("events frame: truncated payload header") }
             _ = frameStart
-            return .events(EventSyncEntry(app: app, stream: stream, firstSequence: first, eventCount: Int(count), frame: Array(frame)))
+            return .events(EventSyncEntry(app: app, stream: stream, firstSequence: first, eventCount: Int(count), frame: Array(frame),
+                                          publisherId: publisherId, publisherSeq: publisherSeq))
         case .persisted:
             let app = try string(&r, "app")
             let revision = try string(&r, "revision")
@@ -175,12 +182,18 @@ public struct EventSyncEntry: Sendable {
     public var eventCount: Int
     /// The siddhi-io-tcp frame (siddhi-map-binary payload) holding the events.
     public var frame: [UInt8]
+    /// The acknowledged-framing publisher batch these events complete (0, 0: none).
+    public var publisherId: UInt64
+    public var publisherSeq: UInt64
 
     /// Sequence number of the entry's last event.
     public var lastSequence: Int64 { firstSequence + Int64(eventCount) - 1 }
 
     /// An entry for events `firstSequence ..< firstSequence + eventCount` held in `frame`.
-    public init(app: String, stream: String, firstSequence: Int64, eventCount: Int, frame: [UInt8]) {
+    public init(app: String, stream: String, firstSequence: Int64, eventCount: Int, frame: [UInt8],
+                publisherId: UInt64 = 0, publisherSeq: UInt64 = 0) {
+        self.publisherId = publisherId
+        self.publisherSeq = publisherSeq
         self.app = app
         self.stream = stream
         self.firstSequence = firstSequence

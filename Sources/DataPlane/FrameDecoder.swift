@@ -179,7 +179,7 @@ public final class FrameDecoder {
                 }
                 // Recorded only once decoded; a resent batch accepted before (its ack was lost) is
                 // skipped here and acknowledged again.
-                _ = sequences.acceptIfNew(entry, batchSeq: batchSeq)
+                if sequences.acceptIfNew(entry, batchSeq: batchSeq) { lastAccepted = (publisherId, batchSeq) }
                 pendingAck = (publisherId, batchSeq)
             }
             offset += length
@@ -216,8 +216,14 @@ public final class FrameDecoder {
         // The emitted batch belongs to the consumer; staging starts over.
         var batch = pool.take(schema: channels[i].schema, capacity: max(batchSize, staging[i].count))
         staging[i].move(into: &batch)
+        // Once nothing is staged, every accepted publisher batch is wholly handed on with this one.
+        sequences.handed = pendingEvents == 0 ? lastAccepted : nil
         handler!(channels[i], batch)
+        sequences.handed = nil
     }
+
+    /// The newest acknowledged-framing batch accepted on this connection (publisher id, sequence).
+    private var lastAccepted: (UInt64, UInt64)?
 
     @inline(__always)
     private func channelIndex(_ name: UnsafeRawBufferPointer) -> Int? {

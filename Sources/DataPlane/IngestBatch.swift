@@ -10,9 +10,17 @@ public struct IngestBatch: Sendable {
     /// `TCPSourceListener.releaseAcks(through:)` with a ticket at least this one (HA: once the passive
     /// holds the batch).
     public var ackTicket: UInt64
-    public init(streamIndex: Int, batch: EventBatch, ackTicket: UInt64 = 0) {
+    /// Acknowledged framing: the publisher whose batches this one completes, and the highest batch
+    /// sequence of it whose events have all been handed on with this batch or before (0, 0: none).
+    /// The cluster remembers it (snapshots, the passive's queue) so that a batch resent after a
+    /// failover is recognised and skipped.
+    public var publisherId: UInt64
+    public var publisherSeq: UInt64
+    public init(streamIndex: Int, batch: EventBatch, ackTicket: UInt64 = 0, publisherId: UInt64 = 0, publisherSeq: UInt64 = 0) {
         self.streamIndex = streamIndex
         self.batch = batch
         self.ackTicket = ackTicket
+        self.publisherId = publisherId
+        self.publisherSeq = publisherSeq
     }
 }

@@ -56,4 +56,15 @@ final class PublisherSequences {
 
     /// Publishers remembered now (tests).
     var count: Int { entries.count }
+
+    /// Set by a decoder just before it hands a batch on: the publisher batch every event of which
+    /// has now been handed on (nil: none, or events of it are still staged). Reactor thread only.
+    var handed: (publisherId: UInt64, batchSeq: UInt64)?
+
+    /// Marks `batchSeq` of `publisherId` as accepted (a resend of it or of anything earlier is
+    /// skipped): the cluster's memory after a failover, applied before the source opens.
+    func seed(publisherId: UInt64, batchSeq: UInt64) {
+        let e = entry(publisherId)
+        e.highestSeq = max(e.highestSeq, batchSeq)
+    }
 }

@@ -99,6 +99,13 @@ public final class TCPSourceListener: @unchecked Sendable {
     }
 
     /// Binds the port and starts the reactor thread. Throws if the port cannot be bound.
+    /// Before `start`: publisher batches the cluster already holds (from a restored snapshot and
+    /// the replayed queue); a publisher resending them after a failover is skipped, not counted twice.
+    public func seedPublishers(_ highest: [UInt64: UInt64]) {
+        precondition(thread == nil, "seed before start")
+        for (id, seq) in highest { sequences.seed(publisherId: id, batchSeq: seq) }
+    }
+
     public func start() throws(SocketError) {
         precondition(thread == nil && !stopping.load(ordering: .relaxed), "a listener starts once")
         let (resolved, reason) = IOBackend.resolve(options.backend)
@@ -295,7 +302,9 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// Pushes a batch to the engine ring, waiting (and so not reading any socket) while it is full.
     private func publish(_ channel: SourceChannel, _ batch: EventBatch) {
         assert(!batch.isEmpty)
-        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch, ackTicket: ticketsPushed + 1)
+        let handed = sequences.handed
+        let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch, ackTicket: ticketsPushed + 1,
+                               publisherId: handed?.publisherId ?? 0, publisherSeq: handed?.batchSeq ?? 0)
         if !ring.tryPush(item) {
             stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
             var backoff = Backoff()

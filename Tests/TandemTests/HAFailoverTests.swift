@@ -287,6 +287,46 @@ import Glibc
         }
     }
 
+    /// An acknowledged publisher streams through a kill -9 of the active: it reconnects to the new
+    /// active (same port) and resends what was not acknowledged; the new active skips what the
+    /// cluster already held (publisher sequences from the snapshot and the passive's queue). The
+    /// final counts equal one node's over the input: nothing lost, nothing counted twice.
+    @Test(arguments: [4_000, 11_000])
+    func acknowledgedPublisherRidesOutFailoverExactlyOnce(killAfterEvents: Int) throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a")
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        let b = try cluster.start("b")
+        defer { _ = b.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        let total = 16_000
+        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 20_000)
+        try publisher.connect()
+        var next = 1
+        while next <= total {
+            let end = min(total + 1, next + HAFailoverTests.batchEvents)
+            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
+            if next <= killAfterEvents && end > killAfterEvents { kill(a.process.processIdentifier, SIGKILL) }
+            next = end
+            usleep(200)
+        }
+        try publisher.flush(timeoutMs: 20_000)
+        publisher.close()
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
+        let expected = HAFailoverTests.expected(total: total)
+        b.waitFor(timeoutSec: 20) { lines, _ in
+            let rows = HAFailoverTests.finalRows(lines)
+            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
+        }
+        let final = HAFailoverTests.finalRows(b.lines)
+        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
+        }
+    }
+
     /// `tandem status` reads the cluster DB: the active node, its term and lease, and the members.
     @Test func statusReportsTheActiveAndTheMembers() throws {
         let cluster = try Cluster()

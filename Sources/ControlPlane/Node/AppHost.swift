@@ -208,7 +208,9 @@ final class AppHost: @unchecked Sendable {
     /// Replaces the state with a snapshot (before `start`). Sets the sequence to `lastSequence`.
     func restore(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
         precondition(thread == nil, "restore before start")
-        try runtime.restore(bytes)
+        let (state, publishers) = try AppHost.unwrap(bytes)
+        try runtime.restore(state)
+        publisherSeqs = publishers
         self.lastSequence = lastSequence
         lastSnapshotSequence = lastSequence
         committedSequence.store(Int(lastSequence), ordering: .relaxed)
@@ -226,7 +228,69 @@ final class AppHost: @unchecked Sendable {
         if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
         runtime.send(streamIndex: index, batch: batch)
         lastSequence = entry.lastSequence
+        notePublisher(entry.publisherId, entry.publisherSeq)
         return batch.count
+    }
+
+    // MARK: Publishers (acknowledged framing) across failovers
+
+    /// Per publisher id, its highest batch whose events this app ran (engine thread; read by the
+    /// control plane only before the ports open). In snapshots and in the passive's queue, so a
+    /// new active skips batches a publisher resends after a failover.
+    private var publisherSeqs: [UInt64: UInt64] = [:]
+    private var publisherOrder: [UInt64] = []
+    /// Publishers remembered at most (the oldest first seen is forgotten past it: a batch it resends
+    /// after a failover would then run twice).
+    static let publishersMax = 16_384
+
+    private func notePublisher(_ id: UInt64, _ seq: UInt64) {
+        guard id != 0 else { return }
+        if let known = publisherSeqs[id] {
+            if seq > known { publisherSeqs[id] = seq }
+            return
+        }
+        publisherSeqs[id] = seq
+        publisherOrder.append(id)
+        if publisherOrder.count > AppHost.publishersMax {
+            publisherSeqs[publisherOrder.removeFirst()] = nil
+        }
+    }
+
+    static let wrapMagic: [UInt8] = Array("TNDMHOST".utf8)
+
+    /// The app's snapshot: the runtime's state and the publisher table.
+    static func wrap(_ state: [UInt8], _ publishers: [UInt64: UInt64]) -> [UInt8] {
+        var out = wrapMagic
+        var n = UInt32(publishers.count).bigEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        for (id, seq) in publishers.sorted(by: { $0.key < $1.key }) {
+            var a = id.bigEndian, b = seq.bigEndian
+            withUnsafeBytes(of: &a) { out.append(contentsOf: $0) }
+            withUnsafeBytes(of: &b) { out.append(contentsOf: $0) }
+        }
+        out.append(contentsOf: state)
+        return out
+    }
+
+    /// Splits a snapshot into the runtime's state and the publisher table (older snapshots without
+    /// the table are the runtime's state alone).
+    static func unwrap(_ bytes: [UInt8]) throws(SnapshotError) -> ([UInt8], [UInt64: UInt64]) {
+        guard bytes.count >= wrapMagic.count + 4, Array(bytes.prefix(wrapMagic.count)) == wrapMagic else { return (bytes, [:]) }
+        func word(_ at: Int, _ size: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<size { v = v << 8 | UInt64(bytes[at + k]) }
+            return v
+        }
+        var at = wrapMagic.count
+        let n = Int(word(at, 4))
+        at += 4
+        guard n <= publishersMax, bytes.count >= at + 16 * n else { throw SnapshotError("publisher table truncated") }
+        var table: [UInt64: UInt64] = [:]
+        for _ in 0..<n {
+            table[word(at, 8)] = word(at + 8, 8)
+            at += 16
+        }
+        return (Array(bytes[at...]), table)
     }
 
     /// The node is no longer active: the engine drops what is queued (it must not run it) so that
@@ -253,7 +317,7 @@ final class AppHost: @unchecked Sendable {
     /// `start` or after `stop`).
     func snapshotStopped() -> PendingSnapshot {
         precondition(thread == nil, "snapshotStopped while the engine runs")
-        return PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        return PendingSnapshot(bytes: AppHost.wrap(runtime.snapshot(), publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
     }
 
     /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
@@ -291,6 +355,8 @@ final class AppHost: @unchecked Sendable {
         var failure: DeployError?
         for (i, listener) in listeners.enumerated() where !portsOpen.contains(i) {
             do {
+                // Batches the cluster holds already are skipped if their publisher resends them.
+                listener.seedPublishers(publisherSeqs)
                 try listener.start()
                 portsOpen.insert(i)
             } catch {
@@ -390,9 +456,11 @@ final class AppHost: @unchecked Sendable {
                     var forwarded = false
                     if let syncLink {
                         forwarded = syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
-                                                     batch: item.batch, scratch: &scratch)
+                                                     batch: item.batch, publisherId: item.publisherId,
+                                                     publisherSeq: item.publisherSeq, scratch: &scratch)
                     }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    notePublisher(item.publisherId, item.publisherSeq)
                     if haAcks {
                         // With a passive attached the ack waits until it holds the batch; else now.
                         if forwarded {
@@ -470,7 +538,7 @@ final class AppHost: @unchecked Sendable {
     }
 
     private func takeSnapshot() {
-        let taken = PendingSnapshot(bytes: runtime.snapshot(), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        let taken = PendingSnapshot(bytes: AppHost.wrap(runtime.snapshot(), publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
         lastSnapshotSequence = lastSequence
         lastSnapshotAtMs = ActiveFence.nowMs()
         snapshotLock.lock()
