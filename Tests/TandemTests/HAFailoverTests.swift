@@ -27,6 +27,8 @@ import Glibc
         let group: String
         /// The passive's `eventByteBufferQueueCapacity`.
         var queueCapacity = 200_000
+        /// `tandem.persistence.intervalInMs` of the nodes.
+        var persistIntervalMs = 700
 
         init() throws {
             dir = try makeTempDirectory()
@@ -107,7 +109,7 @@ import Glibc
                     port: \(syncPort)\(advertisedHost.map { "\n    advertisedHost: \($0)" } ?? "")
                 tandem:
                   persistence:
-                    intervalInMs: 700
+                    intervalInMs: \(persistIntervalMs)
                 """
             let url = dir.appendingPathComponent("\(node).yaml")
             try yaml.write(to: url, atomically: true, encoding: .utf8)
@@ -291,9 +293,13 @@ import Glibc
     /// active (same port) and resends what was not acknowledged; the new active skips what the
     /// cluster already held (publisher sequences from the snapshot and the passive's queue). The
     /// final counts equal one node's over the input: nothing lost, nothing counted twice.
-    @Test(arguments: [4_000, 11_000])
-    func acknowledgedPublisherRidesOutFailoverExactlyOnce(killAfterEvents: Int) throws {
-        let cluster = try Cluster()
+    /// (events, events per batch, kill after): small runs at two points, and a million events
+    /// killed mid-stream while the active checkpoints every 100 ms (kills land during saves and
+    /// right after control messages).
+    @Test(arguments: [(16_000, 20, 4_000), (16_000, 20, 11_000), (1_000_000, 1_000, 600_000)])
+    func acknowledgedPublisherRidesOutFailoverExactlyOnce(total: Int, batchEvents: Int, killAfterEvents: Int) throws {
+        var cluster = try Cluster()
+        if total > 100_000 { cluster.persistIntervalMs = 100 }
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
         let a = try cluster.start("a")
         defer { _ = a.terminate() }
@@ -302,18 +308,20 @@ import Glibc
         defer { _ = b.terminate() }
         #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
         #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
-        let total = 16_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 20_000)
         try publisher.connect()
         var next = 1
+        let started = DispatchTime.now().uptimeNanoseconds
         while next <= total {
-            let end = min(total + 1, next + HAFailoverTests.batchEvents)
+            let end = min(total + 1, next + batchEvents)
             try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
             if next <= killAfterEvents && end > killAfterEvents { kill(a.process.processIdentifier, SIGKILL) }
             next = end
-            usleep(200)
+            if batchEvents < 100 { usleep(200) }
         }
-        try publisher.flush(timeoutMs: 20_000)
+        try publisher.flush(timeoutMs: 30_000)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        print("HA acked publisher: \(total) events, kill -9 after \(killAfterEvents), all acknowledged in \(String(format: "%.1f", seconds)) s")
         publisher.close()
         #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
         let expected = HAFailoverTests.expected(total: total)
