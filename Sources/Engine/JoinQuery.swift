@@ -101,8 +101,7 @@ final class JoinQuery {
     private let tables: [Table?]
     private let onProgram: VectorProgram?
     private let probePrograms: [VectorProgram?]
-    private let statelessSelector: QueryRuntime?
-    private let statefulSelector: StatefulQuery?
+    private let selector: Selector
     private var pair: EventBatch
     private var filtered: [EventBatch]
 
@@ -123,20 +122,14 @@ final class JoinQuery {
         tables = sides.map { $0.isTable ? byName[$0.name] : nil }
         onProgram = join.on.map(VectorProgram.init)
         probePrograms = join.probes.map { $0.map { VectorProgram($0.probe) } }
-        if plan.isStateful {
-            statefulSelector = StatefulQuery(plan: plan)
-            statelessSelector = nil
-        } else {
-            statelessSelector = QueryRuntime(plan: plan)
-            statefulSelector = nil
-        }
+        selector = Selector(plan: plan)
         pair = EventBatch(schema: plan.input)
         filtered = sides.map { EventBatch(schema: $0.schema) }
     }
 
-    var nextTimerMs: Int64? { statefulSelector?.nextTimerMs }
+    var nextTimerMs: Int64? { selector.nextTimerMs }
 
-    func advanceTime(to clockMs: Int64) -> EventBatch? { statefulSelector?.advanceTime(to: clockMs) }
+    func advanceTime(to clockMs: Int64) -> EventBatch? { selector.advanceTime(to: clockMs) }
 
     /// The pairs of one chunk, in order: per trigger (an arrival or an expired row) its candidates.
     /// Raw growable buffers, reused across chunks: adding a pair is five stores.
@@ -307,7 +300,7 @@ final class JoinQuery {
         let final = matched
         final.reset()
         final.triggers = pairs.triggers
-        let currentOnly = statelessSelector != nil
+        let currentOnly = !selector.readsExpired
         var p = 0
         for t in 0..<pairs.triggers.count {
             let trigger = pairs.triggers[t]
@@ -329,18 +322,14 @@ final class JoinQuery {
             PairBatch.build(&pair, left: left, leftRows: final.leftRows, right: right, rightRows: final.rightRows,
                             timestamps: final.timestamps)
         }
-        if let statefulSelector {
-            return statefulSelector.processChunk(pair, kinds: final.kindList, clockMs: clockMs, playback: playback)
-        }
-        return statelessSelector!.process(pair, clockMs: playback ? nil : clockMs)
+        return selector.process(pair, kinds: final.kindList, clockMs: clockMs, playback: playback)
     }
 
     // MARK: Snapshot
 
     func write(to w: inout SnapshotWriter) {
         for window in windows { window.write(to: &w) }
-        w.bool(statefulSelector != nil)
-        statefulSelector?.write(to: &w)
+        selector.write(to: &w)
     }
 
     struct State {
@@ -351,13 +340,12 @@ final class JoinQuery {
     func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
         var fresh: [SideWindow] = []
         for window in windows { fresh.append(try window.decoded(from: &r)) }
-        guard try r.bool() == (statefulSelector != nil) else { throw SnapshotError("join selector differs") }
-        let selector = try statefulSelector?.decode(from: &r)
-        return State(windows: fresh, selector: selector)
+        let selectorState = try selector.decode(from: &r)
+        return State(windows: fresh, selector: selectorState)
     }
 
     func apply(_ state: State) {
         windows = state.windows
-        if let selector = state.selector { statefulSelector?.apply(selector) }
+        selector.apply(state.selector)
     }
 }

@@ -37,8 +37,7 @@ final class PatternQuery {
     /// Partial matches dropped at `partialsMax`.
     private(set) var droppedCount = 0
     private var scratch: EventBatch
-    private let statelessSelector: QueryRuntime?
-    private let statefulSelector: StatefulQuery?
+    private let selector: Selector
 
     init(plan: QueryPlan) {
         self.plan = plan
@@ -47,18 +46,12 @@ final class PatternQuery {
         conditions = pattern.states.map { $0.condition.map(VectorProgram.init) }
         captures = pattern.states.map { EventBatch(schema: $0.schema) }
         scratch = EventBatch(schema: plan.input)
-        if plan.isStateful {
-            statefulSelector = StatefulQuery(plan: plan)
-            statelessSelector = nil
-        } else {
-            statelessSelector = QueryRuntime(plan: plan)
-            statefulSelector = nil
-        }
+        selector = Selector(plan: plan)
     }
 
-    var nextTimerMs: Int64? { statefulSelector?.nextTimerMs }
+    var nextTimerMs: Int64? { selector.nextTimerMs }
 
-    func advanceTime(to clockMs: Int64) -> EventBatch? { statefulSelector?.advanceTime(to: clockMs) }
+    func advanceTime(to clockMs: Int64) -> EventBatch? { selector.advanceTime(to: clockMs) }
 
     /// Copies row `r` of `batch` into state `k`'s captures; returns its row there.
     private func capture(_ k: Int, _ batch: EventBatch, _ r: Int) -> Int32 {
@@ -177,8 +170,7 @@ final class PatternQuery {
         completions.sort { $0.row != $1.row ? $0.row < $1.row : $0.order < $1.order }
         PairBatch.build(&scratch, sources: (0..<count).map { j in (captures[j], completions.map { $0.rows[j] }) },
                         timestamps: completions.map { batch.timestamps[$0.row] })
-        if let statefulSelector { return statefulSelector.process(scratch, clockMs: clockMs, playback: playback) }
-        return statelessSelector!.process(scratch, clockMs: playback ? nil : clockMs)
+        return selector.process(scratch, clockMs: clockMs, playback: playback)
     }
 
     /// Drops captured events no partial match refers to, once they are most of the storage.
@@ -210,8 +202,7 @@ final class PatternQuery {
             w.int64(p.order)
             for (j, row) in p.rows.enumerated() { w.row((captures[j].timestamps[Int(row)], captures[j].row(Int(row)))) }
         }
-        w.bool(statefulSelector != nil)
-        statefulSelector?.write(to: &w)
+        selector.write(to: &w)
     }
 
     struct State {
@@ -246,10 +237,9 @@ final class PatternQuery {
             }
             partials.append(Partial(state: state, rows: rows, firstMs: firstMs, order: order, start: 0))
         }
-        guard try r.bool() == (statefulSelector != nil) else { throw SnapshotError("pattern selector differs") }
-        let selector = try statefulSelector?.decode(from: &r)
+        let selectorState = try selector.decode(from: &r)
         return State(started: started, finished: finished, nextOrder: nextOrder, droppedCount: dropped, partials: partials,
-                     captures: fresh, selector: selector)
+                     captures: fresh, selector: selectorState)
     }
 
     func apply(_ state: State) {
@@ -259,6 +249,6 @@ final class PatternQuery {
         droppedCount = state.droppedCount
         partials = state.partials
         captures = state.captures
-        if let selector = state.selector { statefulSelector?.apply(selector) }
+        selector.apply(state.selector)
     }
 }

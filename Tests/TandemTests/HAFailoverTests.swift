@@ -150,6 +150,33 @@ import Glibc
         return out
     }
 
+    /// Waits until `node`'s final per-symbol rows equal one node's over events 1...total, then
+    /// checks every symbol: nothing lost, nothing counted twice.
+    static func expectOneNodeCounts(_ node: NodeProcess, total: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let expected = HAFailoverTests.expected(total: total)
+        node.waitFor(timeoutSec: 20) { lines, _ in
+            let rows = HAFailoverTests.finalRows(lines)
+            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
+        }
+        let final = HAFailoverTests.finalRows(node.lines)
+        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
+            #expect(final[symbol].map { $0 == value } == true,
+                    "\(symbol): the node has \(String(describing: final[symbol])), one node would have \(value)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Starts A and waits until it is active, then B until A reports it in sync.
+    static func startInSyncPair(_ cluster: Cluster) throws -> (a: NodeProcess, b: NodeProcess) {
+        let a = try cluster.start("a")
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        let b = try cluster.start("b")
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "passive") != nil }, "B did not start passive: \(b.stderr)")
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        return (a, b)
+    }
+
     static func roleLine(_ stderr: String, role: String) -> String? {
         stderr.split(separator: "\n").last { $0.contains("ha-role") && $0.contains("\"role\":\"\(role)\"") }.map(String.init)
     }
@@ -220,15 +247,7 @@ import Glibc
         // Resume after what the cluster holds (acknowledged framing will make this automatic).
         let last = HAFailoverTests.publish(port: cluster.sourcePort, from: resume + 1, total: total, pauseUs: 0)
         #expect(last == total)
-        let expected = HAFailoverTests.expected(total: total)
-        b.waitFor(timeoutSec: 20) { lines, _ in
-            let rows = HAFailoverTests.finalRows(lines)
-            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
-        }
-        let final = HAFailoverTests.finalRows(b.lines)
-        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
-            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
-        }
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
         print("HA \(signal == SIGKILL ? "kill -9" : "SIGTERM"): takeover \(takeoverMs) ms after the signal; B resumed after sequence \(resume); the signal came after event \(stopAt) (in flight then, not in the cluster: \(max(0, stopAt - resume))); the publisher wrote \(written - stopAt) more before its writes failed (not in the cluster: \(written - max(resume, stopAt))). \(HAFailoverTests.roleLine(b.stderr, role: "active") ?? "")")
         if ProcessInfo.processInfo.environment["TANDEM_TEST_VERBOSE"] != nil { print("A:\n\(a.stderr)\nB:\n\(b.stderr)") }
         return (Takeover(ms: takeoverMs, resumeAfter: resume), written, a.stderr, b.stderr)
@@ -258,13 +277,8 @@ import Glibc
     @Test func acknowledgedEventsSurviveKillNine() throws {
         let cluster = try Cluster()
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
-        let a = try cluster.start("a")
-        defer { _ = a.terminate() }
-        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
-        let b = try cluster.start("b")
-        defer { _ = b.terminate() }
-        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
-        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        let (a, b) = try HAFailoverTests.startInSyncPair(cluster)
+        defer { _ = a.terminate(); _ = b.terminate() }
         let total = 6_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked)
         try publisher.connect()
@@ -278,15 +292,7 @@ import Glibc
         kill(a.process.processIdentifier, SIGKILL)
         publisher.close()
         #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
-        let expected = HAFailoverTests.expected(total: total)
-        b.waitFor(timeoutSec: 20) { lines, _ in
-            let rows = HAFailoverTests.finalRows(lines)
-            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
-        }
-        let final = HAFailoverTests.finalRows(b.lines)
-        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
-            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), acknowledged \(value)")
-        }
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
     }
 
     /// An acknowledged publisher streams through a kill -9 of the active: it reconnects to the new
@@ -301,13 +307,8 @@ import Glibc
         var cluster = try Cluster()
         if total > 100_000 { cluster.persistIntervalMs = 100 }
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
-        let a = try cluster.start("a")
-        defer { _ = a.terminate() }
-        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
-        let b = try cluster.start("b")
-        defer { _ = b.terminate() }
-        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
-        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        let (a, b) = try HAFailoverTests.startInSyncPair(cluster)
+        defer { _ = a.terminate(); _ = b.terminate() }
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 20_000)
         try publisher.connect()
         var next = 1
@@ -324,15 +325,7 @@ import Glibc
         print("HA acked publisher: \(total) events, kill -9 after \(killAfterEvents), all acknowledged in \(String(format: "%.1f", seconds)) s")
         publisher.close()
         #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
-        let expected = HAFailoverTests.expected(total: total)
-        b.waitFor(timeoutSec: 20) { lines, _ in
-            let rows = HAFailoverTests.finalRows(lines)
-            return expected.allSatisfy { e in rows[e.key].map { $0 == e.value } ?? false }
-        }
-        let final = HAFailoverTests.finalRows(b.lines)
-        for (symbol, value) in expected.sorted(by: { $0.key < $1.key }) {
-            #expect(final[symbol].map { $0 == value } == true, "\(symbol): B has \(String(describing: final[symbol])), one node would have \(value)")
-        }
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
     }
 
     /// `tandem status` reads the cluster DB: the active node, its term and lease, and the members.
