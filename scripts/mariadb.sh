@@ -18,7 +18,8 @@ case "$cmd" in
     if ! mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1; then
       mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --port="$port" \
         --bind-address=127.0.0.1 --pid-file="$dir/mysqld.pid" --user="$(id -un)" \
-        --skip-name-resolve --innodb-buffer-pool-size=64M --log-error="$dir/error.log" &
+        --skip-name-resolve --innodb-buffer-pool-size=64M --max-allowed-packet=1G --innodb-log-file-size=512M \
+        --log-error="$dir/error.log" &
       for _ in $(seq 1 60); do
         mariadb-admin --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1 && break
         sleep 0.5

@@ -73,28 +73,10 @@ public final class EventSyncClient: @unchecked Sendable {
         var addr = try Socket.sockaddr(host: host, port: port)
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard s >= 0 else { throw SocketError(operation: "socket", errno: errno) }
-        var failure: Int32 = 0
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if rc != 0 {
-            failure = errno
-            if failure == EINPROGRESS {
-                var pfd = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
-                var ready: Int32
-                repeat { ready = poll(&pfd, 1, Int32(timeoutMs)) } while ready < 0 && errno == EINTR
-                if ready == 0 {
-                    failure = ETIMEDOUT
-                } else if ready < 0 {
-                    failure = errno
-                } else {
-                    var soError: Int32 = 0
-                    var length = socklen_t(MemoryLayout<Int32>.size)
-                    getsockopt(s, SOL_SOCKET, SO_ERROR, &soError, &length)
-                    failure = soError
-                }
-            }
-        }
+        let failure = Socket.awaitConnect(s, result: rc, timeoutMs: timeoutMs)
         guard failure == 0 else {
             close(s)
             throw SocketError(operation: "connect \(host):\(port)", errno: failure)

@@ -58,6 +58,23 @@ enum Socket {
     }
 
     /// "a.b.c.d:port" of the peer of a connected socket.
+    /// Completes a non-blocking `connect` that returned `result`: waits up to `timeoutMs` for it and
+    /// returns 0, or the errno it failed with (ETIMEDOUT when it took too long).
+    static func awaitConnect(_ s: Int32, result: Int32, timeoutMs: Int) -> Int32 {
+        guard result != 0 else { return 0 }
+        let failure = errno
+        guard failure == EINPROGRESS else { return failure }
+        var pfd = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
+        var ready: Int32
+        repeat { ready = poll(&pfd, 1, Int32(timeoutMs)) } while ready < 0 && errno == EINTR
+        if ready == 0 { return ETIMEDOUT }
+        if ready < 0 { return errno }
+        var soError: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(s, SOL_SOCKET, SO_ERROR, &soError, &length)
+        return soError
+    }
+
     static func peerName(_ fd: Int32) -> String {
         var addr = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)

@@ -146,25 +146,7 @@ public final class TCPPublisher {
     private static func connect(_ info: addrinfo, timeoutMs: Int) throws(SocketError) -> Int32 {
         let s = socket(info.ai_family, info.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), info.ai_protocol)
         guard s >= 0 else { throw SocketError(operation: "socket", errno: errno) }
-        var failure: Int32 = 0
-        if Glibc.connect(s, info.ai_addr, info.ai_addrlen) != 0 {
-            failure = errno
-            if failure == EINPROGRESS {
-                var pfd = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
-                var ready: Int32
-                repeat { ready = poll(&pfd, 1, Int32(timeoutMs)) } while ready < 0 && errno == EINTR
-                if ready == 0 {
-                    failure = ETIMEDOUT
-                } else if ready < 0 {
-                    failure = errno
-                } else {
-                    var soError: Int32 = 0
-                    var length = socklen_t(MemoryLayout<Int32>.size)
-                    getsockopt(s, SOL_SOCKET, SO_ERROR, &soError, &length)
-                    failure = soError
-                }
-            }
-        }
+        let failure = Socket.awaitConnect(s, result: Glibc.connect(s, info.ai_addr, info.ai_addrlen), timeoutMs: timeoutMs)
         guard failure == 0 else {
             Glibc.close(s)
             throw SocketError(operation: "connect", errno: failure)

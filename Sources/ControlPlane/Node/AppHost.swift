@@ -134,6 +134,10 @@ final class AppHost: @unchecked Sendable {
     /// HA: batches run whose acks wait for the passive: (last sequence, listener, ticket), oldest first.
     private var pendingAcks: [(sequence: Int64, listener: Int, ticket: UInt64)] = []
     private var pendingAcksHead = 0
+    /// HA: the first sequence forwarded to the passive attached now (`.max`: none attached), and the
+    /// link generation it was attached in.
+    private var syncFromSequence: Int64 = .max
+    private var linkGeneration = -1
 
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false) throws(DeployError) {
         self.haAcks = haAcks
@@ -459,15 +463,22 @@ final class AppHost: @unchecked Sendable {
                                                      batch: item.batch, publisherId: item.publisherId,
                                                      publisherSeq: item.publisherSeq, scratch: &scratch)
                     }
+                    if forwarded { Failpoint.pass("engine-mid-batch") }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
                     notePublisher(item.publisherId, item.publisherSeq)
                     if haAcks {
-                        // With a passive attached the ack waits until it holds the batch; else now.
-                        if forwarded {
-                            pendingAcks.append((lastSequence, r, item.ackTicket))
+                        // The ack waits until the batch is durable in the cluster (see releaseAcks).
+                        if forwarded, let syncLink {
+                            let generation = syncLink.generation.load(ordering: .acquiring)
+                            if generation != linkGeneration {
+                                linkGeneration = generation
+                                syncFromSequence = first
+                            }
                         } else {
-                            listeners[r].releaseAcks(through: item.ackTicket)
+                            linkGeneration = -1
+                            syncFromSequence = .max
                         }
+                        pendingAcks.append((lastSequence, r, item.ackTicket))
                     }
                     checkpointIfDue()
                     _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
@@ -490,11 +501,17 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
-    /// Lets publishers' acks go for every batch the passive now holds (all of them when no passive
-    /// is attached any more: the events are in this node's engine, as without HA).
+    /// Lets publishers' acks go for every batch that is durable in the cluster: covered by a
+    /// committed snapshot, or held by a passive that can rebuild it (it has every event since the
+    /// last committed snapshot: it was attached before the first event after it). Without a passive
+    /// in sync acks wait for the next checkpoint (publishers are held back by their unacked window).
     private func releaseAcks() {
         guard pendingAcksHead < pendingAcks.count else { return }
-        let through = syncLink?.receivedThrough(app: app.name) ?? Int64.max
+        let committed = Int64(committedSequence.load(ordering: .acquiring))
+        var through = syncLink == nil ? Int64.max : committed
+        if syncFromSequence <= committed + 1, let received = syncLink?.receivedThrough(app: app.name) {
+            through = max(through, received)
+        }
         var release: [Int: UInt64] = [:]
         while pendingAcksHead < pendingAcks.count, pendingAcks[pendingAcksHead].sequence <= through {
             let p = pendingAcks[pendingAcksHead]

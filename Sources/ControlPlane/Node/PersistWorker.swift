@@ -126,11 +126,13 @@ final class PersistWorker: @unchecked Sendable {
             do {
                 if store == nil { store = try openStore() }
                 if let db = store as? DatabaseSnapshotStore { db.leaseFence = job.fence }
+                Failpoint.pass("persist-before-save")
                 let revision = try store!.save(appName: app, epochMs: job.snapshot.epochMs, lastSequence: job.snapshot.lastSequence,
                                                snapshot: job.snapshot.bytes, revisionsToKeep: config.persistence.revisionsToKeep)
                 result.revision = revision
                 // Committed: the passive may now drop the events it covers.
                 result.announced = link.persisted(app: app, revision: revision.revision, lastSequence: job.snapshot.lastSequence)
+                Failpoint.pass("persist-after-control")
             } catch {
                 result.error = "\(error)"
                 store = nil  // its connection may be broken: a fresh one for the next job

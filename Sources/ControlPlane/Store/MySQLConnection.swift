@@ -37,6 +37,9 @@ public final class MySQLConnection {
     private var statements: [String: MySQLStatement] = [:]
     static let statementsMax = 64
 
+    /// The largest statement or value the client sends (snapshots are one LONGBLOB).
+    public static let packetBytesMax: UInt = 1 << 30
+
     /// Connects, failing within `endpoint.timeoutSec` when the server is unreachable.
     public init(_ endpoint: MySQLEndpoint) throws(MySQLError) {
         _ = MySQLConnection.libraryInitialised
@@ -49,6 +52,10 @@ public final class MySQLConnection {
         mysql_options(handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout)
         mysql_options(handle, MYSQL_OPT_READ_TIMEOUT, &timeout)
         mysql_options(handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout)
+        // Snapshots are single LONGBLOBs: let the client send up to 1 GiB (the server's
+        // max_allowed_packet must allow the snapshot size too; docs/ha.md).
+        var packetBytes: UInt = MySQLConnection.packetBytesMax
+        mysql_options(handle, MYSQL_OPT_MAX_ALLOWED_PACKET, &packetBytes)
         let connected = mysql_real_connect(
             handle, endpoint.host, endpoint.user, endpoint.password, endpoint.database,
             UInt32(endpoint.port), nil, 0)
