@@ -12,6 +12,7 @@ public final class TandemNode {
     private let logger: Logger
     private var hosts: [AppHost] = []
     private var controller: HAController?
+    private var persistence: StandalonePersistence?
 
     public init(config: DeploymentConfig, appsDirectory: String? = nil, logger: Logger) {
         self.config = config
@@ -29,9 +30,9 @@ public final class TandemNode {
         logger.info("tandem \(info.tandem) node '\(config.nodeId)' starting: \(config.deployment.mode.rawValue), jemalloc \(info.jemalloc ?? "absent"), liburing \(info.liburing), io backend \(IOBackend.resolve(config.tandem.ioBackend).backend.rawValue)")
         switch config.persistence.store {
         case .file(let directory):
-            logger.info("persistence: file store under \(directory)/ (state snapshots arrive with windows and aggregations)")
+            logger.info("persistence: file store under \(directory)/, every \(config.persistence.intervalMs) ms")
         case .database(let datasource, let table):
-            logger.info("persistence: database store \(datasource).\(table) (state snapshots arrive with windows and aggregations)")
+            logger.info("persistence: database store \(datasource).\(table), every \(config.persistence.intervalMs) ms")
         }
         let ha = config.deployment.mode == .ha && config.cluster.enabled
         if config.deployment.mode == .ha && !ha {
@@ -48,6 +49,7 @@ public final class TandemNode {
         if files.isEmpty { logger.warning("no .siddhi files in \(appsDirectory)") }
         var names = Set<String>()
         var haApps: [SiddhiApp] = []
+        var pending: [AppHost] = []
         for file in files {
             let path = (appsDirectory as NSString).appendingPathComponent(file)
             do {
@@ -61,8 +63,7 @@ public final class TandemNode {
                 if ha {
                     haApps.append(app)  // the controller builds its own hosts; this one only checked the app
                 } else {
-                    try host.start()
-                    hosts.append(host)
+                    pending.append(host)
                 }
             } catch let errors as SiddhiCompileErrors {
                 logger.error("app \(path) not deployed:\n\(errors.description)")
@@ -70,6 +71,23 @@ public final class TandemNode {
                 logger.error("app not deployed: \(error)")
             } catch {
                 logger.error("app \(path) not deployed: \(error.localizedDescription)")
+            }
+        }
+        if !ha {
+            // Restore from the latest revisions before anything arrives, then start.
+            if config.persistence.enabled { StandalonePersistence.restore(pending, config: config, logger: logger) }
+            for host in pending {
+                do {
+                    try host.start()
+                    hosts.append(host)
+                } catch {
+                    logger.error("app not deployed: \(error)")
+                }
+            }
+            if config.persistence.enabled {
+                let persistence = StandalonePersistence(config: config, hosts: hosts, logger: logger)
+                persistence.start()
+                self.persistence = persistence
             }
         }
         if ha {
@@ -86,7 +104,12 @@ public final class TandemNode {
     public func stop() {
         controller?.stop()
         controller = nil
-        for host in hosts.reversed() { host.stop() }
+        if let persistence {
+            persistence.stop { for host in hosts.reversed() { host.stop() } }
+            self.persistence = nil
+        } else {
+            for host in hosts.reversed() { host.stop() }
+        }
         hosts.removeAll()
         logger.info("node '\(config.nodeId)' stopped")
     }
