@@ -298,11 +298,11 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
     }
 
     @Test func receiveBuffersRunningOutLosesNothing() throws {
-        // io_uring: 16 publishers push ~5 MB at a 2-batch ring drained slowly, more than the 4 MiB
-        // of provided buffers: receives pause (ENOBUFS) and are re-armed; every event arrives once.
+        // io_uring: 16 publishers push ~15 MB at a 2-batch ring drained slowly, far more than the
+        // 4 MiB of provided buffers: receives pause (ENOBUFS) and are re-armed; every event arrives once.
         let listener = try ListenerEdgeTests.listener(.ioUring, ringCapacity: 2, batchSize: 1000)
         defer { listener.stop() }
-        let connections = 16, perConnection = 10_000
+        let connections = 16, perConnection = 30_000
         let drainer = Drainer(listener, count: connections * perConnection, delayUs: 3000, timeoutSec: 60)
         let done = DispatchGroup()
         for c in 0..<connections {
