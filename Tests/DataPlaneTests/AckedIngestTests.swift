@@ -283,7 +283,9 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
         let listener = try ListenerEdgeTests.listener(backend, ringCapacity: 2, batchSize: 100)
         defer { listener.stop() }
         let total = 20_000
-        let drainer = Drainer(listener, count: total, delayUs: 300, timeoutSec: 60)
+        // 2 ms per batch: slow enough that the publisher's 16-batch window overfills the ring even
+        // when a loaded machine starves the publisher's thread.
+        let drainer = Drainer(listener, count: total, delayUs: 2_000, timeoutSec: 60)
         let publisher = TCPPublisher(host: "127.0.0.1", port: listener.port, framing: .acked, unackedBatchesMax: 16)
         try publisher.connect()
         for k in 0..<(total / 100) {
