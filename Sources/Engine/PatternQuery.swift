@@ -90,62 +90,92 @@ final class PatternQuery {
 
         // 2. Each later state, in order: partials advanced here go on at the next state.
         for k in 1..<max(count, 1) {
-            var dead = Set<Int>()
+            // Per partial: dead (dropped after this state), and its scan cursor (-1: not scanning).
             // Pattern partials scan their candidates in growing spans (most match within a few
             // events): span 16, then 64, 256, … until matched or out of rows.
-            var cursor: [Int: Int] = [:]
+            var dead = [Bool](repeating: false, count: partials.count)
+            var cursor = [Int](repeating: -1, count: partials.count)
+            var scanning: [Int] = []
+            var anyDead = false
             for (i, p) in partials.enumerated() where p.state == k && p.start < n {
                 if pattern.isSequence {
-                    if states[k].stream != stream || !within(p, p.start) { dead.insert(i) } else { cursor[i] = p.start }
+                    if states[k].stream != stream || !within(p, p.start) {
+                        dead[i] = true
+                        anyDead = true
+                    } else {
+                        cursor[i] = p.start
+                        scanning.append(i)
+                    }
                 } else if states[k].stream == stream {
                     cursor[i] = p.start
+                    scanning.append(i)
                 }
             }
             var span = pattern.isSequence ? 1 : 16
-            while !cursor.isEmpty {
-            var combos: [(p: Int, r: Int)] = []
-            for i in cursor.keys.sorted() {
-                let from = cursor[i]!, to = min(n, from + span)
-                for r in from..<to where within(partials[i], r) { combos.append((i, r)) }
-                if to >= n || pattern.isSequence { cursor[i] = nil } else { cursor[i] = to }
-            }
-            span *= 4
-            if !combos.isEmpty {
-                var keep = [Bool](repeating: true, count: combos.count)
-                if let program = conditions[k] {
-                    var sources: [(EventBatch, [Int32])] = []
-                    for j in 0..<count {
-                        if j < k {
-                            sources.append((captures[j], combos.map { partials[$0.p].rows[j] }))
-                        } else if j == k {
-                            sources.append((batch, combos.map { Int32($0.r) }))
-                        } else {
-                            sources.append((captures[j], [Int32](repeating: -1, count: combos.count)))
+            var comboPartials: [Int32] = [], comboRows: [Int32] = []
+            while !scanning.isEmpty {
+                comboPartials.removeAll(keepingCapacity: true)
+                comboRows.removeAll(keepingCapacity: true)
+                var still: [Int] = []
+                for i in scanning {
+                    let from = cursor[i], to = min(n, from + span)
+                    let p = partials[i]
+                    for r in from..<to where within(p, r) {
+                        comboPartials.append(Int32(i))
+                        comboRows.append(Int32(r))
+                    }
+                    if to >= n || pattern.isSequence { cursor[i] = -1 } else { cursor[i] = to; still.append(i) }
+                }
+                span *= 4
+                let m = comboRows.count
+                if m > 0 {
+                    var keep: UnsafePointer<UInt64>? = nil
+                    if let program = conditions[k] {
+                        var sources: [(EventBatch, [Int32])] = []
+                        for j in 0..<count {
+                            if j < k {
+                                sources.append((captures[j], comboPartials.map { partials[Int($0)].rows[j] }))
+                            } else if j == k {
+                                sources.append((batch, comboRows))
+                            } else {
+                                sources.append((captures[j], [Int32](repeating: -1, count: m)))
+                            }
+                        }
+                        PairBatch.build(&scratch, sources: sources, timestamps: comboRows.map { batch.timestamps[Int($0)] })
+                        keep = program.evaluateCondition(scratch)
+                    }
+                    var c = 0
+                    while c < m {
+                        // The combos of one partial are consecutive, in row order: it takes the first kept.
+                        let i = Int(comboPartials[c])
+                        var taken = -1
+                        while c < m, Int(comboPartials[c]) == i {
+                            if taken < 0, keep.map({ $0[c] & 1 == 1 }) ?? true { taken = Int(comboRows[c]) }
+                            c += 1
+                        }
+                        if taken < 0 {
+                            if pattern.isSequence { dead[i] = true; anyDead = true }
+                            continue
+                        }
+                        cursor[i] = -1
+                        partials[i].rows.append(capture(k, batch, taken))
+                        partials[i].state = k + 1
+                        partials[i].start = taken + 1
+                        if k + 1 == count {
+                            completions.append((taken, partials[i].order, partials[i].rows))
+                            dead[i] = true
+                            anyDead = true
                         }
                     }
-                    PairBatch.build(&scratch, sources: sources, timestamps: combos.map { batch.timestamps[$0.r] })
-                    let result = program.evaluateCondition(scratch)
-                    for c in 0..<combos.count { keep[c] = result[c] & 1 == 1 }
                 }
-                var advanced = Set<Int>()
-                for (c, combo) in combos.enumerated() where !advanced.contains(combo.p) {
-                    guard keep[c] else {
-                        if pattern.isSequence { dead.insert(combo.p) }
-                        continue
-                    }
-                    advanced.insert(combo.p)
-                    cursor[combo.p] = nil
-                    partials[combo.p].rows.append(capture(k, batch, combo.r))
-                    partials[combo.p].state = k + 1
-                    partials[combo.p].start = combo.r + 1
-                    if k + 1 == count {
-                        completions.append((combo.r, partials[combo.p].order, partials[combo.p].rows))
-                        dead.insert(combo.p)
-                    }
-                }
+                scanning = still.filter { cursor[$0] >= 0 }
             }
+            if anyDead {
+                var kept: [Partial] = []
+                kept.reserveCapacity(partials.count)
+                for (i, p) in partials.enumerated() where !dead[i] { kept.append(p) }
+                partials = kept
             }
-            if !dead.isEmpty { partials = partials.enumerated().filter { !dead.contains($0.offset) }.map(\.element) }
         }
 
         // 3. Time and bounds.
