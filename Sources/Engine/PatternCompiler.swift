@@ -4,6 +4,10 @@
 extension Compiler {
     mutating func compilePattern(_ query: QueryNode, index: Int) -> QueryPlan? {
         guard let pattern = query.pattern else { return nil }
+        guard pattern.states.count <= PatternQuery.statesMax else {
+            diagnostics.error(pattern.position, "a pattern has at most \(PatternQuery.statesMax) events, this one \(pattern.states.count)")
+            return nil
+        }
         var schemasByState: [StreamSchema] = []
         var aliases: [String] = []
         for state in pattern.states {

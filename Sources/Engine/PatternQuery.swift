@@ -22,9 +22,40 @@ final class PatternQuery {
     private let conditions: [VectorProgram?]
     /// Per state, the events partial matches captured (rows referenced by `Partial.rows`).
     private var captures: [EventBatch]
+    /// A partial match's captured rows, one per state reached, held inline (no allocation per
+    /// partial match): patterns have at most `PatternQuery.statesMax` states.
+    struct CaptureRows: Sequence {
+        private var storage: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
+        private(set) var count = 0
+
+        init(_ rows: [Int32] = []) { for r in rows { append(r) } }
+
+        subscript(j: Int) -> Int32 {
+            get {
+                precondition(j >= 0 && j < count)
+                return withUnsafeBytes(of: storage) { $0.load(fromByteOffset: j * 4, as: Int32.self) }
+            }
+            set {
+                precondition(j >= 0 && j < count)
+                withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: j * 4, as: Int32.self) }
+            }
+        }
+
+        mutating func append(_ row: Int32) {
+            precondition(count < PatternQuery.statesMax, "pattern over \(PatternQuery.statesMax) states")
+            count += 1
+            self[count - 1] = row
+        }
+
+        func makeIterator() -> IndexingIterator<[Int32]> { (0..<count).map { self[$0] }.makeIterator() }
+    }
+
+    /// The most states (events) a pattern may have.
+    static let statesMax = 8
+
     struct Partial {
         var state: Int
-        var rows: [Int32]
+        var rows: CaptureRows
         var firstMs: Int64
         var order: Int64
         /// First row of the batch being processed it may take (0 for partials from earlier batches).
@@ -64,7 +95,7 @@ final class PatternQuery {
         guard n > 0, !finished else { return nil }
         let states = pattern.states
         let count = states.count
-        var completions: [(row: Int, order: Int64, rows: [Int32])] = []
+        var completions: [(row: Int, order: Int64, rows: CaptureRows)] = []
         func within(_ p: Partial, _ r: Int) -> Bool {
             guard let w = pattern.withinMs else { return true }
             return batch.timestamps[r] - p.firstMs <= w
@@ -82,7 +113,7 @@ final class PatternQuery {
             if !pattern.every { rows = Array(rows.prefix(1)) }
             for r in rows {
                 started = true
-                let partial = Partial(state: 1, rows: [capture(0, batch, r)], firstMs: batch.timestamps[r], order: nextOrder, start: r + 1)
+                let partial = Partial(state: 1, rows: CaptureRows([capture(0, batch, r)]), firstMs: batch.timestamps[r], order: nextOrder, start: r + 1)
                 nextOrder += 1
                 if count == 1 { completions.append((r, partial.order, partial.rows)) } else { partials.append(partial) }
             }
@@ -210,7 +241,7 @@ final class PatternQuery {
         guard stored > 1024, stored > 4 * referenced else { return }
         var fresh = pattern.states.map { EventBatch(schema: $0.schema) }
         for i in partials.indices {
-            for (j, row) in partials[i].rows.enumerated() {
+            for (j, row) in Array(partials[i].rows).enumerated() {
                 _ = fresh[j].append(timestamp: captures[j].timestamps[Int(row)], values: captures[j].row(Int(row)))
                 partials[i].rows[j] = Int32(fresh[j].count - 1)
             }
@@ -265,7 +296,7 @@ final class PatternQuery {
                 }
                 rows.append(Int32(fresh[j].count - 1))
             }
-            partials.append(Partial(state: state, rows: rows, firstMs: firstMs, order: order, start: 0))
+            partials.append(Partial(state: state, rows: CaptureRows(rows), firstMs: firstMs, order: order, start: 0))
         }
         let selectorState = try selector.decode(from: &r)
         return State(started: started, finished: finished, nextOrder: nextOrder, droppedCount: dropped, partials: partials,
