@@ -108,6 +108,14 @@ struct JoinNode {
     var position: SourcePosition
 }
 
+/// `define trigger T at 'start' | at every 5 sec | at '<cron>'`.
+struct TriggerNode {
+    enum When { case start, every(Int64), cron(String, SourcePosition) }
+    var name: String
+    var when: When
+    var position: SourcePosition
+}
+
 /// One state of a pattern or sequence: `alias=Stream[condition]`.
 struct PatternStateNode {
     var alias: String
@@ -159,6 +167,7 @@ struct AppNode {
     var annotations: [Annotation] = []
     var streams: [StreamDefinitionNode] = []
     var tables: [StreamDefinitionNode] = []
+    var triggers: [TriggerNode] = []
     var queries: [QueryNode] = []
 }
 

@@ -97,11 +97,69 @@ public final class AppRuntime: @unchecked Sendable {
         if queryInsertsOnly { insertCallbacks[i].append(callback) } else { callbacks[i].append(callback) }
     }
 
+    // MARK: Triggers
+
+    /// Whether the app's `start` triggers fired and periodic ones were scheduled (at the first
+    /// clock move or batch: the runtime's start).
+    private var triggersStarted = false
+    /// Per trigger, when it fires next (nil: a start trigger, or a cron with no later time).
+    private var triggerDueMs: [Int64?] = []
+    /// Trigger fires emitted in one clock move at most (a jump over many periods skips the rest).
+    static let triggerFiresMax = 1024
+
+    private func startTriggers(atMs: Int64) {
+        guard !triggersStarted else { return }
+        triggersStarted = true
+        triggerDueMs = app.triggers.map { trigger in
+            switch trigger.when {
+            case .start: return nil
+            case .every(let t): return atMs + t
+            case .cron(let schedule): return schedule.next(after: atMs)
+            }
+        }
+        for trigger in app.triggers {
+            if case .start = trigger.when { fire(trigger, atMs: atMs) }
+        }
+    }
+
+    private func fire(_ trigger: TriggerSpec, atMs: Int64) {
+        guard let index = streamIndexByName[trigger.stream] else { return }
+        var batch = EventBatch(schema: app.streams[index], capacity: 1)
+        _ = batch.append(timestamp: atMs, values: [.long(atMs)])
+        route(index, batch, depth: 0, notify: false)
+    }
+
+    /// Fires the periodic triggers due at or before `timeMs`, in time order.
+    private func fireTriggers(upTo timeMs: Int64) {
+        var fires = 0
+        while fires < AppRuntime.triggerFiresMax,
+              let k = triggerDueMs.indices.filter({ triggerDueMs[$0].map { $0 <= timeMs } ?? false }).min(by: { triggerDueMs[$0]! < triggerDueMs[$1]! }) {
+            let due = triggerDueMs[k]!
+            fire(app.triggers[k], atMs: due)
+            fires += 1
+            switch app.triggers[k].when {
+            case .every(let t): triggerDueMs[k] = due + t
+            case .cron(let schedule): triggerDueMs[k] = schedule.next(after: due)
+            case .start: triggerDueMs[k] = nil
+            }
+        }
+        // A clock jump past many periods: skip to the first period after it.
+        for k in triggerDueMs.indices {
+            guard let due = triggerDueMs[k], due <= timeMs else { continue }
+            switch app.triggers[k].when {
+            case .every(let t): triggerDueMs[k] = due + ((timeMs - due) / t + 1) * t
+            case .cron(let schedule): triggerDueMs[k] = schedule.next(after: timeMs)
+            case .start: triggerDueMs[k] = nil
+            }
+        }
+    }
+
     /// Pushes a batch of events into a stream (as a source would).
     public func send(streamIndex: Int, batch: EventBatch) {
         precondition(batch.schema === app.streams[streamIndex] || batch.schema.attributes == app.streams[streamIndex].attributes,
                      "batch schema differs from stream \(app.streams[streamIndex].name)")
         guard !batch.isEmpty else { return }
+        if !triggersStarted { startTriggers(atMs: isPlayback ? batch.timestamps[0] : currentTimeMs) }
         route(streamIndex, batch, depth: 0, notify: false)
         if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
@@ -109,7 +167,7 @@ public final class AppRuntime: @unchecked Sendable {
     /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
     public var nextTimerMs: Int64? {
         (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)
-            + patternQueries.compactMap(\.nextTimerMs)).min()
+            + patternQueries.compactMap(\.nextTimerMs) + triggerDueMs.compactMap { $0 }).min()
     }
 
     /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
@@ -117,6 +175,8 @@ public final class AppRuntime: @unchecked Sendable {
     public func advanceTime(to timeMs: Int64) {
         guard timeMs >= currentTimeMs else { return }
         currentTimeMs = timeMs
+        if !triggersStarted { startTriggers(atMs: timeMs) }
+        fireTriggers(upTo: timeMs)
         for (q, query) in queries.enumerated() {
             // A tick emits at most one chunk; keep ticking while timers are still due.
             var ticks = 0
@@ -179,6 +239,7 @@ public final class AppRuntime: @unchecked Sendable {
         var text = app.name + "\n"
         for s in app.streams { text += s.description + "\n" }
         for t in app.tables { text += "table \(t.schema.description)|\(t.primaryKey)|\(t.indexes)\n" }
+        for t in app.triggers { text += "trigger \(t.stream)|\(String(describing: t.when))\n" }
         for q in app.queries {
             text += "\(q.name)|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
             if let pattern = q.pattern {
@@ -208,6 +269,12 @@ public final class AppRuntime: @unchecked Sendable {
         for j in joinQueries { j.write(to: &w) }
         w.int(patternQueries.count)
         for p in patternQueries { p.write(to: &w) }
+        w.bool(triggersStarted)
+        w.int(triggerDueMs.count)
+        for due in triggerDueMs {
+            w.bool(due != nil)
+            w.int64(due ?? 0)
+        }
         let sum = w.bytes.withUnsafeBytes { checksum64($0) }
         w.uint64(sum)
         return w.bytes
@@ -247,7 +314,18 @@ public final class AppRuntime: @unchecked Sendable {
         guard try r.int() == patternQueries.count else { throw SnapshotError("pattern count differs") }
         var patternStates: [PatternQuery.State] = []
         for p in patternQueries { patternStates.append(try p.decode(from: &r)) }
+        let started = try r.bool()
+        let dueCount = try r.int()
+        guard dueCount == (started ? app.triggers.count : 0) else { throw SnapshotError("trigger count differs") }
+        var dues: [Int64?] = []
+        for _ in 0..<dueCount {
+            let has = try r.bool()
+            let due = try r.int64()
+            dues.append(has ? due : nil)
+        }
         guard r.isAtEnd else { throw SnapshotError("trailing bytes") }
+        triggersStarted = started
+        triggerDueMs = dues
         for (q, state) in zip(statefulQueries, states) { q.apply(state) }
         for (p, state) in zip(patternQueries, patternStates) { p.apply(state) }
         for (j, state) in zip(joinQueries, joinStates) { j.apply(state) }

@@ -48,6 +48,26 @@ struct Compiler {
         }
 
         for definition in ast.tables { defineTable(definition) }
+        var triggers: [TriggerSpec] = []
+        for trigger in ast.triggers {
+            if schemas[trigger.name] != nil || tables[trigger.name] != nil {
+                diagnostics.error(trigger.position, "'\(trigger.name)' is already defined")
+                continue
+            }
+            let when: TriggerSpec.When
+            switch trigger.when {
+            case .start: when = .start
+            case .every(let ms): when = .every(ms)
+            case .cron(let text, let p):
+                do { when = .cron(try CronSchedule(text)) } catch {
+                    diagnostics.error(p, "trigger '\(trigger.name)' at '\(text)': \(error.message)")
+                    continue
+                }
+            }
+            schemas[trigger.name] = StreamSchema(name: trigger.name, attributes: [Attribute(name: "triggered_time", type: .long)])
+            order.append(trigger.name)
+            triggers.append(TriggerSpec(stream: trigger.name, when: when))
+        }
 
         // Queries may read streams that a later query defines by `insert into`: resolve until no progress.
         var pending = Array(ast.queries.enumerated())
@@ -93,7 +113,7 @@ struct Compiler {
         let defaultName = base.hasSuffix(".siddhi") ? String(base.dropLast(7)) : base
         return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
                          streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
-                         queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] })
+                         queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] }, triggers: triggers)
     }
 
     private mutating func defineTable(_ node: StreamDefinitionNode) {

@@ -205,7 +205,28 @@ struct Parser {
             if !atEnd { try expectSymbol(";") }
             let node = StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position)
             if isTable { app.tables.append(node) } else { app.streams.append(node) }
-        case "window", "trigger", "aggregation", "function":
+        case "trigger":
+            let (name, position) = try identifier("a trigger name")
+            try expectKeyword("at")
+            let when: TriggerNode.When
+            if acceptKeyword("every") {
+                let e = try parseExpression()
+                guard case .literal(let v, _) = e else { throw fail("'at every' needs a time such as 5 sec", at: e.position) }
+                switch v {
+                case .int(let n) where n > 0: when = .every(Int64(n))
+                case .long(let n) where n > 0: when = .every(n)
+                default: throw fail("'at every' needs a positive time such as 5 sec", at: e.position)
+                }
+            } else if case .stringLiteral(let text) = current.kind {
+                let p = current.position
+                advance()
+                when = text.lowercased() == "start" ? .start : .cron(text, p)
+            } else {
+                throw fail("expected 'start', every <time> or a cron expression after 'at'")
+            }
+            if !atEnd { try expectSymbol(";") }
+            app.triggers.append(TriggerNode(name: name, when: when, position: position))
+        case "window", "aggregation", "function":
             throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
         default:
             throw fail("unknown definition \(describe(kindToken))", at: kindPosition)

@@ -40,10 +40,14 @@ public final class SiddhiApp: Sendable {
     let queries: [QueryPlan]
     /// In-memory tables (`define table`), in definition order.
     let tables: [TableSpec]
+    /// Triggers (`define trigger`), in definition order.
+    let triggers: [TriggerSpec]
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
-         sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = []) {
+         sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = [],
+         triggers: [TriggerSpec] = []) {
         self.tables = tables
+        self.triggers = triggers
         self.name = name
         self.fileName = fileName
         self.description = description
@@ -66,6 +70,13 @@ public final class SiddhiApp: Sendable {
         if !errors.isEmpty { throw SiddhiCompileErrors(errors) }
         return app
     }
+}
+
+/// `define trigger`: a stream `(triggered_time long)` the engine feeds by itself.
+struct TriggerSpec: Sendable {
+    enum When: Sendable { case start, every(Int64), cron(CronSchedule) }
+    var stream: String
+    var when: When
 }
 
 /// `define table`: an in-memory table with its keys.

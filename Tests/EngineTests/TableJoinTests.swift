@@ -119,3 +119,27 @@ import Testing
         }
     }
 }
+
+/// `define trigger`: start, periodic and cron triggers feed their stream on the engine clock.
+@Suite struct TriggerTests {
+    @Test func periodicAndStartTriggersFireOnTheClock() throws {
+        let out = try TimeRateTests.replay("""
+            define stream S (sym string, price double);
+            define trigger Boot at 'start';
+            define trigger Tick at every 1 sec;
+            define trigger Cron at '*/2 * * * * ?';
+            from Boot select triggered_time as t, 'boot' as sym insert into Out;
+            from Tick select triggered_time as t, 'tick' as sym insert into Out;
+            from Cron select triggered_time as t, 'cron' as sym insert into Out;
+            """, [TimeRateTests.event(500, "A", 1), TimeRateTests.clock(2600), TimeRateTests.clock(4100)])
+        // Start at the first clock (500); ticks at 1500, 2500, 3500; cron at every even second.
+        #expect(out == ["500: 500 boot", "1500: 1500 tick", "2000: 2000 cron", "2500: 2500 tick", "3500: 3500 tick",
+                        "4000: 4000 cron"])
+    }
+
+    @Test func badTriggersAreReported() {
+        #expect(throws: SiddhiCompileErrors.self) {
+            try SiddhiApp.compile(source: "define trigger T at '61 * * * * ?';", fileName: "t.siddhi")
+        }
+    }
+}
