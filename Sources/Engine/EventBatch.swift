@@ -114,6 +114,41 @@ public struct EventBatch: Sendable {
         return r
     }
 
+    /// Appends copies of `rows` of `source` (same attribute types) column by column, strings
+    /// copied into this batch's arena. No boxing, one pass per column.
+    public mutating func appendRows(from source: EventBatch, rows: [Int32]) {
+        guard !rows.isEmpty else { return }
+        precondition(count + rows.count <= EventBatch.rowsMax, "EventBatch over rowsMax")
+        let start = count
+        for r in rows { timestamps.append(source.timestamps[Int(r)]) }
+        for c in columns.indices {
+            let isString = schema.attributes[c].type == .string
+            let sourceNulls = source.nulls[c]
+            if isString {
+                source.columns[c].withUnsafeBufferPointer { src in
+                    for r in rows {
+                        let slot = src[Int(r)]
+                        let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+                        let at = stringBytes.count
+                        if sourceNulls.isEmpty || sourceNulls[Int(r)] == 0 {
+                            stringBytes.append(contentsOf: source.stringBytes[offset..<offset + length])
+                        }
+                        columns[c].append(UInt64(at) << 32 | UInt64(length))
+                    }
+                }
+            } else {
+                source.columns[c].withUnsafeBufferPointer { src in
+                    for r in rows { columns[c].append(src[Int(r)]) }
+                }
+            }
+            if !sourceNulls.isEmpty || !nulls[c].isEmpty {
+                if nulls[c].isEmpty { nulls[c] = [UInt8](repeating: 0, count: start) }
+                for r in rows { nulls[c].append(sourceNulls.isEmpty ? 0 : sourceNulls[Int(r)]) }
+            }
+        }
+        count += rows.count
+    }
+
     /// Removes the last `n` rows (used by decoders that must undo a partly decoded event).
     /// String bytes of the removed rows stay in the arena until `removeAll()`.
     public mutating func removeLast(_ n: Int) {

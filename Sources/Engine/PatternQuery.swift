@@ -111,9 +111,12 @@ final class PatternQuery {
                 rows = Array(0..<n)
             }
             if !pattern.every { rows = Array(rows.prefix(1)) }
-            for r in rows {
+            // Every start's event is captured in one column-wise pass.
+            let firstCapture = Int32(captures[0].count)
+            captures[0].appendRows(from: batch, rows: rows.map { Int32($0) })
+            for (k, r) in rows.enumerated() {
                 started = true
-                let partial = Partial(state: 1, rows: CaptureRows([capture(0, batch, r)]), firstMs: batch.timestamps[r], order: nextOrder, start: r + 1)
+                let partial = Partial(state: 1, rows: CaptureRows([firstCapture + Int32(k)]), firstMs: batch.timestamps[r], order: nextOrder, start: r + 1)
                 nextOrder += 1
                 if count == 1 { completions.append((r, partial.order, partial.rows)) } else { partials.append(partial) }
             }
