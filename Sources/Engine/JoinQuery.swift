@@ -42,7 +42,7 @@ final class SideWindow {
             arrival = batch.int64(column, r)
             while head < rows.count, arrivals[head] + t <= arrival { expired.append(popOldest()) }
         }
-        _ = rows.append(timestamp: batch.timestamps[r], values: batch.row(r))
+        rows.appendRow(from: batch, row: r)
         arrivals.append(arrival)
         let row = Int32(rows.count - 1)
         switch window {
@@ -58,7 +58,7 @@ final class SideWindow {
     func compact() {
         guard head > 0, head * 2 >= rows.count else { return }
         var fresh = EventBatch(schema: rows.schema)
-        for r in head..<rows.count { _ = fresh.append(timestamp: rows.timestamps[r], values: rows.row(r)) }
+        fresh.appendRows(from: rows, rows: (head..<rows.count).map { Int32($0) })
         rows = fresh
         arrivals.removeFirst(head)
         head = 0

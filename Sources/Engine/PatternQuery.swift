@@ -245,7 +245,7 @@ final class PatternQuery {
         var fresh = pattern.states.map { EventBatch(schema: $0.schema) }
         for i in partials.indices {
             for (j, row) in Array(partials[i].rows).enumerated() {
-                _ = fresh[j].append(timestamp: captures[j].timestamps[Int(row)], values: captures[j].row(Int(row)))
+                fresh[j].appendRow(from: captures[j], row: Int(row))
                 partials[i].rows[j] = Int32(fresh[j].count - 1)
             }
         }

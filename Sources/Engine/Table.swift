@@ -140,7 +140,7 @@ final class Table {
                 }
             }
             let row = rows.count
-            _ = rows.append(timestamp: batch.timestamps[r], values: batch.row(r))
+            rows.appendRow(from: batch, row: r)
             alive.append(true)
             liveCount += 1
             indexRow(row)
@@ -201,7 +201,7 @@ final class Table {
     private func compact() {
         let live = liveRows
         var fresh = EventBatch(schema: schema)
-        for r in live { _ = fresh.append(timestamp: rows.timestamps[Int(r)], values: rows.row(Int(r))) }
+        fresh.appendRows(from: rows, rows: live)
         rows = fresh
         alive = Array(repeating: true, count: live.count)
         reindex()

@@ -57,7 +57,7 @@ final class TableWriter {
                 if matches.isEmpty {
                     if case .updateOrInsert = action {
                         var one = EventBatch(schema: table.schema)
-                        _ = one.append(timestamp: events.timestamps[e], values: events.row(e))
+                        one.appendRow(from: events, row: e)
                         table.insert(one)
                     }
                     continue

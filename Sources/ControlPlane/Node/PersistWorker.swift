@@ -153,6 +153,12 @@ final class PersistWorker: @unchecked Sendable {
     }
 
     private func openStore() throws -> SnapshotStore {
+        try PersistWorker.openStore(config, timeoutSec: PersistWorker.timeoutSec(config))
+    }
+
+    /// The configured snapshot store (file directory, or a connection to the DB store) with a
+    /// client timeout of at most `timeoutSec`.
+    static func openStore(_ config: DeploymentConfig, timeoutSec: UInt32) throws -> SnapshotStore {
         switch config.persistence.store {
         case .file(let directory):
             return FileSnapshotStore(directory: directory)
@@ -160,7 +166,7 @@ final class PersistWorker: @unchecked Sendable {
             guard var endpoint = config.datasources[name]?.endpoint else {
                 throw SnapshotStoreError(message: "persistence datasource \(name) is not defined")
             }
-            endpoint.timeoutSec = min(endpoint.timeoutSec, PersistWorker.timeoutSec(config))
+            endpoint.timeoutSec = min(endpoint.timeoutSec, timeoutSec)
             return try DatabaseSnapshotStore(connection: try MySQLConnection(endpoint), table: table)
         }
     }

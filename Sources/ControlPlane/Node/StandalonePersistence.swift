@@ -33,7 +33,7 @@ final class StandalonePersistence: @unchecked Sendable {
     static func restore(_ hosts: [AppHost], config: DeploymentConfig, logger: Logger) {
         let store: SnapshotStore
         do {
-            store = try StandalonePersistence.openStore(config)
+            store = try PersistWorker.openStore(config, timeoutSec: PersistWorker.timeoutSec(config))
         } catch {
             logger.error("persistence: cannot open the store: \(error); apps start empty")
             return
@@ -46,18 +46,6 @@ final class StandalonePersistence: @unchecked Sendable {
             } catch {
                 logger.error("persistence: app '\(host.app.name)' not restored (\(error)); it starts empty, its revisions are kept")
             }
-        }
-    }
-
-    static func openStore(_ config: DeploymentConfig) throws -> SnapshotStore {
-        switch config.persistence.store {
-        case .file(let directory):
-            return FileSnapshotStore(directory: directory)
-        case .database(let name, let table):
-            guard let endpoint = config.datasources[name]?.endpoint else {
-                throw SnapshotStoreError(message: "persistence datasource \(name) is not defined")
-            }
-            return try DatabaseSnapshotStore(connection: try MySQLConnection(endpoint), table: table)
         }
     }
 
