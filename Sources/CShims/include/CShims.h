@@ -10,6 +10,9 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+// The kernel's uapi header first: liburing ships its own copy under the same include guard, and
+// SwiftNIO's CSystem module includes the kernel's, so one definition must win for both modules.
+#include <linux/io_uring.h>
 #include <liburing.h>
 #include <mysql/mysql.h>
 
