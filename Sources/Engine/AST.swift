@@ -161,6 +161,28 @@ struct QueryNode {
     var target: String
     var targetPosition: SourcePosition
     var position: SourcePosition
+    /// The index of the partition (in `AppNode.partitions`) the query belongs to.
+    var partition: Int? = nil
+}
+
+/// One key of `partition with (…)`: `expression of S`, or `cond as 'label' or … of S`.
+struct PartitionKeyNode {
+    enum Kind {
+        case value(Expression)
+        case range([(Expression, String, SourcePosition)])
+    }
+    var stream: String
+    var streamPosition: SourcePosition
+    var kind: Kind
+    var position: SourcePosition
+}
+
+/// `partition with (…) begin … end`: its queries are `AppNode.queries[queries]`.
+struct PartitionNode {
+    var keys: [PartitionKeyNode]
+    var queries: Range<Int>
+    var annotations: [Annotation]
+    var position: SourcePosition
 }
 
 struct AppNode {
@@ -169,6 +191,7 @@ struct AppNode {
     var tables: [StreamDefinitionNode] = []
     var triggers: [TriggerNode] = []
     var queries: [QueryNode] = []
+    var partitions: [PartitionNode] = []
 }
 
 /// `output [all|first|last] every N events` (time-based and snapshot rates are parsed to report them).

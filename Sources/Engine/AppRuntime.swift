@@ -13,6 +13,8 @@ public final class AppRuntime: @unchecked Sendable {
         case stateful(StatefulQuery)
         case join(JoinQuery)
         case pattern(PatternQuery)
+        /// A query of a partition: one instance per key.
+        case partitioned(PartitionedQuery)
     }
 
     public let app: SiddhiApp
@@ -23,6 +25,9 @@ public final class AppRuntime: @unchecked Sendable {
     private let statefulQueries: [StatefulQuery]
     private let joinQueries: [JoinQuery]
     private let patternQueries: [PatternQuery]
+    private let partitionedQueries: [PartitionedQuery]
+    /// Per partition, its keys (shared by its queries).
+    private let partitionKeys: [PartitionKeys]
     /// Per stream: the queries that read it, with the join side it feeds (-1: not a join).
     private let consumers: [[(query: Int, side: Int)]]
     /// Per query: the stream index it inserts into (-1 when it writes a table).
@@ -49,7 +54,10 @@ public final class AppRuntime: @unchecked Sendable {
         var tableByName: [String: Table] = [:]
         for t in tables { tableByName[t.schema.name] = t }
         self.tables = tables
+        let partitionKeys = app.partitions.map { PartitionKeys(spec: $0) }
+        self.partitionKeys = partitionKeys
         queries = app.queries.map { plan in
+            if let p = plan.partition { return .partitioned(PartitionedQuery(plan: plan, keys: partitionKeys[p], tables: tableByName)) }
             if plan.join != nil { return .join(JoinQuery(plan: plan, tables: tableByName)) }
             if plan.pattern != nil { return .pattern(PatternQuery(plan: plan)) }
             return plan.isStateful ? .stateful(StatefulQuery(plan: plan)) : .stateless(QueryRuntime(plan: plan))
@@ -57,6 +65,7 @@ public final class AppRuntime: @unchecked Sendable {
         statefulQueries = queries.compactMap { if case .stateful(let q) = $0 { return q } else { return nil } }
         joinQueries = queries.compactMap { if case .join(let q) = $0 { return q } else { return nil } }
         patternQueries = queries.compactMap { if case .pattern(let q) = $0 { return q } else { return nil } }
+        partitionedQueries = queries.compactMap { if case .partitioned(let q) = $0 { return q } else { return nil } }
         var consumers = Array(repeating: [(query: Int, side: Int)](), count: app.streams.count)
         for (q, plan) in app.queries.enumerated() {
             if let join = plan.join {
@@ -86,7 +95,8 @@ public final class AppRuntime: @unchecked Sendable {
     /// Streams that some query inserts into (the outputs `tandem replay` prints).
     public var queryOutputStreams: [String] {
         var seen = Set<String>()
-        return app.queries.filter { $0.table == nil }.map(\.output.name).filter { seen.insert($0).inserted }
+        return app.queries.filter { $0.table == nil }.map(\.output.name)
+            .filter { !$0.hasPrefix("#") && seen.insert($0).inserted }  // inner streams stay inside their partition
     }
 
     /// Calls `callback` on the engine thread with every batch that enters `stream` (sent by a source
@@ -126,7 +136,7 @@ public final class AppRuntime: @unchecked Sendable {
         guard let index = streamIndexByName[trigger.stream] else { return }
         var batch = EventBatch(schema: app.streams[index], capacity: 1)
         _ = batch.append(timestamp: atMs, values: [.long(atMs)])
-        route(index, batch, depth: 0, notify: false)
+        route(index, batch, keys: nil, depth: 0, notify: false)
     }
 
     /// Fires the periodic triggers due at or before `timeMs`, in time order.
@@ -160,14 +170,15 @@ public final class AppRuntime: @unchecked Sendable {
                      "batch schema differs from stream \(app.streams[streamIndex].name)")
         guard !batch.isEmpty else { return }
         if !triggersStarted { startTriggers(atMs: isPlayback ? batch.timestamps[0] : currentTimeMs) }
-        route(streamIndex, batch, depth: 0, notify: false)
+        route(streamIndex, batch, keys: nil, depth: 0, notify: false)
         if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
 
     /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
     public var nextTimerMs: Int64? {
         (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)
-            + patternQueries.compactMap(\.nextTimerMs) + triggerDueMs.compactMap { $0 }).min()
+            + patternQueries.compactMap(\.nextTimerMs) + partitionedQueries.compactMap(\.nextTimerMs)
+            + triggerDueMs.compactMap { $0 }).min()
     }
 
     /// Moves the clock forward; time windows expire and batch windows flush here (in playback when
@@ -198,11 +209,18 @@ public final class AppRuntime: @unchecked Sendable {
                     ticks += 1
                     if let out = pattern.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
                 }
+            case .partitioned(let partitioned):
+                while ticks < 1024, let due = partitioned.nextTimerMs, due <= timeMs {
+                    ticks += 1
+                    if let out = partitioned.advanceTime(to: timeMs) { emit(q, out, keys: partitioned.outputKeys, depth: 1) }
+                }
             }
         }
     }
 
-    private func route(_ stream: Int, _ batch: EventBatch, depth: Int, notify: Bool) {
+    /// Sends `batch` to the queries reading `stream`. `keys`: each row's partition instance id, for
+    /// an inner stream of a partition (nil for other streams).
+    private func route(_ stream: Int, _ batch: EventBatch, keys: [Int32]?, depth: Int, notify: Bool) {
         // A stream's subscribers see inserted events before downstream queries run (Siddhi's junction order).
         for callback in callbacks[stream] { callback(batch) }
         if notify { for callback in insertCallbacks[stream] { callback(batch) } }
@@ -210,6 +228,12 @@ public final class AppRuntime: @unchecked Sendable {
         for (q, side) in consumers[stream] {
             let out: EventBatch?
             switch queries[q] {
+            case .partitioned(let query):
+                let name = app.streams[stream].name
+                let (input, inputKeys) = keys.map { (batch, $0) } ?? query.keys.assign(stream: name, batch)
+                out = query.process(side: side, stream: name, input, keys: inputKeys, clockMs: currentTimeMs, playback: isPlayback)
+                if let out { emit(q, out, keys: query.outputKeys, depth: depth + 1) }
+                continue
             case .stateless(let query): out = query.process(batch, clockMs: isPlayback ? nil : currentTimeMs)
             case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
             case .join(let query): out = query.process(side: side, batch, clockMs: currentTimeMs, playback: isPlayback)
@@ -221,18 +245,21 @@ public final class AppRuntime: @unchecked Sendable {
     }
 
     /// Sends a query's output on: into its stream, or into the table it writes.
-    private func emit(_ q: Int, _ out: EventBatch, depth: Int) {
+    private func emit(_ q: Int, _ out: EventBatch, keys: [Int32]? = nil, depth: Int) {
         if let writer = writers[q] {
             writer.apply(out)
         } else {
-            route(targets[q], out, depth: depth, notify: true)
+            // Ids go on only into inner streams: an outer stream's readers are outside the partition.
+            let target = targets[q]
+            let inner = keys != nil && app.streams[target].name.hasPrefix("#")
+            route(target, out, keys: inner ? keys : nil, depth: depth, notify: true)
         }
     }
 
     // MARK: Snapshot and restore
 
     static let snapshotMagic: [UInt8] = Array("TNDMSNAP".utf8)
-    public static let snapshotVersion: UInt64 = 2
+    public static let snapshotVersion: UInt64 = 3
 
     /// Identifies the app's shape: a snapshot restores only into the same streams and queries.
     public var fingerprint: UInt64 {
@@ -240,8 +267,11 @@ public final class AppRuntime: @unchecked Sendable {
         for s in app.streams { text += s.description + "\n" }
         for t in app.tables { text += "table \(t.schema.description)|\(t.primaryKey)|\(t.indexes)\n" }
         for t in app.triggers { text += "trigger \(t.stream)|\(String(describing: t.when))\n" }
+        for p in app.partitions {
+            text += "partition \(p.keyers.keys.sorted())|\(p.labels)|\(p.keyers.sorted { $0.key < $1.key }.map { String(describing: $0.value) })\n"
+        }
         for q in app.queries {
-            text += "\(q.name)|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
+            text += "\(q.name)|\(q.partition.map(String.init) ?? "-")|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
             if let pattern = q.pattern {
                 text += "pattern \(pattern.states.map { "\($0.alias)=\($0.stream)" })|\(pattern.isSequence)|\(pattern.every)|\(String(describing: pattern.withinMs))\n"
             }
@@ -269,6 +299,10 @@ public final class AppRuntime: @unchecked Sendable {
         for j in joinQueries { j.write(to: &w) }
         w.int(patternQueries.count)
         for p in patternQueries { p.write(to: &w) }
+        w.int(partitionKeys.count)
+        for k in partitionKeys { k.write(to: &w) }
+        w.int(partitionedQueries.count)
+        for q in partitionedQueries { q.write(to: &w) }
         w.bool(triggersStarted)
         w.int(triggerDueMs.count)
         for due in triggerDueMs {
@@ -314,6 +348,12 @@ public final class AppRuntime: @unchecked Sendable {
         guard try r.int() == patternQueries.count else { throw SnapshotError("pattern count differs") }
         var patternStates: [PatternQuery.State] = []
         for p in patternQueries { patternStates.append(try p.decode(from: &r)) }
+        guard try r.int() == partitionKeys.count else { throw SnapshotError("partition count differs") }
+        var keyStates: [(GroupTable, Int)] = []
+        for k in partitionKeys { keyStates.append(try k.decode(from: &r)) }
+        guard try r.int() == partitionedQueries.count else { throw SnapshotError("partitioned query count differs") }
+        var partitionedStates: [PartitionedQuery.State] = []
+        for q in partitionedQueries { partitionedStates.append(try q.decode(from: &r)) }
         let started = try r.bool()
         let dueCount = try r.int()
         guard dueCount == (started ? app.triggers.count : 0) else { throw SnapshotError("trigger count differs") }
@@ -328,6 +368,8 @@ public final class AppRuntime: @unchecked Sendable {
         triggerDueMs = dues
         for (q, state) in zip(statefulQueries, states) { q.apply(state) }
         for (p, state) in zip(patternQueries, patternStates) { p.apply(state) }
+        for (k, state) in zip(partitionKeys, keyStates) { k.apply(state) }
+        for (q, state) in zip(partitionedQueries, partitionedStates) { q.apply(state) }
         for (j, state) in zip(joinQueries, joinStates) { j.apply(state) }
         // Joins and writers hold their tables: swap the contents in place, not the objects.
         for (old, fresh) in zip(tables, freshTables) { old.replaceContents(with: fresh) }

@@ -99,6 +99,7 @@ struct Compiler {
             }
         }
         plans.sort { $0.0 < $1.0 }
+        let partitions = compilePartitions(ast, plans: &plans)
         var queryNames: [String: SourcePosition] = [:]
         for (index, plan) in plans {
             let query = ast.queries[index]
@@ -113,7 +114,69 @@ struct Compiler {
         let defaultName = base.hasSuffix(".siddhi") ? String(base.dropLast(7)) : base
         return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
                          streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
-                         queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] }, triggers: triggers)
+                         queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] }, triggers: triggers,
+                         partitions: partitions)
+    }
+
+    /// Checks each partition's keys and marks its queries; a query in a partition may read only
+    /// inner streams, tables and the streams the partition is keyed by.
+    private mutating func compilePartitions(_ ast: AppNode, plans: inout [(Int, QueryPlan)]) -> [PartitionSpec] {
+        var specs: [PartitionSpec] = []
+        for (p, node) in ast.partitions.enumerated() {
+            var spec = PartitionSpec(keyers: [:], labels: [])
+            for key in node.keys {
+                guard let schema = schemas[key.stream] else {
+                    diagnostics.error(key.streamPosition, "stream '\(key.stream)' is not defined")
+                    continue
+                }
+                if spec.keyers[key.stream] != nil {
+                    diagnostics.error(key.streamPosition, "stream '\(key.stream)' is partitioned twice")
+                    continue
+                }
+                switch key.kind {
+                case .value(let expression):
+                    guard let typed = check(expression, input: schema) else { continue }
+                    if typed.type == nil {
+                        diagnostics.error(expression.position, "a partition key cannot be null")
+                        continue
+                    }
+                    spec.keyers[key.stream] = .value(typed)
+                case .range(let ranges):
+                    var typedRanges: [(condition: TypedExpression, label: Int)] = []
+                    for (condition, label, _) in ranges {
+                        guard let typed = check(condition, input: schema) else { continue }
+                        guard typed.type == .bool else {
+                            diagnostics.error(condition.position, "a range partition condition must be bool, got \(typed.type.map { "\($0)" } ?? "null")")
+                            continue
+                        }
+                        let id: Int
+                        if let existing = spec.labels.firstIndex(of: label) { id = existing } else {
+                            id = spec.labels.count
+                            spec.labels.append(label)
+                        }
+                        typedRanges.append((typed, id))
+                    }
+                    spec.keyers[key.stream] = .range(typedRanges)
+                }
+            }
+            let hasValueKeys = spec.keyers.values.contains { if case .value = $0 { return true } else { return false } }
+            let hasRangeKeys = spec.keyers.values.contains { if case .range = $0 { return true } else { return false } }
+            if hasValueKeys && hasRangeKeys {
+                diagnostics.error(node.position, "a partition is keyed either by values or by ranges, not both")
+            }
+            for k in plans.indices where node.queries.contains(plans[k].0) {
+                plans[k].1.partition = p
+                let query = ast.queries[plans[k].0]
+                let reads = query.join.map { [($0.left.stream, $0.left.position), ($0.right.stream, $0.right.position)] }
+                    ?? query.pattern.map { $0.states.map { ($0.stream, $0.position) } }
+                    ?? [(query.inputStream, query.inputPosition)]
+                for (stream, position) in reads where !stream.hasPrefix("#") && tables[stream] == nil && spec.keyers[stream] == nil {
+                    diagnostics.error(position, "stream '\(stream)' is not partitioned here: add a key such as 'attribute of \(stream)' to the partition's 'with'")
+                }
+            }
+            specs.append(spec)
+        }
+        return specs
     }
 
     private mutating func defineTable(_ node: StreamDefinitionNode) {

@@ -117,6 +117,29 @@ public struct EventBatch: Sendable {
     /// Appends copies of `rows` of `source` (same attribute types) column by column, strings
     /// copied into this batch's arena. No boxing, one pass per column.
     public mutating func appendRows(from source: EventBatch, rows: [Int32]) {
+        rows.withUnsafeBufferPointer { appendRows(from: source, rows: $0) }
+    }
+
+    /// Appends every row of `source` (same attribute types).
+    public mutating func appendAll(from source: EventBatch) {
+        guard !source.isEmpty else { return }
+        if count == 0 && stringBytes.isEmpty {
+            // Whole copy: the arena and slots carry over unchanged.
+            timestamps.append(contentsOf: source.timestamps)
+            for c in columns.indices {
+                columns[c].append(contentsOf: source.columns[c])
+                if !source.nulls[c].isEmpty { nulls[c].append(contentsOf: source.nulls[c]) }
+            }
+            stringBytes.append(contentsOf: source.stringBytes)
+            count = source.count
+            return
+        }
+        let rows = (0..<Int32(source.count)).map { $0 }
+        appendRows(from: source, rows: rows)
+    }
+
+    /// Appends copies of `rows` of `source`; see `appendRows(from:rows:)`.
+    public mutating func appendRows(from source: EventBatch, rows: UnsafeBufferPointer<Int32>) {
         guard !rows.isEmpty else { return }
         precondition(count + rows.count <= EventBatch.rowsMax, "EventBatch over rowsMax")
         let start = count

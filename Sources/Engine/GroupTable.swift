@@ -182,6 +182,27 @@ struct GroupTable {
         return id
     }
 
+    /// The group id of `parts` if it exists; never adds it.
+    func find(_ parts: UnsafeBufferPointer<UInt64>) -> Int32? {
+        precondition(parts.count == width)
+        var hash: UInt64 = 0
+        for p in parts { hash = GroupTable.mix(hash, p) }
+        let mask = table.count - 1
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let id = table[i]
+            if id < 0 { return nil }
+            let base = Int(id) * width
+            var same = true
+            for k in 0..<width where keys[base + k] != parts[k] {
+                same = false
+                break
+            }
+            if same { return id }
+            i = (i + 1) & mask
+        }
+    }
+
     private mutating func rehash() {
         table = Array(repeating: -1, count: table.count * 2)
         let mask = table.count - 1

@@ -4,6 +4,8 @@ struct Parser {
     private let tokens: [Token]
     private var index = 0
     private var diagnostics: Diagnostics
+    /// The partition whose `begin … end` is being parsed: inner streams (`#Name`) are scoped to it.
+    private var partitionIndex: Int? = nil
 
     private struct Abort: Error {}
 
@@ -109,12 +111,7 @@ struct Parser {
                 } else if current.isKeyword("from") {
                     app.queries.append(try parseQuery(annotations: annotations))
                 } else if current.isKeyword("partition") {
-                    diagnostics.error(current.position, "partitions are not supported yet")
-                    // Skip the whole `partition … begin … end;` so its queries add no errors of their own.
-                    while !atEnd && !current.isKeyword("end") { advance() }
-                    advance()
-                    _ = acceptSymbol(";")
-                    continue
+                    try parsePartition(annotations: annotations, into: &app)
                 } else {
                     throw fail("expected 'define' or 'from' but found \(describe(current))")
                 }
@@ -395,7 +392,7 @@ struct Parser {
             eventType = .all
         }
         try expectKeyword("into")
-        let (target, targetPosition) = try identifier("an output stream name")
+        let (target, targetPosition) = try streamName("an output stream name")
         if !atEnd { try expectSymbol(";") }
         return QueryNode(annotations: annotations, inputStream: input, inputPosition: inputPosition, handlers: handlers,
                          join: join, pattern: patternNode, selection: selection, groupBy: groupBy, having: having, orderBy: orderBy, limit: limit,
@@ -417,7 +414,7 @@ struct Parser {
             }
             let (alias, statePosition) = try identifier("a pattern event name such as e1")
             try expectSymbol("=")
-            let (stream, _) = try identifier("a stream name")
+            let (stream, _) = try streamName("a stream name")
             var condition: Expression? = nil
             if acceptSymbol("[") {
                 condition = try parseExpression()
@@ -449,10 +446,90 @@ struct Parser {
         return PatternNode(states: states, isSequence: separator == ",", every: every, withinMs: withinMs, position: position)
     }
 
+    // MARK: Partitions
+
+    /// The internal name of inner stream `#name` of partition `partition`: unique across partitions.
+    static func innerStreamName(_ name: String, partition: Int) -> String {
+        partition == 0 ? "#" + name : "#\(name)@\(partition)"
+    }
+
+    /// A stream name, or `#Inner` inside a partition (scoped to it).
+    private mutating func streamName(_ what: String) throws(Abort) -> (String, SourcePosition) {
+        let position = current.position
+        if acceptSymbol("#") {
+            guard let partitionIndex else { throw fail("inner streams (#Name) exist only inside a partition", at: position) }
+            let (name, _) = try identifier("an inner stream name after '#'")
+            return (Parser.innerStreamName(name, partition: partitionIndex), position)
+        }
+        return try identifier(what)
+    }
+
+    /// `partition with (key of S, …) begin query; … end;` — a key is `expression of S` (value
+    /// partition) or `condition as 'label' or … of S` (range partition).
+    private mutating func parsePartition(annotations: [Annotation], into app: inout AppNode) throws(Abort) {
+        let position = current.position
+        try expectKeyword("partition")
+        if partitionIndex != nil { throw fail("partitions cannot be nested", at: position) }
+        try expectKeyword("with")
+        try expectSymbol("(")
+        var keys: [PartitionKeyNode] = []
+        repeat {
+            let keyPosition = current.position
+            let first = try parseExpression()
+            var kind: PartitionKeyNode.Kind
+            if acceptKeyword("as") {
+                var ranges: [(Expression, String, SourcePosition)] = []
+                var condition = first
+                while true {
+                    let labelPosition = current.position
+                    guard case .stringLiteral(let label) = current.kind else {
+                        throw fail("expected a range label such as 'low' after 'as'")
+                    }
+                    advance()
+                    ranges.append((condition, label, labelPosition))
+                    guard acceptKeyword("or") else { break }
+                    condition = try parseExpression()
+                    try expectKeyword("as")
+                }
+                kind = .range(ranges)
+            } else {
+                kind = .value(first)
+            }
+            try expectKeyword("of")
+            let (stream, streamPosition) = try identifier("the partitioned stream's name")
+            keys.append(PartitionKeyNode(stream: stream, streamPosition: streamPosition, kind: kind, position: keyPosition))
+        } while acceptSymbol(",")
+        try expectSymbol(")")
+        try expectKeyword("begin")
+        let index = app.partitions.count
+        partitionIndex = index
+        defer { partitionIndex = nil }
+        let firstQuery = app.queries.count
+        while !atEnd && !current.isKeyword("end") {
+            if acceptSymbol(";") { continue }
+            do {
+                let queryAnnotations = try parseAnnotations(app: &app)
+                guard current.isKeyword("from") else {
+                    throw fail("expected a query ('from …') or 'end' inside the partition but found \(describe(current))")
+                }
+                var query = try parseQuery(annotations: queryAnnotations)
+                query.partition = index
+                app.queries.append(query)
+            } catch {
+                // Skip to the next query of the partition, not past its 'end'.
+                while !atEnd && !current.isSymbol(";") && !current.isKeyword("end") { advance() }
+                _ = acceptSymbol(";")
+            }
+        }
+        try expectKeyword("end")
+        if !atEnd { try expectSymbol(";") }
+        app.partitions.append(PartitionNode(keys: keys, queries: firstQuery..<app.queries.count, annotations: annotations,
+                                            position: position))
+    }
+
     /// `Stream[filter]#window.name(args)… [as alias]`.
     private mutating func parseInputSide() throws(Abort) -> InputSideNode {
-        if current.isSymbol("#") { throw fail("inner streams (#Stream) belong to partitions, which are not supported yet") }
-        let (stream, streamPosition) = try identifier("an input stream name")
+        let (stream, streamPosition) = try streamName("an input stream name")
         if current.isSymbol("->") || current.isSymbol(",") || current.isSymbol("=") {
             throw fail("patterns and sequences are not supported yet")
         }

@@ -39,6 +39,20 @@ final class QueryRuntime {
         clockPrograms = programs.filter(\.usesClock)
     }
 
+    private var lastSelected = 0
+    private var lastAll = true
+
+    /// Gathers `keys` (one per input row of the last `process`) for the rows it output: carries
+    /// partition instance ids through a stateless query.
+    func gatherKeys(_ keys: [Int32], into out: inout [Int32]) {
+        out.removeAll(keepingCapacity: true)
+        if lastAll {
+            out.append(contentsOf: keys.prefix(lastSelected))
+        } else {
+            for i in 0..<lastSelected { out.append(keys[Int(selection[i])]) }
+        }
+    }
+
     /// Programs reading `currentTimeMillis()`.
     private let clockPrograms: [VectorProgram]
 
@@ -65,6 +79,8 @@ final class QueryRuntime {
             }
             all = selected == n
         }
+        lastSelected = selected
+        lastAll = all
         guard selected > 0 else { return nil }
 
         output.reset(count: selected)

@@ -42,10 +42,13 @@ public final class SiddhiApp: Sendable {
     let tables: [TableSpec]
     /// Triggers (`define trigger`), in definition order.
     let triggers: [TriggerSpec]
+    /// Partitions (`partition with … begin … end`); their queries carry the partition's index.
+    let partitions: [PartitionSpec]
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
          sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = [],
-         triggers: [TriggerSpec] = []) {
+         triggers: [TriggerSpec] = [], partitions: [PartitionSpec] = []) {
+        self.partitions = partitions
         self.tables = tables
         self.triggers = triggers
         self.name = name
@@ -70,6 +73,19 @@ public final class SiddhiApp: Sendable {
         if !errors.isEmpty { throw SiddhiCompileErrors(errors) }
         return app
     }
+}
+
+/// `partition with (…)`: how each partitioned stream's events map to partition keys.
+struct PartitionSpec: Sendable {
+    enum Keyer: Sendable {
+        /// Value partition: the key is the expression's value over the stream's event.
+        case value(TypedExpression)
+        /// Range partition: an event goes to every label whose condition holds (none: dropped).
+        case range([(condition: TypedExpression, label: Int)])
+    }
+    var keyers: [String: Keyer]
+    /// Range labels, dense ids in first-written order (empty for value partitions).
+    var labels: [String]
 }
 
 /// `define trigger`: a stream `(triggered_time long)` the engine feeds by itself.
@@ -168,6 +184,8 @@ struct QueryPlan: Sendable {
     var join: JoinPlan? = nil
     /// Set for patterns and sequences: `input` is then the pattern schema.
     var pattern: PatternPlan? = nil
+    /// The partition (index into `SiddhiApp.partitions`) whose instances each run this query.
+    var partition: Int? = nil
     /// Set when the query writes a table (then `output` is the select's shape, not a stream).
     var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
 

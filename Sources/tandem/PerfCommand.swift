@@ -43,7 +43,12 @@ struct PerfEngineCommand: ParsableCommand {
             from Load insert into T;
             from S join T on T.symbol == S.symbol select S.symbol as symbol, S.price as price, T.limit as limit insert into Out;
             """),
+        // Over 1000 symbols (the other scenarios use 10): one length window and average per symbol.
+        ("partition", "partition with (symbol of S) begin from S#window.length(100) select symbol, avg(price) as avgPrice insert into Out; end;"),
     ]
+
+    /// Distinct symbols in a scenario's workload.
+    static func symbols(_ name: String) -> Int { name == "partition" ? 1000 : 10 }
 
     /// Before timing: the join scenario's table gets 10 000 rows ("S0" … "S9999").
     static func setUp(_ name: String, _ runtime: AppRuntime) {
@@ -61,7 +66,7 @@ struct PerfEngineCommand: ParsableCommand {
     }
 
     /// One cycle of pre-built batches (at most 1 M events); reused with shifted timestamps.
-    static func workload(batchSize: Int, schema: StreamSchema, eventsMax: Int) -> [EventBatch] {
+    static func workload(batchSize: Int, schema: StreamSchema, eventsMax: Int, symbols: Int = 10) -> [EventBatch] {
         var generator = SplitMix64(seed: 42)
         var batches: [EventBatch] = []
         var i = 0
@@ -70,7 +75,7 @@ struct PerfEngineCommand: ParsableCommand {
             var b = EventBatch(schema: schema, capacity: batchSize)
             for _ in 0..<min(batchSize, cycle - i) {
                 let row = b.appendRow(timestamp: Int64(i))
-                b.setString(0, row, "S\(i % 10)")
+                b.setString(0, row, "S\(i % symbols)")
                 b.setDouble(1, row, Double(generator.next() % 10_000) / 100)
                 b.setInt64(2, row, Int64(generator.next() % 1000))
                 i += 1
@@ -95,7 +100,8 @@ struct PerfEngineCommand: ParsableCommand {
             var outputs = 0
             runtime.addOutputCallback(stream: "Out") { outputs += $0.count }
             PerfEngineCommand.setUp(name, runtime)
-            var batches = PerfEngineCommand.workload(batchSize: batch, schema: app.stream(named: "S")!, eventsMax: events)
+            var batches = PerfEngineCommand.workload(batchSize: batch, schema: app.stream(named: "S")!, eventsMax: events,
+                                                            symbols: PerfEngineCommand.symbols(name))
             let cycleEvents = batches.reduce(0) { $0 + $1.count }
             var clockOffset: Int64 = 0
             var k = 0
