@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/ControlPlane",
             swiftSettings: strictSwift
@@ -124,7 +125,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemTests",
-            dependencies: ["Engine", "DataPlane", "ControlPlane"],
+            dependencies: [
+                "Engine", "DataPlane", "ControlPlane",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/TandemTests",
             swiftSettings: strictSwift
         ),

@@ -2,7 +2,8 @@
 # Installs the system packages Tandem needs on Debian 12 (run as root, or with sudo available).
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
-PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3)
+# chromium: headless screenshots of the status page (scripts/status-page-check.sh)
+PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -98,6 +98,9 @@ public final class TCPSink: @unchecked Sendable {
         thread.start()
     }
 
+    /// Batches queued and not sent yet (any thread; at most `options.queueCapacity`).
+    public var queueDepth: Int { queue.count }
+
     /// Engine thread: queues `batch` for sending (applying `fullPolicy` when the queue is full).
     public func write(_ batch: EventBatch) {
         guard !batch.isEmpty else { return }

@@ -307,6 +307,8 @@ public final class TCPSourceListener: @unchecked Sendable {
                                publisherId: handed?.publisherId ?? 0, publisherSeq: handed?.batchSeq ?? 0)
         if !ring.tryPush(item) {
             stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
+            let waitStartNs = DispatchTime.now().uptimeNanoseconds
+            defer { stats.backpressureNs.wrappingIncrement(by: Int(DispatchTime.now().uptimeNanoseconds - waitStartNs), ordering: .relaxed) }
             var backoff = Backoff()
             while !ring.tryPush(item) {
                 doorbell.ring()  // the consumer may be parked on a stale view

@@ -49,6 +49,8 @@ public final class TCPSourceStats: Sendable {
     public let batchesPublished = ManagedAtomic<Int>(0)
     /// Times the reactor found the engine ring full and stopped reading (backpressure).
     public let ringFullWaits = ManagedAtomic<Int>(0)
+    /// Nanoseconds the reactor spent waiting for room in the engine ring (not reading any socket).
+    public let backpressureNs = ManagedAtomic<Int>(0)
     /// Acknowledgements written to publishers (Tandem acknowledged framing; cumulative, so at most one
     /// per receive).
     public let acksSent = ManagedAtomic<Int>(0)

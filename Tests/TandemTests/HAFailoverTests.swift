@@ -62,7 +62,7 @@ import Glibc
 
         /// A node's deployment.yaml: the seed guide's HA sections with heartbeat 500 ms × 3.
         func config(node: String, syncPort: Int, databasePort: Int? = nil, databaseHost: String? = nil,
-                    syncHost: String = "127.0.0.1", advertisedHost: String? = nil) throws -> URL {
+                    syncHost: String = "127.0.0.1", advertisedHost: String? = nil, apiPort: Int = 0) throws -> URL {
             var db = Cluster.database
             if let databasePort { db.port = databasePort }
             if let databaseHost { db.host = databaseHost }
@@ -108,6 +108,8 @@ import Glibc
                     host: \(syncHost)
                     port: \(syncPort)\(advertisedHost.map { "\n    advertisedHost: \($0)" } ?? "")
                 tandem:
+                  api:
+                    port: \(apiPort)
                   persistence:
                     intervalInMs: \(persistIntervalMs)
                 """
@@ -116,8 +118,8 @@ import Glibc
             return url
         }
 
-        func start(_ node: String, databasePort: Int? = nil, environment: [String: String] = [:]) throws -> NodeProcess {
-            let config = try config(node: node, syncPort: freeTCPPort(), databasePort: databasePort)
+        func start(_ node: String, databasePort: Int? = nil, environment: [String: String] = [:], apiPort: Int = 0) throws -> NodeProcess {
+            let config = try config(node: node, syncPort: freeTCPPort(), databasePort: databasePort, apiPort: apiPort)
             return try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: dir,
                                    environment: environment)
         }

@@ -16,6 +16,9 @@ struct ConfigLoader {
     private var intervalInMin: Int?
     /// `state.persistence.config.datasource` as written.
     private var persistenceDatasource: String?
+    /// `tandem.api.port` / `.host` as written (they win over SI's default listener).
+    private var apiPort: Int?
+    private var apiHost: String?
 
     init(source: String, environment: [String: String]) {
         self.source = source
@@ -53,7 +56,11 @@ struct ConfigLoader {
             case "wso2.datasources": readDatasources(section.value, section.path, into: &config.datasources)
             case "cluster.config": readCluster(section.value, section.path, into: &config.cluster)
             case "deployment.config": readDeployment(section.value, section.path, into: &config.deployment)
-            case "tandem": readTandem(section.value, section.path, into: &config.tandem)
+            case "tandem": readTandem(section.value, section.path, into: &config)
+            case "wso2.transport.http" where Self.hasDefaultListener(section.value):
+                readTransport(section.value, section.path, into: &config.api)
+            case "auth.configs":
+                reader.warn(section.path, "SI's users hold plain-text passwords; Tandem reads bcrypt hashes from tandem.api.auth.users (or TANDEM_ADMIN_USER/TANDEM_ADMIN_PASSWORD); ignored")
             default:
                 if let guess = Self.closest(to: section.key, in: Self.knownSections) {
                     reader.warn(section.path, "unknown section (did you mean \(guess)?); ignored")
@@ -63,6 +70,8 @@ struct ConfigLoader {
             }
         }
 
+        if let port = apiPort { config.api.port = port }
+        if let host = apiHost { config.api.host = host }
         if let ms = config.tandem.persistenceIntervalMs {
             config.persistence.intervalMs = ms
         } else if let minutes = intervalInMin {
@@ -369,32 +378,33 @@ struct ConfigLoader {
 
     // MARK: tandem
 
-    private mutating func readTandem(_ node: Node, _ path: String, into t: inout TandemSettings) {
+    private mutating func readTandem(_ node: Node, _ path: String, into config: inout DeploymentConfig) {
         for e in reader.entries(node, path) ?? [] {
             switch e.key {
-            case "appsDirectory": if let s = reader.nonEmptyString(e.value, e.path) { t.appsDirectory = s }
+            case "appsDirectory": if let s = reader.nonEmptyString(e.value, e.path) { config.tandem.appsDirectory = s }
+            case "api": readApi(e.value, e.path, into: &config.api)
             case "dataPlane":
                 for d in reader.entries(e.value, e.path) ?? [] {
                     switch d.key {
                     case "ioBackend":
                         let names = IOBackend.allCases.map(\.rawValue)
-                        if let s = reader.choice(d.value, d.path, names), let b = IOBackend(rawValue: s) { t.ioBackend = b }
+                        if let s = reader.choice(d.value, d.path, names), let b = IOBackend(rawValue: s) { config.tandem.ioBackend = b }
                     case "ingestRingCapacity":
                         guard let n = reader.positiveInt(d.value, d.path) else { break }
-                        if n >= 2, n & (n - 1) == 0 { t.ingestRingCapacity = n } else {
+                        if n >= 2, n & (n - 1) == 0 { config.tandem.ingestRingCapacity = n } else {
                             reader.problem(d.path, "expected a power of two (2, 4, … 1024, …), got \(n)")
                         }
                     case "batchSize":
-                        if let n = reader.int(d.value, d.path, in: 1...TandemSettings.maxBatchSize) { t.batchSize = n }
+                        if let n = reader.int(d.value, d.path, in: 1...TandemSettings.maxBatchSize) { config.tandem.batchSize = n }
                     case "maxFrameBytes":
-                        if let n = reader.int(d.value, d.path, in: 1024...(1 << 30)) { t.maxFrameBytes = n }
+                        if let n = reader.int(d.value, d.path, in: 1024...(1 << 30)) { config.tandem.maxFrameBytes = n }
                     default: unknownKey(d.path, d.key, known: ["ioBackend", "ingestRingCapacity", "batchSize", "maxFrameBytes"])
                     }
                 }
             case "persistence":
                 for p in reader.entries(e.value, e.path) ?? [] {
                     if p.key == "intervalInMs" {
-                        if let n = reader.positiveInt(p.value, p.path) { t.persistenceIntervalMs = n }
+                        if let n = reader.positiveInt(p.value, p.path) { config.tandem.persistenceIntervalMs = n }
                     } else {
                         unknownKey(p.path, p.key, known: ["intervalInMs"])
                     }
@@ -402,14 +412,105 @@ struct ConfigLoader {
             case "log":
                 for l in reader.entries(e.value, e.path) ?? [] {
                     if l.key == "level" {
-                        if let s = reader.choice(l.value, l.path, TandemSettings.logLevels) { t.logLevel = s }
+                        if let s = reader.choice(l.value, l.path, TandemSettings.logLevels) { config.tandem.logLevel = s }
                     } else {
                         unknownKey(l.path, l.key, known: ["level"])
                     }
                 }
-            default: unknownKey(e.path, e.key, known: ["appsDirectory", "dataPlane", "persistence", "log"])
+            default: unknownKey(e.path, e.key, known: ["appsDirectory", "dataPlane", "persistence", "log", "api"])
             }
         }
+    }
+
+    // MARK: tandem.api and SI's HTTP listener
+
+    /// Whether `wso2.transport.http` has a `listenerConfigurations` entry with `id: default` (SI's
+    /// HTTP listener, whose port Tandem's API takes); without one the section is ignored as a whole.
+    static func hasDefaultListener(_ node: Node) -> Bool {
+        guard let listeners = node.mapping?["listenerConfigurations"]?.sequence else { return false }
+        return listeners.contains { $0.mapping?["id"]?.string == "default" }
+    }
+
+    /// SI's default listener: its `host` and `port` (other listeners and transport properties are SI's).
+    private mutating func readTransport(_ node: Node, _ path: String, into api: inout ApiConfig) {
+        for e in reader.entries(node, path) ?? [] where e.key == "listenerConfigurations" {
+            for item in reader.items(e.value, e.path) ?? [] where item.value.mapping?["id"]?.string == "default" {
+                for l in reader.entries(item.value, item.path) ?? [] {
+                    switch l.key {
+                    case "host": if let h = reader.nonEmptyString(l.value, l.path) { api.host = h.trimmingWhitespace() }
+                    case "port": if let p = reader.int(l.value, l.path, in: 0...65535) { api.port = p }
+                    default: break  // keystores, scheme, …: SI's; Tandem's TLS is tandem.api.tls
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func readApi(_ node: Node, _ path: String, into api: inout ApiConfig) {
+        let known = ["enabled", "host", "port", "tls", "auth"]
+        for e in reader.entries(node, path) ?? [] {
+            switch e.key {
+            case "enabled": if let b = reader.bool(e.value, e.path) { api.enabled = b }
+            case "host": apiHost = reader.nonEmptyString(e.value, e.path)?.trimmingWhitespace()
+            case "port": apiPort = reader.int(e.value, e.path, in: 0...65535)
+            case "tls":
+                var certificate: String?, key: String?
+                for t in reader.entries(e.value, e.path) ?? [] {
+                    switch t.key {
+                    case "certificateFile": certificate = reader.nonEmptyString(t.value, t.path)
+                    case "keyFile": key = reader.nonEmptyString(t.value, t.path)
+                    default: unknownKey(t.path, t.key, known: ["certificateFile", "keyFile"])
+                    }
+                }
+                if (certificate == nil) != (key == nil) {
+                    reader.problem(e.path, "HTTPS needs both certificateFile and keyFile (PEM)")
+                }
+                api.certificateFile = certificate
+                api.keyFile = key
+            case "auth":
+                for a in reader.entries(e.value, e.path) ?? [] {
+                    switch a.key {
+                    case "enabled": if let b = reader.bool(a.value, a.path) { api.authEnabled = b }
+                    case "users": api.users = readUsers(a.value, a.path)
+                    default: unknownKey(a.path, a.key, known: ["enabled", "users"])
+                    }
+                }
+            default: unknownKey(e.path, e.key, known: known)
+            }
+        }
+    }
+
+    private mutating func readUsers(_ node: Node, _ path: String) -> [ApiConfig.User] {
+        var users: [ApiConfig.User] = []
+        for item in reader.items(node, path) ?? [] {
+            var name: String?, hash: String?
+            for u in reader.entries(item.value, item.path) ?? [] {
+                switch u.key {
+                case "username": name = reader.nonEmptyString(u.value, u.path)
+                case "passwordHash":
+                    guard let text = reader.nonEmptyString(u.value, u.path)?.trimmingWhitespace() else { break }
+                    if ApiConfig.isBcryptHash(text) {
+                        hash = text
+                    } else {
+                        reader.problem(u.path, "expected a bcrypt hash ($2b$…, 60 characters; make one with `tandem hash-password`), not a plain-text password")
+                    }
+                case "password":
+                    reader.problem(u.path, "plain-text passwords are not accepted: give passwordHash (make one with `tandem hash-password`)")
+                default: unknownKey(u.path, u.key, known: ["username", "passwordHash"])
+                }
+            }
+            if name == nil { reader.problem(YAMLReader.join(item.path, "username"), "missing") }
+            if let name, let hash {
+                if users.contains(where: { $0.username == name }) {
+                    reader.problem(YAMLReader.join(item.path, "username"), "user \"\(name)\" is defined twice")
+                } else {
+                    users.append(ApiConfig.User(username: name, passwordHash: hash))
+                }
+            } else if name != nil, !reader.problems.contains(where: { $0.path.hasPrefix(item.path) }) {
+                reader.problem(YAMLReader.join(item.path, "passwordHash"), "missing")
+            }
+        }
+        return users
     }
 
     // MARK: Across sections

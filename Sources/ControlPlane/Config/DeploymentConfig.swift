@@ -21,16 +21,20 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var deployment: DeploymentModeConfig
     /// `tandem`: Tandem's own tuning.
     public var tandem: TandemSettings
+    /// `tandem.api` (and SI's `wso2.transport.http` default listener): REST API, health, metrics.
+    public var api: ApiConfig
 
     public init(nodeId: String, persistence: PersistenceConfig = PersistenceConfig(),
                 datasources: [String: DatasourceConfig] = [:], cluster: ClusterConfig = ClusterConfig(),
-                deployment: DeploymentModeConfig = DeploymentModeConfig(), tandem: TandemSettings = TandemSettings()) {
+                deployment: DeploymentModeConfig = DeploymentModeConfig(), tandem: TandemSettings = TandemSettings(),
+                api: ApiConfig = ApiConfig()) {
         self.nodeId = nodeId
         self.persistence = persistence
         self.datasources = datasources
         self.cluster = cluster
         self.deployment = deployment
         self.tandem = tandem
+        self.api = api
     }
 
     /// What a node runs with when it has no configuration file: node id = host name, standalone,

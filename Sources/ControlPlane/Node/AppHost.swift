@@ -139,12 +139,20 @@ final class AppHost: @unchecked Sendable {
     private var syncFromSequence: Int64 = .max
     private var linkGeneration = -1
 
+    /// Events in and out, for the status page, statistics and metrics.
+    let counters: AppHostCounters
+
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false) throws(DeployError) {
         self.haAcks = haAcks
         self.app = app
         self.logger = logger
         runtime = AppRuntime(app: app)
         streamNames = app.streams.map(\.name)
+        let counters = AppHostCounters(app: app)
+        self.counters = counters
+        for stream in counters.outputStreams {
+            runtime.addOutputCallback(stream: stream) { counters.recordOut(stream: stream, events: $0.count) }
+        }
 
         for sink in app.sinks {
             switch sink.type {
@@ -218,6 +226,20 @@ final class AppHost: @unchecked Sendable {
         self.lastSequence = lastSequence
         lastSnapshotSequence = lastSequence
         committedSequence.store(Int(lastSequence), ordering: .relaxed)
+    }
+
+    /// Numbers the next input event after `sequence` (before `start`): an HA app replaced through the
+    /// REST API keeps counting where its previous version stopped, so the passive's queue stays in order.
+    func continueSequence(after sequence: Int64) {
+        precondition(thread == nil, "continueSequence before start")
+        lastSequence = sequence
+        lastSnapshotSequence = sequence
+        committedSequence.store(Int(sequence), ordering: .relaxed)
+    }
+
+    /// Batches waiting in each tcp sink's queue (any thread).
+    var sinkQueueDepths: [(stream: String, depth: Int)] {
+        tcpSinks.map { ($0.options.channel, $0.queueDepth) }
     }
 
     /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
@@ -465,6 +487,7 @@ final class AppHost: @unchecked Sendable {
                     }
                     if forwarded { Failpoint.pass("engine-mid-batch") }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    counters.recordIn(streamIndex: item.streamIndex, events: item.batch.count)
                     notePublisher(item.publisherId, item.publisherSeq)
                     if haAcks {
                         // The ack waits until the batch is durable in the cluster (see releaseAcks).

@@ -3,6 +3,7 @@ import DataPlane
 import Engine
 import Foundation
 import Logging
+import Metrics
 
 /// Runs a node of a two-node minimum HA cluster (`deployment.config type: ha`) on its own
 /// control-plane thread, which owns the MySQL connections, the ``ClusterCoordinator`` and the role.
@@ -24,7 +25,19 @@ import Logging
 /// passive in sync, queue depth).
 final class HAController: @unchecked Sendable {
     private let config: DeploymentConfig
-    private let apps: [SiddhiApp]
+    /// The apps (control thread): the folder's at start, then the cluster's (``ClusterAppStore``).
+    private let table: AppTable
+    private var apps: [SiddhiApp] { table.apps }
+    private let mailbox: ControlMailbox
+    private let board: NodeStatusBoard
+    private var backups = PendingBackups()
+    private var catalog: ClusterAppStore?
+    /// The last cluster app version this node applied.
+    private var catalogVersion: Int64 = 0
+    /// Monotonic ms of the last heartbeat the database took.
+    private var lastHeartbeatMs: Int?
+    /// Each app's share of the attached passive's queue (events), for hosts made later.
+    private var passiveShare = Int.max
     private let logger: Logger
     private let wake = DispatchSemaphore(value: 0)
     private let stopRequested = ManagedAtomic<Bool>(false)
@@ -33,7 +46,7 @@ final class HAController: @unchecked Sendable {
     private var thread: Thread?
 
     // Control-thread state.
-    private var hosts: [AppHost] = []
+    private var hosts: [AppHost] { table.hosts }
     private var server: EventSyncServer?
     private let queue: EventSyncQueue
     private let link: EventSyncClient
@@ -53,9 +66,11 @@ final class HAController: @unchecked Sendable {
     static let handoverSaveTimeoutMs = 10_000
     private let persister: PersistWorker
 
-    init(config: DeploymentConfig, apps: [SiddhiApp], logger: Logger) {
+    init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger) {
         self.config = config
-        self.apps = apps
+        self.table = table
+        self.mailbox = mailbox
+        self.board = board
         self.logger = logger
         queue = EventSyncQueue(capacityEvents: config.deployment.eventByteBufferQueueCapacity)
         link = EventSyncClient(nodeId: config.nodeId, stallLimitMs: HAController.stallLimitMs, logger: logger)
@@ -63,6 +78,7 @@ final class HAController: @unchecked Sendable {
     }
 
     func start() {
+        mailbox.attach(wake: { [wake] in wake.signal() })
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -75,6 +91,7 @@ final class HAController: @unchecked Sendable {
     /// Stops the node (graceful handover when active) and waits for the control thread.
     func stop() {
         guard thread != nil else { return }
+        mailbox.close(reason: "the node is stopping")
         stopRequested.store(true, ordering: .releasing)
         wake.signal()
         finished.wait()
@@ -94,10 +111,12 @@ final class HAController: @unchecked Sendable {
     // MARK: Main loop
 
     private func run() {
+        publish()
         guard let coordinator = connect() else { return }
         self.coordinator = coordinator
         persister.start()
         defer { persister.stop(timeoutMs: isActive ? HAController.handoverSaveTimeoutMs : 1_000) }
+        syncCatalog()
         becomePassive()
         var nextTickMs = 0
         var nextPersistMs = Int.max
@@ -108,6 +127,9 @@ final class HAController: @unchecked Sendable {
                 let wasActive = isActive
                 let tickStartMs = now
                 let role = coordinator.tick()
+                let tickEndMs = HAController.nowMs()
+                Metrics.Timer(label: "tandem_heartbeat_seconds").recordMilliseconds(tickEndMs - tickStartMs)
+                if coordinator.lastError == nil { lastHeartbeatMs = tickEndMs }
                 reportError(coordinator.lastError)
                 switch (wasActive, role) {
                 case (false, .active(let lease)):
@@ -121,6 +143,7 @@ final class HAController: @unchecked Sendable {
                     break
                 }
                 if coordinator.connectionBroken { reconnect() }
+                if coordinator.lastError == nil { syncCatalog() }
                 now = HAController.nowMs()
                 if isActive {
                     nextTickMs = tickStartMs + cluster.heartbeatIntervalMs
@@ -141,12 +164,17 @@ final class HAController: @unchecked Sendable {
                 saveSnapshots()
                 processResults()
             }
+            for job in mailbox.take() { serve(job) }
+            backups.expire()
+            publish()
             let untilMs = min(nextTickMs, isActive ? nextPersistMs : Int.max)
             let waitMs = max(1, untilMs - HAController.nowMs())
             _ = wake.wait(timeout: .now() + .milliseconds(min(waitMs, 1_000)))
         }
+        backups.failAll("the node is stopping")
         if isActive { handover() } else { stopPassive() }
         logRole("stopped", term: nil)
+        board.update { $0.role = "stopped" }
     }
 
     private var isActive: Bool {
@@ -176,6 +204,9 @@ final class HAController: @unchecked Sendable {
         let connection = try MySQLConnection(endpoint)
         let leaseStore = LeaseStore(connection: connection, groupId: cluster.groupId)
         try leaseStore.createTables()
+        let catalog = ClusterAppStore(connection: connection, groupId: cluster.groupId)
+        try catalog.createTable()
+        self.catalog = catalog
         let store: SnapshotStore
         switch config.persistence.store {
         case .file(let directory):
@@ -262,25 +293,38 @@ final class HAController: @unchecked Sendable {
 
     // MARK: Passive
 
-    private func newHosts() -> [AppHost] {
-        var made: [AppHost] = []
-        for app in apps {
+    /// A host of this HA node for `app` (not started).
+    private func makeHost(_ app: SiddhiApp) throws(DeployError) -> AppHost {
+        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true)
+        host.fence = fence
+        host.syncLink = link
+        host.onSnapshot = { [wake] in wake.signal() }
+        host.passiveShareEvents.store(passiveShare, ordering: .relaxed)
+        return host
+    }
+
+    /// Fresh hosts (not started) for every app.
+    private func buildHosts() {
+        for name in table.names {
+            guard let slot = table[name] else { continue }
             do {
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true)
-                host.fence = fence
-                host.syncLink = link
-                host.onSnapshot = { [wake] in wake.signal() }
-                made.append(host)
+                slot.host = try makeHost(slot.app)
+                slot.error = nil
             } catch {
+                slot.host = nil
+                slot.error = error.message
                 logger.error("app not deployed: \(error)")
             }
         }
-        return made
+    }
+
+    private func dropHosts() {
+        for name in table.names { table[name]?.host = nil }
     }
 
     private func becomePassive(extra: String = "") {
         fence.untilMs.store(0, ordering: .releasing)
-        hosts = newHosts()
+        buildHosts()
         queue.connectionStarted(clear: true)
         startServer()
         logRole("passive", term: nil, extra: extra)
@@ -309,7 +353,7 @@ final class HAController: @unchecked Sendable {
         server?.stop()
         server = nil
         for host in hosts { host.stop() }
-        hosts.removeAll()
+        dropHosts()
     }
 
     // MARK: Failover
@@ -378,6 +422,7 @@ final class HAController: @unchecked Sendable {
         for host in hosts { host.stop() }
         link.detach(reason: "this node is no longer active")
         persister.cancelPending()
+        backups.failAll("node '\(config.nodeId)' is no longer the active node")
         becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)")
     }
 
@@ -409,8 +454,8 @@ final class HAController: @unchecked Sendable {
         do {
             try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2))
             // Each app's share of the passive's queue, with a quarter left for frames in flight.
-            let share = max(1, capacity * 3 / (4 * max(1, hosts.count)))
-            for host in hosts { host.passiveShareEvents.store(share, ordering: .relaxed) }
+            passiveQueueCapacity = capacity
+            applyShares()
             attachedAtNs = DispatchTime.now().uptimeNanoseconds
             awaitingCheckpoint = Set(hosts.map(\.app.name))
             // The passive joined: checkpoint at once so it is in sync.
@@ -452,12 +497,14 @@ final class HAController: @unchecked Sendable {
     private func processResults() -> Int {
         var saved = 0
         for result in persister.takeResults() {
+            backups.settle(result)
             guard let revision = result.revision else {
                 logger.error("ha: \(result.error ?? "snapshot not saved")")
                 continue
             }
             saved += 1
             lastRevision = revision
+            if table[result.app] != nil { SnapshotReporting.record(result, board: board) }  // not for an undeployed app's last one
             if let host = hosts.first(where: { $0.app.name == result.app }) {
                 host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
             }
@@ -487,8 +534,236 @@ final class HAController: @unchecked Sendable {
         link.released()
         coordinator?.release()
         fence.untilMs.store(0, ordering: .releasing)
-        hosts.removeAll()
+        dropHosts()
         logger.notice("ha: handed over in \(HAController.nowMs() - startMs) ms (\(saved) apps checkpointed, lease released)")
+    }
+
+    // MARK: Apps from the cluster, REST requests
+
+    /// The attached passive's queue capacity (events), when one is attached.
+    private var passiveQueueCapacity: Int?
+
+    /// Each app's share of the passive's queue, with a quarter left for frames in flight.
+    private func applyShares() {
+        guard let capacity = passiveQueueCapacity else { return }
+        passiveShare = max(1, capacity * 3 / (4 * max(1, hosts.count)))
+        for host in hosts { host.passiveShareEvents.store(passiveShare, ordering: .relaxed) }
+    }
+
+    /// Applies the apps deployed, replaced or removed through the REST API of the active (this node
+    /// before a restart, or the other one), as recorded in the cluster database.
+    private func syncCatalog() {
+        guard let catalog else { return }
+        let changes: [ClusterAppChange]
+        do {
+            changes = try catalog.changes(after: catalogVersion)
+        } catch {
+            logger.warning("ha: cannot read the cluster's apps: \(error)")
+            return
+        }
+        for change in changes {
+            catalogVersion = max(catalogVersion, change.version)
+            apply(change)
+        }
+    }
+
+    private func apply(_ change: ClusterAppChange) {
+        let existing = table[change.name]
+        guard let source = change.source else {
+            guard let slot = existing else { return }
+            slot.host?.stop()
+            table.remove(change.name)
+            if let path = slot.path { table.removeFile(path) }
+            _ = queue.take(app: change.name)  // its queued events have no app any more
+            logger.notice("ha: app '\(change.name)' removed (cluster version \(change.version))")
+            return
+        }
+        if existing?.source == source { return }
+        let fileName = existing?.path ?? "\(change.name).siddhi"
+        let app: SiddhiApp
+        do {
+            app = try SiddhiApp.compile(source: source, fileName: fileName)
+        } catch {
+            logger.error("ha: app '\(change.name)' of cluster version \(change.version) does not compile here:\n\(error.description)")
+            return
+        }
+        if isActive {
+            // Only an active writes the table; another active's change (a split brain healed) is run as told.
+            if case .failure(let failure) = table.deploy(app, source: source, mode: .createOrUpdate, with: launcher) {
+                logger.error("ha: app '\(app.name)' of cluster version \(change.version) not deployed: \(failure.message)")
+            }
+            return
+        }
+        existing?.host?.stop()
+        let slot = AppTable.Slot(app: app, source: source, path: existing?.path, host: nil)
+        do {
+            slot.host = try makeHost(app)
+        } catch {
+            slot.error = error.message
+            logger.error("ha: app '\(app.name)' cannot be prepared: \(error)")
+        }
+        table.insert(slot)
+        table.writeFile(slot)
+        logger.notice("ha: app '\(app.name)' \(existing == nil ? "added" : "updated") from the cluster (version \(change.version))")
+    }
+
+    /// How the active builds and starts hosts for REST deploys and restores.
+    private var launcher: AppTable.Launcher {
+        AppTable.Launcher(
+            make: { [self] (app: SiddhiApp) throws(DeployError) -> AppHost in try makeHost(app) },
+            launch: { (host: AppHost) throws(DeployError) in
+                host.startEngine()
+                do throws(DeployError) {
+                    try host.openPorts()
+                } catch {
+                    host.stop()
+                    throw error
+                }
+            },
+            latestState: { [self] name in
+                guard let latest = try? store?.latest(appName: name) else { return nil }
+                return PendingSnapshot(bytes: latest.1, lastSequence: latest.0.lastSequence, epochMs: latest.0.epochMs)
+            })
+    }
+
+    /// 503 naming the active, for requests that only the active serves.
+    private var notActive: ApiFailure {
+        let leader = coordinator?.observedLeader?.lease.nodeId
+        return ApiFailure(status: 503, message: "node '\(config.nodeId)' is the passive node; send app requests to the active node"
+                          + (leader.map { " '\($0)'" } ?? " (none is active right now)"), activeNode: leader)
+    }
+
+    /// Writes an app change to the cluster table, fenced by this node's lease.
+    private func record(_ name: String, source: String?) -> ApiFailure? {
+        guard let catalog, case .active(let lease) = coordinator?.role, let fenceStore else { return notActive }
+        do {
+            guard let version = try catalog.put(name: name, source: source, nodeId: config.nodeId, fence: fenceStore.fenceCondition(lease)) else {
+                return notActive
+            }
+            catalogVersion = max(catalogVersion, version)
+            return nil
+        } catch {
+            return ApiFailure(status: 503, message: "cluster database: \(error); nothing changed")
+        }
+    }
+
+    private func serve(_ job: ControlMailbox.Job) {
+        guard isActive else {
+            job.reply.send(.failure(notActive))
+            return
+        }
+        switch job.command {
+        case .deploy(let app, let source, let mode):
+            let previous = table[app.name]
+            if previous != nil && mode == .create {
+                job.reply.send(.failure(ApiFailure(status: 409, message: "a Siddhi app named '\(app.name)' is already deployed (PUT /siddhi-apps replaces it)")))
+                return
+            }
+            do {
+                _ = try makeHost(app)  // sources and sinks check out before the cluster hears of it
+            } catch {
+                job.reply.send(.failure(ApiFailure(status: 400, message: error.message, details: [error.message])))
+                return
+            }
+            if let failure = record(app.name, source: source) {
+                job.reply.send(.failure(failure))
+                return
+            }
+            let result = table.deploy(app, source: source, mode: mode, with: launcher)
+            if case .failure = result {
+                _ = record(app.name, source: previous?.source)  // the cluster keeps what runs
+            } else if let host = table[app.name]?.host {
+                applyShares()
+                if link.isAttached && attachedAtNs != 0 { awaitingCheckpoint.insert(app.name) }
+                host.requestSnapshot()  // durable at once, so the passive can rebuild it
+            }
+            job.reply.send(result)
+        case .list:
+            job.reply.send(.success(.apps(summaries())))
+        case .statistics:
+            job.reply.send(.success(.statistics(summaries())))
+        case .source(let name):
+            job.reply.send(table[name].map { .success(.source($0.source)) } ?? .failure(.notFound(name)))
+        case .undeploy(let name):
+            guard table[name] != nil else {
+                job.reply.send(.failure(.notFound(name)))
+                return
+            }
+            if let failure = record(name, source: nil) {
+                job.reply.send(.failure(failure))
+                return
+            }
+            awaitingCheckpoint.remove(name)
+            job.reply.send(table.undeploy(name) { host in
+                if config.persistence.enabled { submit(host: host, host.snapshotStopped()) }
+            })
+            applyShares()
+        case .backup(let name):
+            guard let host = table[name]?.host else {
+                job.reply.send(.failure(.notFound(name)))
+                return
+            }
+            backups.add(app: name, reply: job.reply)
+            host.requestSnapshot()
+        case .restore(let name, let revision):
+            guard let store else {
+                job.reply.send(.failure(ApiFailure(status: 503, message: "the snapshot store is not open")))
+                return
+            }
+            let result = table.restore(name, revision: revision, store: store, continueSequence: true, with: launcher)
+            // The restored state becomes the cluster's at once (the passive rebuilds from it).
+            table[name]?.host?.requestSnapshot()
+            job.reply.send(result)
+        case .deleteRevisions(let name):
+            guard table[name] != nil else {
+                job.reply.send(.failure(.notFound(name)))
+                return
+            }
+            do {
+                guard let store else { throw SnapshotStoreError(message: "the snapshot store is not open") }
+                try store.clear(appName: name)
+                job.reply.send(.success(.done("revisions of Siddhi app '\(name)' deleted")))
+            } catch {
+                job.reply.send(.failure(ApiFailure(status: 503, message: "snapshot store: \(error)")))
+            }
+        }
+    }
+
+    private func summaries() -> [AppSummary] {
+        table.summaries { slot in
+            guard isActive else { return "passive" }
+            return slot.host?.allPortsOpen == true ? "active" : "inactive"
+        }
+    }
+
+    /// Publishes this node's state for /health, /status, /metrics.
+    private func publish() {
+        let role = coordinator == nil ? "starting" : (isActive ? "active" : "passive")
+        var term: Int64?
+        if case .active(let lease) = coordinator?.role { term = lease.term } else { term = coordinator?.observedLeader?.lease.term }
+        var peer: NodeStatus.Peer?
+        if let (id, properties) = coordinator?.otherMembers.sorted(by: { $0.key < $1.key }).first {
+            let map = properties.data(using: .utf8).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+            let address = (map["eventSyncHost"] as? String).map { "\($0):\(map["eventSyncPort"] as? Int ?? 0)" }
+            peer = NodeStatus.Peer(nodeId: id, role: map["role"] as? String ?? "unknown", address: address, inSync: map["inSync"] as? Bool)
+        }
+        let apps = summaries()
+        let inSync = isActive ? passiveInSync : queueInSync
+        let leader = isActive ? config.nodeId : coordinator?.observedLeader?.lease.nodeId
+        let error = coordinator == nil ? "not connected yet" : coordinator?.lastError.map { "\($0)" }
+        board.update { status in
+            status.role = role
+            status.term = term
+            status.inSync = inSync
+            status.activeNode = leader
+            status.dbReachable = error == nil
+            status.dbError = error
+            status.lastHeartbeatMonoMs = lastHeartbeatMs
+            status.heartbeatLimitMs = leaseDurationMs
+            status.peer = peer
+            status.apps = apps
+        }
+        board.hosts = table.hosts
     }
 
     // MARK: Status

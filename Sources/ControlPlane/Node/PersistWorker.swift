@@ -24,6 +24,8 @@ final class PersistWorker: @unchecked Sendable {
         var snapshot: PendingSnapshot
         /// Whether the control message reached the passive.
         var announced: Bool
+        /// How long the store took to write it.
+        var saveDurationNs: UInt64 = 0
     }
 
     private let config: DeploymentConfig
@@ -127,6 +129,8 @@ final class PersistWorker: @unchecked Sendable {
                 if store == nil { store = try openStore() }
                 if let db = store as? DatabaseSnapshotStore { db.leaseFence = job.fence }
                 Failpoint.pass("persist-before-save")
+                let saveStartNs = DispatchTime.now().uptimeNanoseconds
+                defer { result.saveDurationNs = DispatchTime.now().uptimeNanoseconds - saveStartNs }
                 let revision = try store!.save(appName: app, epochMs: job.snapshot.epochMs, lastSequence: job.snapshot.lastSequence,
                                                snapshot: job.snapshot.bytes, revisionsToKeep: config.persistence.revisionsToKeep)
                 result.revision = revision

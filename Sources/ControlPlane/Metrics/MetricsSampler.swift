@@ -1,0 +1,89 @@
+import CShims
+import Foundation
+import Prometheus
+
+/// What `/metrics` reads at each scrape instead of counting on the hot path: ring occupancy, sink
+/// queues, source backpressure, role and term, io backend, jemalloc. Series of apps that are gone
+/// are removed. One sampler per node; scrapes are serialised by its lock.
+final class MetricsSampler: @unchecked Sendable {
+    private let registry = TandemMetrics.registry
+    private let lock = NSLock()
+    /// Gauges set at the last scrape, by name and labels (the others are unregistered).
+    private var gauges: [String: Gauge] = [:]
+    private var counters: [String: Counter] = [:]
+    /// Backpressure ns already added to the counter, per listener stats object.
+    private var backpressureSeen: [ObjectIdentifier: Int] = [:]
+    static let roles = ["standalone", "active", "passive", "starting", "stopped"]
+
+    static let help: [String: String] = [
+        "tandem_role": "1 for the node's current role, 0 for the others",
+        "tandem_term": "HA lease term of the active (0 standalone)",
+        "tandem_io_backend": "1 for the io backend in use",
+        "tandem_in_sync": "HA: 1 when the passive holds every event since the last checkpoint",
+        "tandem_heartbeat_age_seconds": "HA: age of the last heartbeat the cluster database took",
+        "tandem_jemalloc_allocated_bytes": "jemalloc stats.allocated",
+        "tandem_jemalloc_resident_bytes": "jemalloc stats.resident",
+        "tandem_ingest_ring_batches": "batches waiting between a tcp source and its engine",
+        "tandem_ingest_ring_capacity_batches": "capacity of that ring",
+        "tandem_sink_queue_batches": "batches waiting in a tcp sink's queue",
+        "tandem_source_backpressure_seconds_total": "time a tcp source stopped reading because its engine ring was full",
+    ]
+
+    static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? "")
+    }
+
+    /// The Prometheus text: the recorded metrics plus a fresh sample.
+    func render(board: NodeStatusBoard) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        sample(board: board)
+        return registry.emitToString()
+    }
+
+    private func sample(board: NodeStatusBoard) {
+        let status = board.current
+        var seen: Set<String> = []
+        func gauge(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
+            let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+            seen.insert(key)
+            let g = gauges[key] ?? registry.makeGauge(descriptor: MetricsSampler.descriptor(name), labels: labels)
+            gauges[key] = g
+            g.set(value)
+        }
+        for role in MetricsSampler.roles { gauge("tandem_role", [("role", role)], status.role == role ? 1 : 0) }
+        gauge("tandem_term", [], Double(status.term ?? 0))
+        gauge("tandem_io_backend", [("backend", status.ioBackend)], 1)
+        if let inSync = status.inSync { gauge("tandem_in_sync", [], inSync ? 1 : 0) }
+        if let ms = status.lastHeartbeatMonoMs { gauge("tandem_heartbeat_age_seconds", [], Double(ActiveFence.nowMs() - ms) / 1000) }
+        var value = 0
+        if tandem_jemalloc_stat("stats.allocated", &value) == 0 { gauge("tandem_jemalloc_allocated_bytes", [], Double(value)) }
+        if tandem_jemalloc_stat("stats.resident", &value) == 0 { gauge("tandem_jemalloc_resident_bytes", [], Double(value)) }
+        var live: Set<ObjectIdentifier> = []
+        for host in board.hosts {
+            let app = host.app.name
+            for listener in host.listeners {
+                let labels = [("app", app), ("port", String(listener.options.port))]
+                gauge("tandem_ingest_ring_batches", labels, Double(listener.ring.count))
+                gauge("tandem_ingest_ring_capacity_batches", labels, Double(listener.ring.capacity))
+                let id = ObjectIdentifier(listener.stats)
+                live.insert(id)
+                let total = listener.stats.backpressureNs.load(ordering: .relaxed)
+                let delta = total - (backpressureSeen[id] ?? 0)
+                backpressureSeen[id] = total
+                let key = "tandem_source_backpressure_seconds_total|" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: "|")
+                let counter = counters[key] ?? registry.makeCounter(descriptor: MetricsSampler.descriptor("tandem_source_backpressure_seconds_total"), labels: labels)
+                counters[key] = counter
+                if delta > 0 { counter.increment(by: Double(delta) / 1e9) }
+            }
+            for (stream, depth) in host.sinkQueueDepths {
+                gauge("tandem_sink_queue_batches", [("app", app), ("stream", stream)], Double(depth))
+            }
+        }
+        backpressureSeen = backpressureSeen.filter { live.contains($0.key) }
+        for (key, g) in gauges where !seen.contains(key) {
+            registry.unregisterGauge(g)
+            gauges[key] = nil
+        }
+    }
+}
