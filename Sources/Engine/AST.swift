@@ -192,6 +192,15 @@ struct AppNode {
     var triggers: [TriggerNode] = []
     var queries: [QueryNode] = []
     var partitions: [PartitionNode] = []
+    var windows: [WindowDefinitionNode] = []
+}
+
+/// `define window W (attributes) length(10) [output all|current|expired events]`.
+struct WindowDefinitionNode {
+    var definition: StreamDefinitionNode
+    /// A `.window` handler.
+    var window: StreamHandlerNode
+    var outputEventType: OutputEventType
 }
 
 /// `output [all|first|last] every N events` (time-based and snapshot rates are parsed to report them).

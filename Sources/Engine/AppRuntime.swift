@@ -96,7 +96,8 @@ public final class AppRuntime: @unchecked Sendable {
     public var queryOutputStreams: [String] {
         var seen = Set<String>()
         return app.queries.filter { $0.table == nil }.map(\.output.name)
-            .filter { !$0.hasPrefix("#") && seen.insert($0).inserted }  // inner streams stay inside their partition
+            // Inner streams stay inside their partition; a named window's input is not an output.
+            .filter { !$0.hasPrefix("#") && !app.windowNames.contains($0) && seen.insert($0).inserted }
     }
 
     /// Calls `callback` on the engine thread with every batch that enters `stream` (sent by a source

@@ -48,6 +48,7 @@ struct Compiler {
         }
 
         for definition in ast.tables { defineTable(definition) }
+        let ast = compileWindows(ast)
         var triggers: [TriggerSpec] = []
         for trigger in ast.triggers {
             if schemas[trigger.name] != nil || tables[trigger.name] != nil {
@@ -115,7 +116,59 @@ struct Compiler {
         return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
                          streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
                          queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] }, triggers: triggers,
-                         partitions: partitions)
+                         partitions: partitions, windowNames: Set(ast.windows.map(\.definition.name)))
+    }
+
+    /// Named windows (`define window W (…) length(3)`): W is a stream the filling queries insert into,
+    /// and each query reading W gets W's window as its own first handler. A window holds only what was
+    /// inserted into W, so every reader's copy holds the same events as the one window Siddhi keeps and
+    /// emits the same current and expired events to the reader.
+    private mutating func compileWindows(_ ast: AppNode) -> AppNode {
+        var ast = ast
+        var windows: [String: WindowDefinitionNode] = [:]
+        for window in ast.windows {
+            if tables[window.definition.name] != nil {
+                diagnostics.error(window.definition.position, "'\(window.definition.name)' is already defined")
+                continue
+            }
+            guard let schema = defineStream(window.definition) else { continue }
+            guard case .window(let namespace, let name, let arguments, let position) = window.window else { continue }
+            if namespace?.lowercased() != "window" {
+                diagnostics.error(position, "unknown window type '\(namespace ?? ""):\(name)'")
+                continue
+            }
+            guard windowSpec(name, arguments, position, input: schema) != nil else { continue }
+            if window.outputEventType == .expired {
+                diagnostics.error(window.definition.position, "'output expired events' on a named window is not supported yet")
+                continue
+            }
+            windows[window.definition.name] = window
+        }
+        func reader(_ handlers: [StreamHandlerNode], _ window: WindowDefinitionNode, at position: SourcePosition) -> [StreamHandlerNode] {
+            // `output current events`: readers see arrivals only, as from a stream.
+            guard window.outputEventType == .all else { return handlers }
+            for handler in handlers {
+                switch handler {
+                case .window(_, _, _, let p):
+                    diagnostics.error(p, "a query reading named window '\(window.definition.name)' cannot add a window of its own")
+                case .filter(let e):
+                    diagnostics.error(e.position, "a filter on named window '\(window.definition.name)' is not supported yet; filter what goes into it")
+                }
+            }
+            return [window.window]
+        }
+        for k in ast.queries.indices {
+            var query = ast.queries[k]
+            if var join = query.join {
+                if let w = windows[join.left.stream] { join.left.handlers = reader(join.left.handlers, w, at: join.left.position) }
+                if let w = windows[join.right.stream] { join.right.handlers = reader(join.right.handlers, w, at: join.right.position) }
+                query.join = join
+            } else if query.pattern == nil, let w = windows[query.inputStream] {
+                query.handlers = reader(query.handlers, w, at: query.inputPosition)
+            }
+            ast.queries[k] = query
+        }
+        return ast
     }
 
     /// Checks each partition's keys and marks its queries; a query in a partition may read only

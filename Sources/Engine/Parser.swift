@@ -223,7 +223,42 @@ struct Parser {
             }
             if !atEnd { try expectSymbol(";") }
             app.triggers.append(TriggerNode(name: name, when: when, position: position))
-        case "window", "aggregation", "function":
+        case "window":
+            let (name, position) = try identifier("a window name")
+            try expectSymbol("(")
+            var attributes: [AttributeNode] = []
+            repeat {
+                let (attribute, attributePosition) = try identifier("an attribute name")
+                let (typeName, typePosition) = try identifier("an attribute type")
+                attributes.append(AttributeNode(name: attribute, typeName: typeName, position: attributePosition, typePosition: typePosition))
+            } while acceptSymbol(",")
+            try expectSymbol(")")
+            let windowPosition = current.position
+            var (windowName, _) = try identifier("the window's type, such as length(10) or time(1 sec)")
+            var namespace: String? = "window"
+            if acceptSymbol(":") || acceptSymbol(".") {
+                namespace = windowName
+                (windowName, _) = try identifier("a window type")
+            }
+            try expectSymbol("(")
+            var arguments: [Expression] = []
+            if !current.isSymbol(")") {
+                repeat { arguments.append(try parseExpression()) } while acceptSymbol(",")
+            }
+            try expectSymbol(")")
+            var eventType = OutputEventType.all
+            if acceptKeyword("output") {
+                if acceptKeyword("current") { eventType = .current } else if acceptKeyword("expired") { eventType = .expired } else {
+                    try expectKeyword("all")
+                }
+                try expectKeyword("events")
+            }
+            if !atEnd { try expectSymbol(";") }
+            let node = StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position)
+            app.windows.append(WindowDefinitionNode(definition: node,
+                                                    window: .window(namespace: namespace, name: windowName, arguments: arguments, windowPosition),
+                                                    outputEventType: eventType))
+        case "aggregation", "function":
             throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
         default:
             throw fail("unknown definition \(describe(kindToken))", at: kindPosition)

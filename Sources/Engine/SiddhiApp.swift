@@ -44,11 +44,14 @@ public final class SiddhiApp: Sendable {
     let triggers: [TriggerSpec]
     /// Partitions (`partition with … begin … end`); their queries carry the partition's index.
     let partitions: [PartitionSpec]
+    /// Named windows (`define window`): streams their filling queries insert into; not outputs.
+    public let windowNames: Set<String>
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
          sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = [],
-         triggers: [TriggerSpec] = [], partitions: [PartitionSpec] = []) {
+         triggers: [TriggerSpec] = [], partitions: [PartitionSpec] = [], windowNames: Set<String> = []) {
         self.partitions = partitions
+        self.windowNames = windowNames
         self.tables = tables
         self.triggers = triggers
         self.name = name

@@ -53,7 +53,8 @@ import Testing
     /// last row was deleted (its expected output has that bug); Tandem keeps the row.
     static let implementedAreas = ["01-", "02-", "03-", "04-", "05-", "08-", "09-table-index", "09-table-primary-key",
                                    "09-table-update-or-insert-set", "11-trigger-", "13-", "06-pattern-every-whole",
-                                   "06-pattern-three-steps", "07-seq-multistream", "07-seq-strict-once", "10-"]
+                                   "06-pattern-three-steps", "07-seq-multistream", "07-seq-strict-once", "10-",
+                                   "11-namedwindow-time"]
 
     static func cases(prefixes: [String]) -> [String] {
         let all = (try? FileManager.default.contentsOfDirectory(atPath: casesDirectory.path)) ?? []
