@@ -118,7 +118,7 @@ final class AppHost: @unchecked Sendable {
     private let discarding = ManagedAtomic<Bool>(false)
     private var streamNames: [String] = []
     private var scratch: [UInt8] = []
-    /// Indices of the listeners started.
+    /// Indices of the sources open.
     private var portsOpen: Set<Int> = []
     /// Whether every source port is open.
     var allPortsOpen: Bool { portsOpen.count == sources.count }
