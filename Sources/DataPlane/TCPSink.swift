@@ -8,14 +8,8 @@ import Logging
 
 /// Settings of a `TCPSink`.
 public struct TCPSinkOptions: Sendable {
-    /// What `write` does when the queue is full (the receiver is slower than the engine, or away).
-    public enum FullPolicy: Sendable, Equatable {
-        /// Wait for room up to `timeoutMs`, then drop the batch (counted). Backpressure onto the
-        /// engine, bounded so a dead receiver cannot stall ingest for ever.
-        case block(timeoutMs: Int)
-        /// Drop the batch at once (counted): the engine never waits.
-        case dropNewest
-    }
+    /// What `write` does when the queue is full (shared by every sink with a queue).
+    public typealias FullPolicy = SinkFullPolicy
 
     public var host: String
     public var port: Int

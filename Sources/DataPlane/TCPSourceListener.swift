@@ -30,6 +30,8 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// Used batches coming back from the engine for reuse; nil when the engine keeps them.
     public let returns: SPSCRing<EventBatch>?
     public let stats = TCPSourceStats()
+    /// `tandem_source_events_total` and the backpressure counters (see `SourceMetrics`).
+    let metrics: SourceMetrics
     /// The backend actually running (after fallback); valid after `start()`.
     public private(set) var backend: IOBackend = .auto
     /// The bound port (differs from `options.port` when that was 0); valid after `start()`.
@@ -89,6 +91,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         self.returns = returns
         self.logger = logger
         pool = BatchPool(returns: returns)
+        metrics = SourceMetrics(kind: "tcp", dimensions: options.metricDimensions + [("port", String(options.port))])
         // Fail fast on bad channel/limit settings (the decoder checks them again per connection).
         _ = FrameDecoder(channels: options.channels, batchSize: options.batchSize, maxFrameBytes: options.maxFrameBytes,
                          maxStringBytes: options.maxStringBytes)
@@ -306,9 +309,14 @@ public final class TCPSourceListener: @unchecked Sendable {
         let item = IngestBatch(streamIndex: channel.streamIndex, batch: batch, ackTicket: ticketsPushed + 1,
                                publisherId: handed?.publisherId ?? 0, publisherSeq: handed?.batchSeq ?? 0)
         if !ring.tryPush(item) {
-            stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
+            // Backpressure: no socket is read until the engine makes room (counted, and timed).
             let waitStartNs = DispatchTime.now().uptimeNanoseconds
-            defer { stats.backpressureNs.wrappingIncrement(by: Int(DispatchTime.now().uptimeNanoseconds - waitStartNs), ordering: .relaxed) }
+            defer {
+                let waitedNs = DispatchTime.now().uptimeNanoseconds - waitStartNs
+                stats.ringFullWaits.wrappingIncrement(ordering: .relaxed)
+                stats.ringFullWaitNs.wrappingIncrement(by: Int(waitedNs), ordering: .relaxed)
+                metrics.recordBackpressure(waitedNs: waitedNs)
+            }
             var backoff = Backoff()
             while !ring.tryPush(item) {
                 doorbell.ring()  // the consumer may be parked on a stale view
@@ -328,6 +336,7 @@ public final class TCPSourceListener: @unchecked Sendable {
         }
         ticketsPushed += 1
         stats.eventsDecoded.wrappingIncrement(by: batch.count, ordering: .relaxed)
+        metrics.events.increment(by: batch.count)
         stats.batchesPublished.wrappingIncrement(ordering: .relaxed)
         doorbell.ring()
     }

@@ -19,6 +19,8 @@ public struct TCPSourceOptions: Sendable {
     public var stopDrainTimeoutMs: Int = 5000
     /// When acks (Tandem acknowledged framing) may go out.
     public var ackRelease: AckRelease = .onRingAccept
+    /// Extra metric labels (the node adds `app`).
+    public var metricDimensions: [(String, String)] = []
 
     /// When a listener acknowledges batches to their publishers.
     public enum AckRelease: Sendable, Equatable {
@@ -49,8 +51,10 @@ public final class TCPSourceStats: Sendable {
     public let batchesPublished = ManagedAtomic<Int>(0)
     /// Times the reactor found the engine ring full and stopped reading (backpressure).
     public let ringFullWaits = ManagedAtomic<Int>(0)
-    /// Nanoseconds the reactor spent waiting for room in the engine ring (not reading any socket).
-    public let backpressureNs = ManagedAtomic<Int>(0)
+    /// Nanoseconds the reactor spent not reading because the engine ring was full.
+    public let ringFullWaitNs = ManagedAtomic<Int>(0)
+    /// The same wait, under the name the REST metrics read.
+    public var backpressureNs: ManagedAtomic<Int> { ringFullWaitNs }
     /// Acknowledgements written to publishers (Tandem acknowledged framing; cumulative, so at most one
     /// per receive).
     public let acksSent = ManagedAtomic<Int>(0)

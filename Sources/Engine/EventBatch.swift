@@ -83,6 +83,19 @@ public struct EventBatch: Sendable {
         }
     }
 
+    /// The same events as a batch of `schema`, whose attribute types must be these (e.g. the stream of
+    /// another app fed by an in-memory topic). Storage is shared (copy-on-write), not copied.
+    public func rebound(to schema: StreamSchema) -> EventBatch {
+        precondition(schema.attributes.map(\.type) == self.schema.attributes.map(\.type), "rebinding to another shape")
+        var out = EventBatch(schema: schema)
+        out.count = count
+        out.timestamps = timestamps
+        out.columns = columns
+        out.nulls = nulls
+        out.stringBytes = stringBytes
+        return out
+    }
+
     /// Appends one event with every attribute zero/non-null; returns its row. Set values with the
     /// `set…` methods afterwards.
     @discardableResult

@@ -52,6 +52,8 @@ struct PerfIngestCommand: ParsableCommand {
         var acked: Bool
         var eventsPerFrame: Int
         var backend: IOBackend
+        /// Posted as JSON arrays of `eventsPerFrame` events to an HTTP source (`PerfIngestHTTP`).
+        var http = false
     }
 
     static let scenarios: [Scenario] = [
@@ -64,6 +66,7 @@ struct PerfIngestCommand: ParsableCommand {
         Scenario(name: "tcp-batch1000-epoll", acked: false, eventsPerFrame: 1000, backend: .epoll),
         Scenario(name: "tcp-batch1-epoll", acked: false, eventsPerFrame: 1, backend: .epoll),
         Scenario(name: "ack-batch1000-epoll", acked: true, eventsPerFrame: 1000, backend: .epoll),
+        Scenario(name: "http-batch100", acked: false, eventsPerFrame: 100, backend: .auto, http: true),
     ]
 
     static let appSource = """
@@ -92,7 +95,7 @@ struct PerfIngestCommand: ParsableCommand {
         var results: [[String: Any]] = []
         for s in PerfIngestCommand.scenarios where scenario.isEmpty || scenario.contains(s.name) {
             var attempts: [[String: Any]] = []
-            for _ in 0..<runs { attempts.append(try runScenario(s, app: app)) }
+            for _ in 0..<runs { attempts.append(try s.http ? runHTTPScenario(s, app: app) : runScenario(s, app: app)) }
             attempts.sort { ($0["eventsPerSecond"] as! Int) < ($1["eventsPerSecond"] as! Int) }
             var r = attempts[attempts.count / 2]
             r["runsEventsPerSecond"] = attempts.map { $0["eventsPerSecond"] as! Int }
@@ -255,7 +258,7 @@ private final class OutputCounter: @unchecked Sendable {
 }
 
 /// The engine thread of a node's `AppHost`, reduced to what ingest needs: pop, run, hand back.
-private final class EngineLoop: @unchecked Sendable {
+final class EngineLoop: @unchecked Sendable {
     let runtime: AppRuntime
     let ring: SPSCRing<IngestBatch>
     let returns: SPSCRing<EventBatch>
@@ -459,7 +462,7 @@ private final class Generator: @unchecked Sendable {
 }
 
 /// CPU time per thread role, from /proc/self/task/*/stat (utime + stime in clock ticks).
-private enum ThreadCPU {
+enum ThreadCPU {
     /// Clock ticks by thread id, with the thread's name.
     static func sample() -> [Int: (name: String, ticks: Int)] {
         var out: [Int: (String, Int)] = [:]

@@ -1,3 +1,4 @@
+import DataPlane
 import CShims
 import Foundation
 import Prometheus
@@ -62,10 +63,11 @@ final class MetricsSampler: @unchecked Sendable {
         var live: Set<ObjectIdentifier> = []
         for host in board.hosts {
             let app = host.app.name
-            for listener in host.listeners {
-                let labels = [("app", app), ("port", String(listener.options.port))]
-                gauge("tandem_ingest_ring_batches", labels, Double(listener.ring.count))
-                gauge("tandem_ingest_ring_capacity_batches", labels, Double(listener.ring.capacity))
+            for source in host.sources {
+                let labels = [("app", app), ("source", source.label)]
+                gauge("tandem_ingest_ring_batches", labels, Double(source.ring.count))
+                gauge("tandem_ingest_ring_capacity_batches", labels, Double(source.ring.capacity))
+                guard let listener = source as? TCPSourceListener else { continue }
                 let id = ObjectIdentifier(listener.stats)
                 live.insert(id)
                 let total = listener.stats.backpressureNs.load(ordering: .relaxed)

@@ -30,11 +30,12 @@ struct PendingSnapshot: Sendable {
     var takenAtNs: UInt64 = DispatchTime.now().uptimeNanoseconds
 }
 
-/// One deployed app: its runtime, its sources (one listener per port), its sinks and the engine
-/// thread that owns the runtime.
+/// One deployed app: its runtime, its sources (one tcp listener or http server per port, one
+/// subscription per in-memory topic), its sinks and the engine thread that owns the runtime.
 ///
-/// Threads: each listener runs its own reactor thread and publishes into its own SPSC ring; the
-/// engine thread drains all of them into the runtime. Nothing else touches the runtime while the
+/// Threads: each source publishes into its own SPSC ring (a tcp listener from its reactor thread;
+/// http requests and in-memory publishers one at a time through `SharedIngestRing`); the engine
+/// thread drains all of them into the runtime. Nothing else touches the runtime while the
 /// engine thread runs; before `start` and after `stop` the control-plane thread may (restore, replay,
 /// final snapshot).
 ///
@@ -44,11 +45,15 @@ final class AppHost: @unchecked Sendable {
     let app: SiddhiApp
     private let runtime: AppRuntime
     private let logger: Logger
-    private(set) var listeners: [TCPSourceListener] = []
-    private var returnRings: [SPSCRing<EventBatch>] = []
+    /// Every source, in ring order (tcp listeners, http servers, in-memory subscriptions).
+    private(set) var sources: [any IngestSource] = []
+    private var returnRings: [SPSCRing<EventBatch>?] = []
     private let doorbell = Doorbell()
     private var sinks: [LogSink] = []
     private var tcpSinks: [TCPSink] = []
+    private var httpSinks: [HTTPSink] = []
+    /// Attached (publishing) only while the sources are open.
+    private var memorySinks: [InMemorySink] = []
     private var sinksStarted = false
 
     /// `@sink(type='tcp', url='tcp://host:port/context', @map(type='binary'))` as siddhi-io-tcp
@@ -76,20 +81,9 @@ final class AppHost: @unchecked Sendable {
         case "acked": options.framing = .acked
         case let other?: throw DeployError(app: app.name, message: "\(at): tcp sink framing '\(other)' (expected siddhi or acked)")
         }
-        if let text = sink.option("queue.capacity") {
-            guard let capacity = Int(text), capacity >= 2, capacity <= 1 << 16, capacity & (capacity - 1) == 0 else {
-                throw DeployError(app: app.name, message: "\(at): tcp sink queue.capacity must be a power of two in 2…65536")
-            }
-            options.queueCapacity = capacity
-        }
-        switch sink.option("on.full")?.lowercased() {
-        case nil, "block":
-            let timeout = Int(sink.option("block.timeout.ms") ?? "1000") ?? -1
-            guard timeout >= 0 else { throw DeployError(app: app.name, message: "\(at): tcp sink block.timeout.ms must be a number of ms") }
-            options.fullPolicy = .block(timeoutMs: timeout)
-        case "drop": options.fullPolicy = .dropNewest
-        case let other?: throw DeployError(app: app.name, message: "\(at): tcp sink on.full '\(other)' (expected block or drop)")
-        }
+        let (capacity, policy) = try sinkQueueOptions(sink, kind: "tcp", app: app)
+        if let capacity { options.queueCapacity = capacity }
+        options.fullPolicy = policy
         return options
     }
     private let stopping = ManagedAtomic<Bool>(false)
@@ -124,10 +118,10 @@ final class AppHost: @unchecked Sendable {
     private let discarding = ManagedAtomic<Bool>(false)
     private var streamNames: [String] = []
     private var scratch: [UInt8] = []
-    /// Indices of the listeners started.
+    /// Indices of the sources open.
     private var portsOpen: Set<Int> = []
     /// Whether every source port is open.
-    var allPortsOpen: Bool { portsOpen.count == listeners.count }
+    var allPortsOpen: Bool { portsOpen.count == sources.count }
 
     /// HA: publishers' acks wait until the passive holds their events (see `releaseAcks`).
     let haAcks: Bool
@@ -165,18 +159,50 @@ final class AppHost: @unchecked Sendable {
                 let tcpSink = TCPSink(options: options, logger: logger)
                 tcpSinks.append(tcpSink)
                 runtime.addOutputCallback(stream: sink.streamName) { tcpSink.write($0) }
+            case "http":
+                let httpSink = HTTPSink(options: try AppHost.httpSinkOptions(sink, app: app), logger: logger)
+                httpSinks.append(httpSink)
+                runtime.addOutputCallback(stream: sink.streamName) { httpSink.write($0) }
+            case "inmemory":
+                let memorySink = try AppHost.inMemorySink(sink, app: app, logger: logger)
+                memorySinks.append(memorySink)
+                runtime.addOutputCallback(stream: sink.streamName) { memorySink.write($0) }
             default:
-                throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log, tcp)")
+                throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log, tcp, http, inMemory)")
             }
         }
 
         // Group tcp sources by (host, port): one listener serves every channel on its port.
         var byPort: [String: TCPSourceOptions] = [:]
         var order: [String] = []
+        // http sources: one server per host:port, one route per path.
+        var httpByPort: [String: HTTPSourceOptions] = [:]
+        var httpOrder: [String] = []
+        var memorySources: [InMemorySource] = []
         for source in app.sources {
             let at = "\(app.fileName):\(source.position)"
-            guard source.type == "tcp" else {
-                throw DeployError(app: app.name, message: "\(at): @source(type='\(source.type)') is not supported yet (supported: tcp)")
+            switch source.type {
+            case "tcp": break
+            case "http":
+                let options = try AppHost.httpSource(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app, haAcks: haAcks)
+                let key = "\(options.host):\(options.port)"
+                if var existing = httpByPort[key] {
+                    guard !existing.routes.contains(where: { $0.path == options.routes[0].path }) else {
+                        throw DeployError(app: app.name, message: "\(at): two http sources on \(key) use path '\(options.routes[0].path)'")
+                    }
+                    existing.routes += options.routes
+                    httpByPort[key] = existing
+                } else {
+                    httpByPort[key] = options
+                    httpOrder.append(key)
+                }
+                continue
+            case "inmemory":
+                memorySources.append(try AppHost.inMemorySource(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app,
+                                                                ringCapacity: settings.ingestRingCapacity, doorbell: doorbell))
+                continue
+            default:
+                throw DeployError(app: app.name, message: "\(at): @source(type='\(source.type)') is not supported yet (supported: tcp, http, inMemory)")
             }
             if let map = source.mapType, map != "binary", map != "passthrough" {
                 throw DeployError(app: app.name, message: "\(at): tcp source needs @map(type='binary'), got '\(map)'")
@@ -204,6 +230,7 @@ final class AppHost: @unchecked Sendable {
                 options.batchSize = settings.batchSize
                 options.maxFrameBytes = settings.maxFrameBytes
                 options.backend = settings.ioBackend
+                options.metricDimensions = [("app", app.name)]
                 byPort[key] = options
                 order.append(key)
             }
@@ -212,8 +239,17 @@ final class AppHost: @unchecked Sendable {
             let ring = SPSCRing<IngestBatch>(capacity: settings.ingestRingCapacity)
             // Batches go back to their listener after the engine ran them, so decoding reuses their storage.
             let returns = SPSCRing<EventBatch>(capacity: settings.ingestRingCapacity)
-            listeners.append(TCPSourceListener(options: byPort[key]!, ring: ring, doorbell: doorbell, returns: returns, logger: logger))
+            sources.append(TCPSourceListener(options: byPort[key]!, ring: ring, doorbell: doorbell, returns: returns, logger: logger))
             returnRings.append(returns)
+        }
+        for key in httpOrder {
+            let ring = SPSCRing<IngestBatch>(capacity: settings.ingestRingCapacity)
+            sources.append(HTTPSource(options: httpByPort[key]!, ring: ring, doorbell: doorbell, logger: logger))
+            returnRings.append(nil)
+        }
+        for source in memorySources {
+            sources.append(source)
+            returnRings.append(nil)
         }
     }
 
@@ -352,8 +388,7 @@ final class AppHost: @unchecked Sendable {
         do {
             try openPorts()
         } catch {
-            closePorts()
-            stopEngine()
+            stop()  // ports, engine, sink senders and metric series: nothing of a failed start stays
             throw error
         }
     }
@@ -362,6 +397,7 @@ final class AppHost: @unchecked Sendable {
     func startEngine() {
         if !sinksStarted {
             for sink in tcpSinks { sink.start() }
+            for sink in httpSinks { sink.start() }
             sinksStarted = true
         }
         precondition(thread == nil)
@@ -379,32 +415,45 @@ final class AppHost: @unchecked Sendable {
     /// tries the failed ones again: after a failover on one host, the old active may still hold them).
     func openPorts() throws(DeployError) {
         var failure: DeployError?
-        for (i, listener) in listeners.enumerated() where !portsOpen.contains(i) {
+        // In-memory sinks publish only from here on (a passive's replay must not reach other apps).
+        for sink in memorySinks {
+            do {
+                try sink.attach()
+            } catch {
+                failure = failure ?? DeployError(app: app.name, message: "\(error)")
+            }
+        }
+        for (i, source) in sources.enumerated() where !portsOpen.contains(i) {
             do {
                 // Batches the cluster holds already are skipped if their publisher resends them.
-                listener.seedPublishers(publisherSeqs)
-                try listener.start()
+                source.seedPublishers(publisherSeqs)
+                try source.openSource()
                 portsOpen.insert(i)
             } catch {
-                failure = failure ?? DeployError(app: app.name, message: "cannot open tcp source: \(error)")
+                failure = failure ?? DeployError(app: app.name, message: "\(error)")
             }
         }
         if let failure { throw failure }
-        logger.info("app '\(app.name)' deployed from \(app.fileName): \(app.streams.count) streams, \(app.queryNames.count) queries, \(listeners.count) tcp listeners, \(sinks.count) sinks")
+        logger.info("app '\(app.name)' deployed from \(app.fileName): \(app.streams.count) streams, \(app.queryNames.count) queries, sources: \(sources.map(\.label).joined(separator: ", ")), \(sinks.count + tcpSinks.count + httpSinks.count + memorySinks.count) sinks")
     }
 
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
         closePorts()
         stopEngine()
-        if sinksStarted { for sink in tcpSinks { sink.stop() } }
+        if sinksStarted {
+            for sink in tcpSinks { sink.stop() }
+            for sink in httpSinks { sink.stop() }
+        }
         sinksStarted = false
+        for source in sources { source.releaseMetrics() }
         logger.info("app '\(app.name)' stopped")
     }
 
     /// Closes the source ports (stops intake); decoded events still reach the engine.
     func closePorts() {
-        for listener in listeners { listener.stop() }
+        for source in sources { source.closeSource() }
+        for sink in memorySinks { sink.detach() }
     }
 
     private func stopEngine() {
@@ -422,7 +471,7 @@ final class AppHost: @unchecked Sendable {
     }
 
     private func runEngine() {
-        let rings = listeners.map(\.ring)
+        let rings = sources.map(\.ring)
         let returns = returnRings
         var fenceWarned = false
         // A batch popped while the passive pushed back, when the lease validity lapsed meanwhile: it
@@ -441,7 +490,7 @@ final class AppHost: @unchecked Sendable {
                     for (r, ring) in rings.enumerated() {
                         while let item = ring.tryPop() {
                             dropped += item.batch.count
-                            _ = returns[r].tryPush(item.batch)
+                            _ = returns[r]?.tryPush(item.batch)
                         }
                     }
                     if dropped > 0 { logger.error("app '\(app.name)': \(dropped) received events not run: this node's lease lapsed") }
@@ -504,7 +553,7 @@ final class AppHost: @unchecked Sendable {
                         pendingAcks.append((lastSequence, r, item.ackTicket))
                     }
                     checkpointIfDue()
-                    _ = returns[r].tryPush(item.batch)  // full: the listener allocates a new one instead
+                    _ = returns[r]?.tryPush(item.batch)  // full: the listener allocates a new one instead
                     drained += 1
                 }
             }
@@ -541,7 +590,7 @@ final class AppHost: @unchecked Sendable {
             release[p.listener] = max(release[p.listener] ?? 0, p.ticket)
             pendingAcksHead += 1
         }
-        for (listener, ticket) in release { listeners[listener].releaseAcks(through: ticket) }
+        for (source, ticket) in release { sources[source].releaseAcks(through: ticket) }
         if pendingAcksHead > 1024 && pendingAcksHead * 2 > pendingAcks.count {
             pendingAcks.removeFirst(pendingAcksHead)
             pendingAcksHead = 0

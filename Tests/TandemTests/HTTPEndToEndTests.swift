@@ -1,0 +1,96 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+/// `@source(type='http')` and `@sink(type='http')` through two real nodes: events posted as JSON to
+/// node A's http source, filtered, posted by A's http sink to node B's http source, and printed by
+/// B's log sink: every row, in order, once. Bad bodies get 400 with the reason, and nothing of them
+/// runs.
+@Suite(.serialized) struct HTTPEndToEndTests {
+    static func post(_ port: Int, _ path: String, _ body: String) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    static func json(_ event: (String, Double, Int64)) -> String {
+        #"{"event":{"symbol":"\#(event.0)","price":\#(event.1),"volume":\#(event.2)}}"#
+    }
+
+    @Test func eventsFlowThroughHTTPSourceAndSinkBetweenNodes() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let portA = freeTCPPort(), portB = freeTCPPort()
+        let appsA = dir.appendingPathComponent("a"), appsB = dir.appendingPathComponent("b")
+        for d in [appsA, appsB] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        try """
+            @App:name('HttpUp')
+            @source(type='http', receiver.url='http://127.0.0.1:\(portA)/in', @map(type='json'))
+            define stream StockStream (symbol string, price double, volume long);
+            @sink(type='http', publisher.url='http://127.0.0.1:\(portB)/stocks', method='POST', retry.interval.ms='50', @map(type='json'))
+            define stream Filtered (symbol string, price double, volume long);
+            from StockStream[price > 50.0] select symbol, price, volume insert into Filtered;
+            """.write(to: appsA.appendingPathComponent("a.siddhi"), atomically: true, encoding: .utf8)
+        try """
+            @App:name('HttpDown')
+            @source(type='http', receiver.url='http://127.0.0.1:\(portB)/stocks', @map(type='json'))
+            define stream Filtered (symbol string, price double, volume long);
+            @sink(type='log', prefix='OUT')
+            define stream Out (symbol string, price double, total double);
+            from Filtered select symbol, price, price * volume as total insert into Out;
+            """.write(to: appsB.appendingPathComponent("b.siddhi"), atomically: true, encoding: .utf8)
+        let b = try NodeProcess(arguments: ["run", "--apps", appsB.path], workingDirectory: dir)
+        defer { _ = b.terminate() }
+        let a = try NodeProcess(arguments: ["run", "--apps", appsA.path], workingDirectory: dir)
+        defer { _ = a.terminate() }
+        #expect(EndToEndTests.waitForPort(portB, timeoutSec: 20), "B did not open \(portB): \(b.stderr)")
+        #expect(EndToEndTests.waitForPort(portA, timeoutSec: 20), "A did not open \(portA): \(a.stderr)")
+
+        // Bad bodies first: refused with the reason, nothing of them runs.
+        let (s1, t1) = try await Self.post(portA, "/in", #"[{"event":{"symbol":"X","price":99.0,"volume":1}},{"event":{"symbol":"X","price":"99","volume":1}}]"#)
+        #expect(s1 == 400 && t1.contains("event 1, attribute 'price': expects a double, got a string"), "\(s1) \(t1)")
+        let (s2, t2) = try await Self.post(portA, "/in", #"{"event":{"symbol":"X","price":99.0}}"#)
+        #expect(s2 == 400 && t2.contains("attribute 'volume': missing"), "\(s2) \(t2)")
+        let (s3, _) = try await Self.post(portA, "/elsewhere", "[]")
+        #expect(s3 == 404)
+
+        // One single event, then arrays of 100 (and the rest).
+        let input = EndToEndTests.input
+        #expect(try await Self.post(portA, "/in", Self.json(input[0])).0 == 200)
+        var at = 1
+        while at < input.count {
+            let chunk = input[at..<min(at + 100, input.count)]
+            let (status, text) = try await Self.post(portA, "/in", "[" + chunk.map(Self.json).joined(separator: ",") + "]")
+            #expect(status == 200, "\(text)")
+            at += chunk.count
+        }
+        let expected = EndToEndTests.expected
+        b.waitFor(timeoutSec: 30) { lines, _ in EndToEndTests.outputRows(lines, prefix: "OUT").count >= expected.count }
+        #expect(EndToEndTests.outputRows(b.lines, prefix: "OUT") == expected, "A: \(a.stderr)\nB: \(b.stderr)")
+        #expect(a.terminate() == 0)
+        #expect(b.terminate() == 0)
+    }
+
+    @Test func badHTTPSettingsAreReported() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+            @App:name('BadHttp')
+            @source(type='http', receiver.url='https://0.0.0.0:8443/x', @map(type='json'))
+            define stream In (a int);
+            """.write(to: dir.appendingPathComponent("a.siddhi"), atomically: true, encoding: .utf8)
+        try """
+            @App:name('BadHttpSink')
+            @sink(type='http', publisher.url='http://127.0.0.1:1/x', on.full='maybe', @map(type='json'))
+            define stream Out (a int);
+            """.write(to: dir.appendingPathComponent("b.siddhi"), atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        node.waitFor(timeoutSec: 20) { _, err in err.components(separatedBy: "not deployed").count >= 3 }
+        #expect(node.stderr.contains("only http is supported"), "\(node.stderr)")
+        #expect(node.stderr.contains("http sink on.full 'maybe' (expected block or drop)"), "\(node.stderr)")
+    }
+}
