@@ -106,6 +106,8 @@ struct JoinNode {
     /// 0: only left arrivals trigger; 1: only right arrivals; nil: both.
     var unidirectional: Int?
     var position: SourcePosition
+    /// `within a[, b] per p`: reading an aggregation (see `AggregationSyntax.swift`).
+    var retrieval: AggregationRetrievalNode? = nil
 }
 
 /// `define trigger T at 'start' | at every 5 sec | at '<cron>'`.
@@ -169,6 +171,7 @@ struct AppNode {
     var tables: [StreamDefinitionNode] = []
     var triggers: [TriggerNode] = []
     var queries: [QueryNode] = []
+    var aggregations: [AggregationNode] = []
 }
 
 /// `output [all|first|last] every N events` (time-based and snapshot rates are parsed to report them).

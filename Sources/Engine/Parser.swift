@@ -5,7 +5,7 @@ struct Parser {
     private var index = 0
     private var diagnostics: Diagnostics
 
-    private struct Abort: Error {}
+    struct Abort: Error {}
 
     init(tokens: [Token], diagnostics: Diagnostics) {
         self.tokens = tokens
@@ -37,17 +37,17 @@ struct Parser {
 
     // MARK: Token helpers
 
-    private var current: Token { tokens[index] }
-    private var atEnd: Bool { current.kind == .end }
+    var current: Token { tokens[index] }
+    var atEnd: Bool { current.kind == .end }
 
-    private mutating func advance() { if !atEnd { index += 1 } }
+    mutating func advance() { if !atEnd { index += 1 } }
 
-    private mutating func fail(_ message: String, at position: SourcePosition? = nil) -> Abort {
+    mutating func fail(_ message: String, at position: SourcePosition? = nil) -> Abort {
         diagnostics.error(position ?? current.position, message)
         return Abort()
     }
 
-    private func describe(_ token: Token) -> String {
+    func describe(_ token: Token) -> String {
         switch token.kind {
         case .identifier(let s): return "'\(s)'"
         case .symbol(let s): return "'\(s)'"
@@ -59,27 +59,27 @@ struct Parser {
         }
     }
 
-    private mutating func expectSymbol(_ symbol: String) throws(Abort) {
+    mutating func expectSymbol(_ symbol: String) throws(Abort) {
         guard current.isSymbol(symbol) else { throw fail("expected '\(symbol)' but found \(describe(current))") }
         advance()
     }
 
-    private mutating func expectKeyword(_ word: String) throws(Abort) {
+    mutating func expectKeyword(_ word: String) throws(Abort) {
         guard current.isKeyword(word) else { throw fail("expected '\(word)' but found \(describe(current))") }
         advance()
     }
 
-    private mutating func acceptSymbol(_ symbol: String) -> Bool {
+    mutating func acceptSymbol(_ symbol: String) -> Bool {
         if current.isSymbol(symbol) { advance(); return true }
         return false
     }
 
-    private mutating func acceptKeyword(_ word: String) -> Bool {
+    mutating func acceptKeyword(_ word: String) -> Bool {
         if current.isKeyword(word) { advance(); return true }
         return false
     }
 
-    private mutating func identifier(_ what: String) throws(Abort) -> (String, SourcePosition) {
+    mutating func identifier(_ what: String) throws(Abort) -> (String, SourcePosition) {
         guard case .identifier(let name) = current.kind else { throw fail("expected \(what) but found \(describe(current))") }
         let position = current.position
         advance()
@@ -226,7 +226,9 @@ struct Parser {
             }
             if !atEnd { try expectSymbol(";") }
             app.triggers.append(TriggerNode(name: name, when: when, position: position))
-        case "window", "aggregation", "function":
+        case "aggregation":
+            app.aggregations.append(try parseAggregationDefinition(annotations: annotations))
+        case "window", "function":
             throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
         default:
             throw fail("unknown definition \(describe(kindToken))", at: kindPosition)
@@ -277,9 +279,10 @@ struct Parser {
             }
             var on: Expression? = nil
             if acceptKeyword("on") { on = try parseExpression() }
-            if current.isKeyword("within") { throw fail("'within' on joins is not supported yet") }
+            let retrieval = try parseAggregationRetrieval()
             if patternNode != nil { throw fail("a pattern cannot be joined", at: joinPosition) }
-            join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition)
+            join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition,
+                            retrieval: retrieval)
             handlers = []
         } else if first.alias != nil {
             throw fail("'as' names a stream only in joins and patterns", at: first.position)
@@ -450,7 +453,7 @@ struct Parser {
     }
 
     /// `Stream[filter]#window.name(args)… [as alias]`.
-    private mutating func parseInputSide() throws(Abort) -> InputSideNode {
+    mutating func parseInputSide() throws(Abort) -> InputSideNode {
         if current.isSymbol("#") { throw fail("inner streams (#Stream) belong to partitions, which are not supported yet") }
         let (stream, streamPosition) = try identifier("an input stream name")
         if current.isSymbol("->") || current.isSymbol(",") || current.isSymbol("=") {
@@ -489,7 +492,7 @@ struct Parser {
     // MARK: Expressions (precedence, low to high: or, and, ==/!=, relational, + -, * / %, not and unary -)
     // As in Siddhi's grammar, `not` binds tighter than every binary operator: `not a == b` is `(not a) == b`.
 
-    private mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
+    mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
 
     private mutating func parseOr() throws(Abort) -> Expression {
         var left = try parseAnd()

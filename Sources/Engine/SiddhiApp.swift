@@ -42,11 +42,14 @@ public final class SiddhiApp: Sendable {
     let tables: [TableSpec]
     /// Triggers (`define trigger`), in definition order.
     let triggers: [TriggerSpec]
+    /// Incremental aggregations (`define aggregation`), in definition order.
+    let aggregations: [AggregationSpec]
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
          sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = [],
-         triggers: [TriggerSpec] = []) {
+         triggers: [TriggerSpec] = [], aggregations: [AggregationSpec] = []) {
         self.tables = tables
+        self.aggregations = aggregations
         self.triggers = triggers
         self.name = name
         self.fileName = fileName
@@ -170,6 +173,8 @@ struct QueryPlan: Sendable {
     var pattern: PatternPlan? = nil
     /// Set when the query writes a table (then `output` is the select's shape, not a stream).
     var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
+    /// Set for joins reading an aggregation (`within … per …`): `input` is then the pair schema.
+    var aggregationJoin: AggregationJoinPlan? = nil
 
     /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
     var isStateful: Bool {
