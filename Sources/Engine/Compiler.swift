@@ -105,7 +105,7 @@ struct Compiler {
             let sides = query.join.map { [$0.left, $0.right] }
                 ?? query.pattern.map { $0.states.map { InputSideNode(stream: $0.stream, position: $0.position, handlers: []) } }
                 ?? [InputSideNode(stream: query.inputStream, position: query.inputPosition, handlers: [])]
-            for side in sides where !known(side.stream) {
+            for side in sides where !known(side.stream) || (query.join == nil && aggregations[side.stream] != nil) {
                 diagnostics.error(side.position, tables[query.inputStream] != nil && query.join == nil
                     ? "table '\(side.stream)' can only be read in a join"
                     : aggregations[side.stream] != nil
