@@ -24,6 +24,8 @@ final class IncrementalAggregation {
     private var stores: [AggregationBuckets]
     /// Slot offset of each aggregate within an entry.
     private let offsets: [Int]
+    /// Group-by columns with their types.
+    private let groupColumns: [(column: Int, type: AttributeType)]
     /// Events without a usable time (a null or unparseable `aggregate by` value): not aggregated.
     private(set) var droppedEvents = 0
 
@@ -61,6 +63,7 @@ final class IncrementalAggregation {
             AggregationBuckets(width: max(width, 1), setSlots: setSlots, bucketsMax: bucketsMax, entriesMax: entriesMax)
         }
         parts = Array(repeating: 0, count: spec.groupBy.count + 1)
+        groupColumns = spec.groupBy.map { ($0, spec.input.attributes[$0].type) }
     }
 
     /// Buckets evicted and rows dropped by the limits, over all durations.
@@ -114,22 +117,16 @@ final class IncrementalAggregation {
         if entries.count < m { entries = Array(repeating: 0, count: max(m, entries.count * 2)) }
         for (d, store) in stores.enumerated() {
             let duration = spec.durations[d]
-            // Month and year starts need a calendar step: reuse the last bucket while times stay in it.
+            // A bucket start costs a 64-bit division (a calendar step for months and years): reuse
+            // the last bucket while times stay in it, as they mostly do.
             var cachedStart = Int64.max, cachedEnd = Int64.min
-            let length = duration.fixedLengthMs
             for i in 0..<m {
                 let t = times[i]
-                let start: Int64
-                if let length {
-                    start = AggregationDuration.floorDiv(t, length) * length
-                } else {
-                    if t < cachedStart || t >= cachedEnd {
-                        cachedStart = duration.bucketStart(t)
-                        cachedEnd = duration.nextStart(cachedStart)
-                    }
-                    start = cachedStart
+                if t < cachedStart || t >= cachedEnd {
+                    cachedStart = duration.bucketStart(t)
+                    cachedEnd = duration.nextStart(cachedStart)
                 }
-                entries[i] = store.entry(start: start, group: gids[i])
+                entries[i] = store.entry(start: cachedStart, group: gids[i])
             }
             for (k, aggregate) in spec.aggregates.enumerated() {
                 update(store, aggregate, offset: offsets[k], batch, m)
@@ -147,26 +144,31 @@ final class IncrementalAggregation {
         }
         groups = nil  // `table` is then the only owner: interning does not copy its storage
         defer { groups = table }
-        let width = spec.groupBy.count
-        for i in 0..<m {
-            let r = Int(rows[i])
-            var mask: UInt64 = 0
-            for (k, c) in spec.groupBy.enumerated() {
-                if batch.isNull(c, r) {
-                    parts[k] = 0
-                    mask |= 1 << UInt64(k)
-                    continue
+        let width = groupColumns.count
+        let columns = groupColumns
+        parts.withUnsafeMutableBufferPointer { parts in
+            let key = UnsafeBufferPointer(parts)
+            for i in 0..<m {
+                let r = Int(rows[i])
+                var mask: UInt64 = 0
+                for k in 0..<width {
+                    let (c, type) = columns[k]
+                    if batch.isNull(c, r) {
+                        parts[k] = 0
+                        mask |= 1 << UInt64(k)
+                        continue
+                    }
+                    switch type {
+                    case .string: parts[k] = UInt64(batch.withStringBytes(c, r) { table.interner.id($0) })
+                    case .float, .double:
+                        let v = batch.columns[c][r]
+                        parts[k] = Double(bitPattern: v) == 0 ? 0 : v
+                    default: parts[k] = batch.columns[c][r]
+                    }
                 }
-                switch spec.input.attributes[c].type {
-                case .string: parts[k] = UInt64(batch.withStringBytes(c, r) { table.interner.id($0) })
-                case .float, .double:
-                    let v = batch.columns[c][r]
-                    parts[k] = Double(bitPattern: v) == 0 ? 0 : v
-                default: parts[k] = batch.columns[c][r]
-                }
+                parts[width] = mask
+                gids[i] = table.id(key)
             }
-            parts[width] = mask
-            gids[i] = parts.withUnsafeBufferPointer { table.id($0) }
         }
     }
 
