@@ -106,6 +106,8 @@ struct JoinNode {
     /// 0: only left arrivals trigger; 1: only right arrivals; nil: both.
     var unidirectional: Int?
     var position: SourcePosition
+    /// `within a[, b] per p`: reading an aggregation (see `AggregationSyntax.swift`).
+    var retrieval: AggregationRetrievalNode? = nil
 }
 
 /// `define trigger T at 'start' | at every 5 sec | at '<cron>'`.
@@ -193,6 +195,7 @@ struct AppNode {
     var queries: [QueryNode] = []
     var partitions: [PartitionNode] = []
     var windows: [WindowDefinitionNode] = []
+    var aggregations: [AggregationNode] = []
 }
 
 /// `define window W (attributes) length(10) [output all|current|expired events]`.

@@ -15,6 +15,7 @@ public final class AppRuntime: @unchecked Sendable {
         case pattern(PatternQuery)
         /// A query of a partition: one instance per key.
         case partitioned(PartitionedQuery)
+        case aggregationJoin(AggregationJoinQuery)
     }
 
     public let app: SiddhiApp
@@ -28,6 +29,10 @@ public final class AppRuntime: @unchecked Sendable {
     private let partitionedQueries: [PartitionedQuery]
     /// Per partition, its keys (shared by its queries).
     private let partitionKeys: [PartitionKeys]
+    /// Incremental aggregations in definition order, and per stream the ones it feeds.
+    private let aggregations: [IncrementalAggregation]
+    private let aggregationFeeds: [[Int]]
+    private let aggregationJoins: [AggregationJoinQuery]
     /// Per stream: the queries that read it, with the join side it feeds (-1: not a join).
     private let consumers: [[(query: Int, side: Int)]]
     /// Per query: the stream index it inserts into (-1 when it writes a table).
@@ -56,8 +61,20 @@ public final class AppRuntime: @unchecked Sendable {
         self.tables = tables
         let partitionKeys = app.partitions.map { PartitionKeys(spec: $0) }
         self.partitionKeys = partitionKeys
+                let aggregations = app.aggregations.map { IncrementalAggregation(spec: $0) }
+        var aggregationByName: [String: IncrementalAggregation] = [:]
+        var feeds = Array(repeating: [Int](), count: app.streams.count)
+        for (k, a) in aggregations.enumerated() {
+            aggregationByName[a.spec.name] = a
+            feeds[byName[a.spec.input.name]!].append(k)
+        }
+        self.aggregations = aggregations
+        aggregationFeeds = feeds
         queries = app.queries.map { plan in
             if let p = plan.partition { return .partitioned(PartitionedQuery(plan: plan, keys: partitionKeys[p], tables: tableByName)) }
+            if let read = plan.aggregationJoin {
+                return .aggregationJoin(AggregationJoinQuery(plan: plan, aggregation: aggregationByName[read.aggregation]!))
+            }
             if plan.join != nil { return .join(JoinQuery(plan: plan, tables: tableByName)) }
             if plan.pattern != nil { return .pattern(PatternQuery(plan: plan)) }
             return plan.isStateful ? .stateful(StatefulQuery(plan: plan)) : .stateless(QueryRuntime(plan: plan))
@@ -66,9 +83,12 @@ public final class AppRuntime: @unchecked Sendable {
         joinQueries = queries.compactMap { if case .join(let q) = $0 { return q } else { return nil } }
         patternQueries = queries.compactMap { if case .pattern(let q) = $0 { return q } else { return nil } }
         partitionedQueries = queries.compactMap { if case .partitioned(let q) = $0 { return q } else { return nil } }
+        aggregationJoins = queries.compactMap { if case .aggregationJoin(let q) = $0 { return q } else { return nil } }
         var consumers = Array(repeating: [(query: Int, side: Int)](), count: app.streams.count)
         for (q, plan) in app.queries.enumerated() {
-            if let join = plan.join {
+            if let read = plan.aggregationJoin {
+                consumers[byName[read.stream]!].append((q, 1 - read.aggregationSide))
+            } else if let join = plan.join {
                 for (side, s) in [join.left, join.right].enumerated() where !s.isTable {
                     consumers[byName[s.name]!].append((q, side))
                 }
@@ -178,7 +198,7 @@ public final class AppRuntime: @unchecked Sendable {
     /// The earliest time (ms) at which a window timer is due, if any: the engine thread sleeps no longer.
     public var nextTimerMs: Int64? {
         (statefulQueries.compactMap(\.nextTimerMs) + joinQueries.compactMap(\.nextTimerMs)
-            + patternQueries.compactMap(\.nextTimerMs) + partitionedQueries.compactMap(\.nextTimerMs)
+            + patternQueries.compactMap(\.nextTimerMs) + partitionedQueries.compactMap(\.nextTimerMs) + aggregationJoins.compactMap(\.nextTimerMs)
             + triggerDueMs.compactMap { $0 }).min()
     }
 
@@ -215,6 +235,11 @@ public final class AppRuntime: @unchecked Sendable {
                     ticks += 1
                     if let out = partitioned.advanceTime(to: timeMs) { emit(q, out, keys: partitioned.outputKeys, depth: 1) }
                 }
+            case .aggregationJoin(let read):
+                while ticks < 1024, let due = read.nextTimerMs, due <= timeMs {
+                    ticks += 1
+                    if let out = read.advanceTime(to: timeMs) { emit(q, out, depth: 1) }
+                }
             }
         }
     }
@@ -226,6 +251,9 @@ public final class AppRuntime: @unchecked Sendable {
         for callback in callbacks[stream] { callback(batch) }
         if notify { for callback in insertCallbacks[stream] { callback(batch) } }
         guard depth < AppRuntime.chainDepthMax else { return }
+        // Aggregations subscribe before queries (Siddhi defines them first), so a query reading one
+        // sees the event that just arrived.
+        for k in aggregationFeeds[stream] { aggregations[k].add(batch) }
         for (q, side) in consumers[stream] {
             let out: EventBatch?
             switch queries[q] {
@@ -240,6 +268,7 @@ public final class AppRuntime: @unchecked Sendable {
             case .join(let query): out = query.process(side: side, batch, clockMs: currentTimeMs, playback: isPlayback)
             case .pattern(let query):
                 out = query.process(stream: app.streams[stream].name, batch, clockMs: currentTimeMs, playback: isPlayback)
+            case .aggregationJoin(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
             }
             if let out { emit(q, out, depth: depth + 1) }
         }
@@ -260,6 +289,8 @@ public final class AppRuntime: @unchecked Sendable {
     // MARK: Snapshot and restore
 
     static let snapshotMagic: [UInt8] = Array("TNDMSNAP".utf8)
+    /// 3 added partitions and incremental aggregations; a version-2 snapshot restores into an app
+    /// without either.
     public static let snapshotVersion: UInt64 = 3
 
     /// Identifies the app's shape: a snapshot restores only into the same streams and queries.
@@ -279,6 +310,11 @@ public final class AppRuntime: @unchecked Sendable {
             if let join = q.join {
                 text += "join \(join.left.name)|\(String(describing: join.left.window))|\(join.right.name)|\(String(describing: join.right.window))\n"
             }
+            if let read = q.aggregationJoin { text += "reads \(read.aggregation)|\(read.aggregationSide)|\(read.stream)\n" }
+        }
+        for a in app.aggregations {
+            text += "aggregation \(a.output.description)|\(a.input.name)|\(a.durations)|\(a.groupBy)|\(String(describing: a.timestampColumn))|"
+                + "\(a.aggregates.map { "\($0.kind)/\(String(describing: $0.column))" })\n"
         }
         return fnv1a64(Array(text.utf8))
     }
@@ -310,6 +346,10 @@ public final class AppRuntime: @unchecked Sendable {
             w.bool(due != nil)
             w.int64(due ?? 0)
         }
+        w.int(aggregations.count)
+        for a in aggregations { a.write(to: &w) }
+        w.int(aggregationJoins.count)
+        for j in aggregationJoins { j.write(to: &w) }
         let sum = w.bytes.withUnsafeBytes { checksum64($0) }
         w.uint64(sum)
         return w.bytes
@@ -325,7 +365,10 @@ public final class AppRuntime: @unchecked Sendable {
         var r = SnapshotReader(bytes, end: bodyCount)
         for b in AppRuntime.snapshotMagic where try r.uint8() != b { throw SnapshotError("not a Tandem snapshot") }
         let version = try r.uint64()
-        guard version == AppRuntime.snapshotVersion else {
+        // Version 2 lacks the partition and aggregation sections: it restores into an app without them.
+        let legacy = version == 2 && aggregations.isEmpty && aggregationJoins.isEmpty && partitionKeys.isEmpty
+            && partitionedQueries.isEmpty
+        guard version == AppRuntime.snapshotVersion || legacy else {
             throw SnapshotError("snapshot format version \(version); this Tandem reads version \(AppRuntime.snapshotVersion)")
         }
         guard bytes.withUnsafeBytes({ checksum64(UnsafeRawBufferPointer(rebasing: $0[0..<bodyCount])) }) == sum else {
@@ -349,12 +392,14 @@ public final class AppRuntime: @unchecked Sendable {
         guard try r.int() == patternQueries.count else { throw SnapshotError("pattern count differs") }
         var patternStates: [PatternQuery.State] = []
         for p in patternQueries { patternStates.append(try p.decode(from: &r)) }
-        guard try r.int() == partitionKeys.count else { throw SnapshotError("partition count differs") }
         var keyStates: [(GroupTable, Int)] = []
-        for k in partitionKeys { keyStates.append(try k.decode(from: &r)) }
-        guard try r.int() == partitionedQueries.count else { throw SnapshotError("partitioned query count differs") }
         var partitionedStates: [PartitionedQuery.State] = []
-        for q in partitionedQueries { partitionedStates.append(try q.decode(from: &r)) }
+        if !legacy {
+            guard try r.int() == partitionKeys.count else { throw SnapshotError("partition count differs") }
+            for k in partitionKeys { keyStates.append(try k.decode(from: &r)) }
+            guard try r.int() == partitionedQueries.count else { throw SnapshotError("partitioned query count differs") }
+            for q in partitionedQueries { partitionedStates.append(try q.decode(from: &r)) }
+        }
         let started = try r.bool()
         let dueCount = try r.int()
         guard dueCount == (started ? app.triggers.count : 0) else { throw SnapshotError("trigger count differs") }
@@ -364,6 +409,14 @@ public final class AppRuntime: @unchecked Sendable {
             let due = try r.int64()
             dues.append(has ? due : nil)
         }
+        var aggregationStates: [IncrementalAggregation.State] = []
+        var readStates: [AggregationJoinQuery.State] = []
+        if !legacy {
+            guard try r.int() == aggregations.count else { throw SnapshotError("aggregation count differs") }
+            for a in aggregations { aggregationStates.append(try a.decode(from: &r)) }
+            guard try r.int() == aggregationJoins.count else { throw SnapshotError("aggregation join count differs") }
+            for j in aggregationJoins { readStates.append(try j.decode(from: &r)) }
+        }
         guard r.isAtEnd else { throw SnapshotError("trailing bytes") }
         triggersStarted = started
         triggerDueMs = dues
@@ -372,6 +425,8 @@ public final class AppRuntime: @unchecked Sendable {
         for (k, state) in zip(partitionKeys, keyStates) { k.apply(state) }
         for (q, state) in zip(partitionedQueries, partitionedStates) { q.apply(state) }
         for (j, state) in zip(joinQueries, joinStates) { j.apply(state) }
+        for (a, state) in zip(aggregations, aggregationStates) { a.apply(state) }
+        for (j, state) in zip(aggregationJoins, readStates) { j.apply(state) }
         // Joins and writers hold their tables: swap the contents in place, not the objects.
         for (old, fresh) in zip(tables, freshTables) { old.replaceContents(with: fresh) }
         currentTimeMs = clock

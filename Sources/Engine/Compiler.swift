@@ -11,6 +11,9 @@ struct Compiler {
     private var order: [String] = []
     var tables: [String: TableSpec] = [:]
     private var tableOrder: [String] = []
+    /// `define aggregation`s, by name and in definition order (see `AggregationCompiler.swift`).
+    var aggregations: [String: AggregationSpec] = [:]
+    var aggregationOrder: [String] = []
 
     init(diagnostics: Diagnostics, fileName: String) {
         self.diagnostics = diagnostics
@@ -73,9 +76,16 @@ struct Compiler {
         // Queries may read streams that a later query defines by `insert into`: resolve until no progress.
         var pending = Array(ast.queries.enumerated())
         var plans: [(Int, QueryPlan)] = []
-        func known(_ name: String) -> Bool { schemas[name] != nil || tables[name] != nil }
+        var pendingAggregations = ast.aggregations
+        func known(_ name: String) -> Bool { schemas[name] != nil || tables[name] != nil || aggregations[name] != nil }
         while true {
-            let before = pending.count
+            let before = pending.count + pendingAggregations.count
+            // An aggregation is defined once its input stream is (it may be a query's output).
+            pendingAggregations = pendingAggregations.filter { node in
+                guard schemas[node.input.stream] != nil else { return true }
+                defineAggregation(node)
+                return false
+            }
             pending = pending.filter { index, query in
                 if let join = query.join {
                     guard known(join.left.stream), known(join.right.stream) else { return true }
@@ -87,15 +97,20 @@ struct Compiler {
                 if let plan = compileQuery(query, index: index) { plans.append((index, plan)) }
                 return false
             }
-            if pending.isEmpty || pending.count == before { break }
+            if (pending.isEmpty && pendingAggregations.isEmpty) || pending.count + pendingAggregations.count == before { break }
+        }
+        for node in pendingAggregations {
+            diagnostics.error(node.input.position, "stream '\(node.input.stream)' is not defined")
         }
         for (_, query) in pending {
             let sides = query.join.map { [$0.left, $0.right] }
                 ?? query.pattern.map { $0.states.map { InputSideNode(stream: $0.stream, position: $0.position, handlers: []) } }
                 ?? [InputSideNode(stream: query.inputStream, position: query.inputPosition, handlers: [])]
-            for side in sides where !known(side.stream) {
+            for side in sides where !known(side.stream) || (query.join == nil && aggregations[side.stream] != nil) {
                 diagnostics.error(side.position, tables[query.inputStream] != nil && query.join == nil
                     ? "table '\(side.stream)' can only be read in a join"
+                    : aggregations[side.stream] != nil
+                    ? "aggregation '\(side.stream)' can only be read in a join: from S join \(side.stream) within … per … select …"
                     : "stream '\(side.stream)' is not defined")
             }
         }
@@ -116,7 +131,8 @@ struct Compiler {
         return SiddhiApp(name: appName ?? defaultName, fileName: fileName, description: description, isPlayback: playback,
                          streams: order.compactMap { schemas[$0] }, sources: sources, sinks: sinks,
                          queries: plans.map(\.1), tables: tableOrder.compactMap { tables[$0] }, triggers: triggers,
-                         partitions: partitions, windowNames: Set(ast.windows.map(\.definition.name)))
+                         partitions: partitions, windowNames: Set(ast.windows.map(\.definition.name)),
+                         aggregations: aggregationOrder.compactMap { aggregations[$0] })
     }
 
     /// Named windows (`define window W (…) length(3)`): W is a stream the filling queries insert into,

@@ -102,6 +102,13 @@ extension Compiler {
 
     mutating func compileJoin(_ query: QueryNode, index: Int) -> QueryPlan? {
         guard let join = query.join else { return nil }
+        if aggregations[join.left.stream] != nil || aggregations[join.right.stream] != nil {
+            return compileAggregationJoin(query, index: index)
+        }
+        if let retrieval = join.retrieval {
+            diagnostics.error(retrieval.withinPosition, "'within … per …' applies to joins with an aggregation (define aggregation)")
+            return nil
+        }
         var sides: [JoinSide] = []
         var ok = true
         for (k, node) in [join.left, join.right].enumerated() {

@@ -7,7 +7,7 @@ struct Parser {
     /// The partition whose `begin … end` is being parsed: inner streams (`#Name`) are scoped to it.
     private var partitionIndex: Int? = nil
 
-    private struct Abort: Error {}
+    struct Abort: Error {}
 
     init(tokens: [Token], diagnostics: Diagnostics) {
         self.tokens = tokens
@@ -39,17 +39,17 @@ struct Parser {
 
     // MARK: Token helpers
 
-    private var current: Token { tokens[index] }
-    private var atEnd: Bool { current.kind == .end }
+    var current: Token { tokens[index] }
+    var atEnd: Bool { current.kind == .end }
 
-    private mutating func advance() { if !atEnd { index += 1 } }
+    mutating func advance() { if !atEnd { index += 1 } }
 
-    private mutating func fail(_ message: String, at position: SourcePosition? = nil) -> Abort {
+    mutating func fail(_ message: String, at position: SourcePosition? = nil) -> Abort {
         diagnostics.error(position ?? current.position, message)
         return Abort()
     }
 
-    private func describe(_ token: Token) -> String {
+    func describe(_ token: Token) -> String {
         switch token.kind {
         case .identifier(let s): return "'\(s)'"
         case .symbol(let s): return "'\(s)'"
@@ -61,27 +61,27 @@ struct Parser {
         }
     }
 
-    private mutating func expectSymbol(_ symbol: String) throws(Abort) {
+    mutating func expectSymbol(_ symbol: String) throws(Abort) {
         guard current.isSymbol(symbol) else { throw fail("expected '\(symbol)' but found \(describe(current))") }
         advance()
     }
 
-    private mutating func expectKeyword(_ word: String) throws(Abort) {
+    mutating func expectKeyword(_ word: String) throws(Abort) {
         guard current.isKeyword(word) else { throw fail("expected '\(word)' but found \(describe(current))") }
         advance()
     }
 
-    private mutating func acceptSymbol(_ symbol: String) -> Bool {
+    mutating func acceptSymbol(_ symbol: String) -> Bool {
         if current.isSymbol(symbol) { advance(); return true }
         return false
     }
 
-    private mutating func acceptKeyword(_ word: String) -> Bool {
+    mutating func acceptKeyword(_ word: String) -> Bool {
         if current.isKeyword(word) { advance(); return true }
         return false
     }
 
-    private mutating func identifier(_ what: String) throws(Abort) -> (String, SourcePosition) {
+    mutating func identifier(_ what: String) throws(Abort) -> (String, SourcePosition) {
         guard case .identifier(let name) = current.kind else { throw fail("expected \(what) but found \(describe(current))") }
         let position = current.position
         advance()
@@ -258,7 +258,9 @@ struct Parser {
             app.windows.append(WindowDefinitionNode(definition: node,
                                                     window: .window(namespace: namespace, name: windowName, arguments: arguments, windowPosition),
                                                     outputEventType: eventType))
-        case "aggregation", "function":
+        case "aggregation":
+            app.aggregations.append(try parseAggregationDefinition(annotations: annotations))
+        case "function":
             throw fail("'define \(kind.lowercased())' is not supported yet", at: kindPosition)
         default:
             throw fail("unknown definition \(describe(kindToken))", at: kindPosition)
@@ -309,9 +311,10 @@ struct Parser {
             }
             var on: Expression? = nil
             if acceptKeyword("on") { on = try parseExpression() }
-            if current.isKeyword("within") { throw fail("'within' on joins is not supported yet") }
+            let retrieval = try parseAggregationRetrieval()
             if patternNode != nil { throw fail("a pattern cannot be joined", at: joinPosition) }
-            join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition)
+            join = JoinNode(left: first, right: second, kind: kind, on: on, unidirectional: unidirectional, position: joinPosition,
+                            retrieval: retrieval)
             handlers = []
         } else if first.alias != nil {
             throw fail("'as' names a stream only in joins and patterns", at: first.position)
@@ -563,7 +566,7 @@ struct Parser {
     }
 
     /// `Stream[filter]#window.name(args)… [as alias]`.
-    private mutating func parseInputSide() throws(Abort) -> InputSideNode {
+    mutating func parseInputSide() throws(Abort) -> InputSideNode {
         let (stream, streamPosition) = try streamName("an input stream name")
         if current.isSymbol("->") || current.isSymbol(",") || current.isSymbol("=") {
             throw fail("patterns and sequences are not supported yet")
@@ -601,7 +604,7 @@ struct Parser {
     // MARK: Expressions (precedence, low to high: or, and, ==/!=, relational, + -, * / %, not and unary -)
     // As in Siddhi's grammar, `not` binds tighter than every binary operator: `not a == b` is `(not a) == b`.
 
-    private mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
+    mutating func parseExpression() throws(Abort) -> Expression { try parseOr() }
 
     private mutating func parseOr() throws(Abort) -> Expression {
         var left = try parseAnd()

@@ -42,6 +42,8 @@ public final class SiddhiApp: Sendable {
     let tables: [TableSpec]
     /// Triggers (`define trigger`), in definition order.
     let triggers: [TriggerSpec]
+    /// Incremental aggregations (`define aggregation`), in definition order.
+    let aggregations: [AggregationSpec]
     /// Partitions (`partition with … begin … end`); their queries carry the partition's index.
     let partitions: [PartitionSpec]
     /// Named windows (`define window`): streams their filling queries insert into; not outputs.
@@ -49,10 +51,12 @@ public final class SiddhiApp: Sendable {
 
     init(name: String, fileName: String, description: String?, isPlayback: Bool, streams: [StreamSchema],
          sources: [TransportSpec], sinks: [TransportSpec], queries: [QueryPlan], tables: [TableSpec] = [],
-         triggers: [TriggerSpec] = [], partitions: [PartitionSpec] = [], windowNames: Set<String> = []) {
+         triggers: [TriggerSpec] = [], partitions: [PartitionSpec] = [], windowNames: Set<String> = [],
+         aggregations: [AggregationSpec] = []) {
         self.partitions = partitions
         self.windowNames = windowNames
         self.tables = tables
+        self.aggregations = aggregations
         self.triggers = triggers
         self.name = name
         self.fileName = fileName
@@ -191,6 +195,8 @@ struct QueryPlan: Sendable {
     var partition: Int? = nil
     /// Set when the query writes a table (then `output` is the select's shape, not a stream).
     var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
+    /// Set for joins reading an aggregation (`within … per …`): `input` is then the pair schema.
+    var aggregationJoin: AggregationJoinPlan? = nil
 
     /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
     var isStateful: Bool {
