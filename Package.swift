@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemTests",
-            dependencies: ["Engine", "DataPlane", "ControlPlane"],
+            dependencies: ["Engine", "DataPlane", "ControlPlane", .product(name: "Yams", package: "Yams")],
             path: "Tests/TandemTests",
             swiftSettings: strictSwift
         ),
