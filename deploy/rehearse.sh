@@ -44,9 +44,9 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { echo "rehearse: no tandem binary at $bin" >&2; exit 2; }
 
-say() { printf '[rehearse %6.1fs] %s\n' "$(awk "BEGIN{print $(date +%s%N)/1e9 - $start}")" "$*"; }
+start=$(date +%s.%N)
+say() { printf '[rehearse %6.1fs] %s\n' "$(awk "BEGIN{print $(date +%s.%N) - $start}")" "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
-start=$(awk "BEGIN{print $(date +%s%N)/1e9}")
 
 network=${TANDEM_REHEARSAL_NETWORK:-}
 if [ -z "$network" ]; then
@@ -167,6 +167,16 @@ wait_active() {  # wait_active TIMEOUT_SEC NODE: NODE holds the lease and publis
   done
   return 1
 }
+wait_in_sync() {  # wait_in_sync TIMEOUT_SEC NODE: the active NODE reports its passive in sync
+  local deadline=$(( $(date +%s) + $1 ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    status_json | jq -e --arg n "$2" 'any(.members[]; .nodeId == $n and ((.properties | fromjson? | .passiveInSync) == true))' >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  return 1
+}
+# The ha-role line a node logged for ROLE (the last one), as JSON.
+role_line() { grep -h "ha-role" "$work/logs/$1.log" | sed 's/^.*ha-role //' | jq -c --arg r "$2" 'select(.role == $r)' | tail -n 1; }
 accepts() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$source_port" 2>/dev/null; }
 slot_of() { [ "$1" = "$task_a" ] && echo a || { [ "$1" = "$task_b" ] && echo b || echo "?"; }; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -187,6 +197,8 @@ if [ "$network" = netns ]; then
   accepts "$(node_ip "$(slot_of "$passive")")" && fail "the passive accepts on source port $source_port"
   say "OK 1: only the active ($(node_ip "$(slot_of "$active")")) accepts on source port $source_port"
 fi
+wait_in_sync 30 "$active" || fail "$active never reported its passive in sync"
+say "OK 1: $active reports $passive in sync (event sync between the advertised addresses)"
 if [ "$failover" = 0 ]; then say "PASS (no failover rehearsed)"; exit 0; fi
 
 # --- 2: SIGTERM the active (ECS stops a task) ------------------------------------------------------
@@ -198,7 +210,9 @@ wait_active 30 "$passive" || fail "$passive did not take over after SIGTERM of $
 t1=$(now_ms)
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 0 ] || fail "$active exited $rc after SIGTERM (graceful stop expected)"
-say "OK 2: SIGTERM $active -> $passive active in $((t1 - t0)) ms; $active exited 0"
+stopped_at=$(role_line "$active" stopped | jq -r .atEpochMs)
+took=$(role_line "$passive" active | jq -r '"\(.atEpochMs) \(.takeoverMs) \(.replayedEvents)"')
+say "OK 2: SIGTERM $active -> $passive active; $active exited 0. Handover: $(( ${took%% *} - stopped_at )) ms from the old active's last line to the new one's (takeoverMs $(echo "$took" | cut -d' ' -f2), replayed $(echo "$took" | cut -d' ' -f3)); seen by tandem status after $((t1 - t0)) ms"
 
 # --- 3: ECS starts a replacement task --------------------------------------------------------------
 replacement="task-$slot-$(printf '%04x%04x' $RANDOM $RANDOM)"
@@ -211,13 +225,15 @@ say "OK 3: active ${pair%% *}, passive ${pair##* } (the replacement)"
 active=${pair%% *}; passive=${pair##* }
 slot=$(slot_of "$active")
 pid=${slot_pid[$slot]}
-# Let the new passive attach and get in sync first (the active checkpoints when a passive attaches).
-sleep 3
+# The new passive must be attached and in sync first (the active checkpoints when a passive attaches).
+wait_in_sync 30 "$active" || fail "$active never reported the replacement in sync"
 t0=$(now_ms)
 kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
 wait_active 60 "$passive" || fail "$passive did not take over after kill -9 of $active"
 t1=$(now_ms)
-say "OK 4: kill -9 $active -> $passive active in $((t1 - t0)) ms (lease $(( $(jq -r '.containerDefinitions[0].environment[] | select(.name=="TANDEM_HEARTBEAT_INTERVAL_MS") | .value' "$taskdef") * $(jq -r '.containerDefinitions[0].environment[] | select(.name=="TANDEM_HEARTBEAT_MAX_RETRY") | .value' "$taskdef") )) ms)"
+took=$(role_line "$passive" active | jq -r '"\(.takeoverMs) \(.replayedEvents)"')
+say "OK 4: kill -9 $active -> $passive active, seen by tandem status after $((t1 - t0)) ms (takeoverMs ${took%% *}, replayed ${took##* }; lease $(( $(jq -r '.containerDefinitions[0].environment[] | select(.name=="TANDEM_HEARTBEAT_INTERVAL_MS") | .value' "$taskdef") * $(jq -r '.containerDefinitions[0].environment[] | select(.name=="TANDEM_HEARTBEAT_MAX_RETRY") | .value' "$taskdef") )) ms)"
 if [ "$network" = netns ]; then
   accepts "$(node_ip "$(slot_of "$passive")")" || fail "the new active does not accept on source port $source_port"
   say "OK 4: the new active accepts on source port $source_port"
