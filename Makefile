@@ -1,10 +1,11 @@
 # Two entry points for a fresh Debian 12 machine with Swift (see README.md):
 #   make run   installs system packages, builds, starts a standalone node on samples/ and feeds it
 #   make test  installs system packages, starts MariaDB on loopback, runs every test
+#   make rehearse  the ECS deployment's layout and environment on this machine (deploy/rehearse.sh)
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: run test deps build release conformance clean
+.PHONY: run test deps build release rehearse conformance clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -22,6 +23,9 @@ test: deps
 	@eval "$$(bash scripts/mariadb.sh start | grep '^export')" && \
 	  $(SWIFT) build --build-tests && \
 	  $(SWIFT) test --skip-build
+
+rehearse: release
+	@bash deploy/rehearse.sh --bin .build/release/tandem
 
 # The shared Siddhi conformance cases (../shared/conformance) that the engine implements so far.
 conformance: release

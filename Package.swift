@@ -140,6 +140,7 @@ let package = Package(
                 "Engine", "DataPlane", "ControlPlane",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/TandemTests",
             swiftSettings: strictSwift

@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 # chromium: headless screenshots of the status page (scripts/status-page-check.sh)
-PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3 chromium)
+PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3 chromium curl jq)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -13,4 +13,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The deployment checks (Tests/TandemTests/DeployTests.swift): cfn-lint, moto's ECS emulator and the
+# AWS CLI, pinned, from PyPI, only when one is missing. PIP_BREAK_SYSTEM_PACKAGES lets pip install
+# into a Debian system Python (PEP 668); a pyenv or venv Python ignores it.
+PY_TOOLS=("cfn-lint==1.51.0" "moto[server]==5.2.1" "awscli==1.45.11")
+if ! python3 -c 'import cfnlint, moto.server, awscli' >/dev/null 2>&1; then
+  echo "installing: ${PY_TOOLS[*]}"
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
 fi
