@@ -311,7 +311,7 @@ import Glibc
         let container = try DeployTests.container(try DeployTests.taskDefinition(file))
         var env = DeployTests.environment(container)
         let secrets = (container["secrets"] as? [JSON] ?? []).compactMap { $0["name"] as? String }
-        #expect(secrets == ["TANDEM_DB_PASSWORD"])
+        #expect(secrets == ["TANDEM_DB_PASSWORD", "TANDEM_ADMIN_PASSWORD"])
         for name in secrets { env[name] = "from-secrets-manager" }
         // What the entrypoint adds.
         env["TANDEM_NODE_ID"] = "cd189a933e5849daa93386466019ab50"
@@ -373,7 +373,7 @@ import Glibc
         let names = Set((container["Environment"]?.sequence ?? []).compactMap { $0["Name"]?.string })
         #expect(names == Set(DeployTests.environment(json).keys))
         let secrets = (container["Secrets"]?.sequence ?? []).compactMap { $0["Name"]?.string }
-        #expect(secrets == ["TANDEM_DB_PASSWORD"])
+        #expect(secrets == ["TANDEM_DB_PASSWORD", "TANDEM_ADMIN_PASSWORD"])
 
         var ports: [String: String] = [:]
         for mapping in container["PortMappings"]?.sequence ?? [] {
