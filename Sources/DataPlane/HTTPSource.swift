@@ -46,7 +46,6 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
     private var running: (group: ServiceGroup, task: Task<Void, Never>, finished: DispatchSemaphore)?
 
     /// How long `openSource` waits for the server to bind, and `closeSource` for it to finish in-flight requests.
-    static let startTimeoutMs = 10_000
     static let stopTimeoutMs = 5_000
 
     public init(options: HTTPSourceOptions, ring: SPSCRing<IngestBatch>, doorbell: Doorbell, logger: Logger) {
@@ -104,10 +103,10 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
             finished.signal()
         }
         let where_ = "\(options.host):\(options.port)"
-        if state.started.wait(timeout: .now() + .milliseconds(HTTPSource.startTimeoutMs)) == .timedOut {
+        if state.started.wait(timeout: .now() + .milliseconds(options.startTimeoutMs)) == .timedOut {
             task.cancel()
             finished.wait()
-            throw SourceOpenError("http source \(where_) did not start within \(HTTPSource.startTimeoutMs) ms")
+            throw SourceOpenError("http source \(where_) did not start within \(options.startTimeoutMs) ms")
         }
         let (port, error) = state.lock.withLock { (state.port, state.error) }
         guard let port, error == nil else {

@@ -30,6 +30,9 @@ public struct HTTPSourceOptions: Sendable {
     public var maxBodyBytes: Int = 4 << 20
     /// How long a request waits for room in the engine ring before 503 (`ring.full.timeout.ms`).
     public var ringFullTimeoutMs: Int = 1000
+    /// How long `openSource` waits for the server to listen before it gives up. The server runs as
+    /// a Swift task: a process whose concurrency pool is busy (a loaded test run) needs longer.
+    public var startTimeoutMs: Int = 10_000
     /// The `Retry-After` a 503 carries, in seconds.
     public var retryAfterSeconds: Int = 1
     /// Requests being handled at once beyond this get 503 at once (bounds the bodies held in memory:

@@ -26,6 +26,8 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         var options = HTTPSourceOptions(host: "127.0.0.1", port: 0, routes: [HTTPSourceRoute(path: "/stocks", streamIndex: 3, schema: schema)])
         options.maxBodyBytes = maxBodyBytes
         options.ringFullTimeoutMs = ringFullTimeoutMs
+        // The suite runs beside long synchronous tests that hold the concurrency pool's threads.
+        options.startTimeoutMs = 120_000
         let source = HTTPSource(options: options, ring: SPSCRing(capacity: ringCapacity), doorbell: Doorbell(), logger: Logger(label: "test"))
         try await onThread { try source.openSource() }
         return source
@@ -135,6 +137,7 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         #expect(!Self.canConnect(port), "the port still takes connections after close")
         // A second source can bind the same port (HA: the new active takes it over).
         var options = HTTPSourceOptions(host: "127.0.0.1", port: port, routes: [HTTPSourceRoute(path: "/stocks", streamIndex: 0, schema: Self.schema)])
+        options.startTimeoutMs = 120_000
         options.ringFullTimeoutMs = 10
         let again = HTTPSource(options: options, ring: SPSCRing(capacity: 2), doorbell: Doorbell(), logger: Logger(label: "test"))
         try await onThread { try again.openSource() }
