@@ -167,20 +167,25 @@ public final class FrameDecoder {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             guard let length = try frameLength(rest), rest.count >= length else { return offset }
             if rest[0] == FrameDecoder.protocolByte {
-                try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length]))
+                handIfFull(try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[FrameDecoder.headerBytes..<length])))
             } else {
                 let publisherId = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes)
                 let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
                 if publisherEntry?.publisherId != publisherId { publisherEntry = sequences.entry(publisherId) }
                 let entry = publisherEntry!
+                var index: Int? = nil
                 if batchSeq > entry.highestSeq {
                     let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
-                    try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]))
+                    index = try decodeFrame(UnsafeRawBufferPointer(rebasing: rest[bodyStart..<length]))
                 }
                 // Recorded only once decoded; a resent batch accepted before (its ack was lost) is
                 // skipped here and acknowledged again.
                 if sequences.acceptIfNew(entry, batchSeq: batchSeq) { lastAccepted = (publisherId, batchSeq) }
                 pendingAck = (publisherId, batchSeq)
+                // Only now, with this frame accepted, may a batch its last event fills be handed on: it
+                // must claim this frame (`IngestBatch.publisherSeq`). Claiming the one before would let
+                // a new active run this frame again when its publisher resends it after a failover.
+                if let index { handIfFull(index) }
             }
             offset += length
             assert(offset <= bytes.count)
@@ -265,8 +270,15 @@ public final class FrameDecoder {
             assert(offset == body.count)
     }
 
-    /// `body` is the frame after the 5-byte header: session id, channel id, payload.
-    private func decodeFrame(_ body: UnsafeRawBufferPointer) throws(FrameDecodeError) {
+    /// Hands channel `index`'s staged events on once they fill a batch.
+    @inline(__always)
+    private func handIfFull(_ index: Int) {
+        if staging[index].count >= batchSize { hand(index) }
+    }
+
+    /// `body` is the frame after the 5-byte header: session id, channel id, payload. Stages its events
+    /// (a batch it fills is handed on by the caller: `handIfFull`) and returns their channel's index.
+    private func decodeFrame(_ body: UnsafeRawBufferPointer) throws(FrameDecodeError) -> Int {
         var reader = BigEndianReader(body)
         _ = reader.raw(try reader.lengthField(.sessionId))  // identifies the publisher only; unused
         let channel = reader.raw(try reader.lengthField(.channelId))!
@@ -289,6 +301,7 @@ public final class FrameDecoder {
             }
         }
         if let failure { throw failure }
+        return index
     }
 
     @inline(__always)
@@ -309,6 +322,5 @@ public final class FrameDecoder {
         } else {
             try decodeLargeFrame(body, reader: reader, eventCount: eventCount, index: index, stage: stage)
         }
-        if stage.count >= batchSize { hand(index) }
     }
 }

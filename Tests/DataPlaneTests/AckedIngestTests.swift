@@ -233,6 +233,38 @@ func ackedFrame(_ batch: EventBatch, publisherId: UInt64, seq: UInt64) -> [UInt8
         #expect(AckedIngestTests.lastAck(again.fd) == 3)
     }
 
+    /// Every batch handed to the engine names the newest publisher batch whose events it completes
+    /// (`IngestBatch.publisherSeq`): the cluster keeps it in snapshots and the passive's queue, and a
+    /// new active skips resends up to it. The claim must be exact: one too low and a publisher batch
+    /// resent after a failover runs twice; one too high and it is lost. Publisher batches smaller than
+    /// an engine batch (merged until one fills mid-frame), larger (each fills one at once) and equal.
+    @Test(arguments: [IOBackend.ioUring, .epoll])
+    func handedBatchesClaimExactlyThePublisherBatchesTheyComplete(backend: IOBackend) throws {
+        let listener = try ListenerEdgeTests.listener(backend, batchSize: 10)
+        defer { listener.stop() }
+        let sizes = [4, 4, 4, 15, 3, 10, 7, 7, 7, 25, 2]
+        var ends: [Int] = []  // ends[k]: events up to the end of publisher batch k + 1
+        var bytes: [UInt8] = []
+        for (k, size) in sizes.enumerated() {
+            let start = ends.last ?? 0
+            ends.append(start + size)
+            bytes += ackedFrame(stockBatch(start..<start + size), publisherId: 42, seq: UInt64(k + 1))
+        }
+        let client = try RawClient(port: listener.port)
+        client.write(bytes)  // one write: the listener decodes the frames together, as under load
+        var handed: [Int64] = []
+        let deadline = Date().addingTimeInterval(10)
+        while handed.count < ends.last! && Date() < deadline {
+            guard let item = listener.ring.tryPop() else { usleep(200); continue }
+            for r in 0..<item.batch.count { handed.append(item.batch.int64(2, r)) }
+            let complete = ends.prefix { $0 <= handed.count }.count
+            #expect(item.publisherSeq == UInt64(complete),
+                    "a batch ending at event \(handed.count) claims publisher batch \(item.publisherSeq); batches 1...\(complete) are complete")
+            #expect(item.publisherId == (complete > 0 ? 42 : 0))
+        }
+        #expect(handed == (0..<ends.last!).map(Int64.init))
+    }
+
     /// Reads acks until EOF; returns the newest batch sequence number acknowledged (0: none).
     static func lastAck(_ fd: Int32) -> UInt64 {
         var bytes: [UInt8] = []
