@@ -341,11 +341,14 @@ import Glibc
         // The sample app's source port, and the REST API's, are published too.
         #expect(ports["sources"] == 9892 && ports["rest"] == 9090)
 
-        // Every variable the task definition sets is read by deployment.yaml or the entrypoint.
+        // Every variable the task definition sets is read by deployment.yaml, the entrypoint, or the
+        // node itself (the REST admin user: ApiAuth reads TANDEM_ADMIN_USER/PASSWORD).
         let yaml = try String(contentsOfFile: DeployTests.path("deploy/deployment.yaml"), encoding: .utf8)
         let entrypoint = try String(contentsOfFile: DeployTests.path("deploy/entrypoint.sh"), encoding: .utf8)
+        let node = try String(contentsOfFile: DeployTests.path("Sources/ControlPlane/Api/ApiAuth.swift"), encoding: .utf8)
         for name in env.keys {
-            #expect(yaml.contains("${env:\(name)") || entrypoint.contains(name), "\(name) is set but never read")
+            #expect(yaml.contains("${env:\(name)") || entrypoint.contains(name) || node.contains("\"\(name)\""),
+                    "\(name) is set but never read")
         }
 
         // Health, graceful stop, logs.
