@@ -374,46 +374,8 @@ extension Compiler {
         }
 
         let sideSchemas = a == 0 ? [spec.output, streamSchema] : [streamSchema, spec.output]
-        let pairName = "#join:\(index)"
-        let pair = Compiler.pairSchema(pairName, sideSchemas[0], sideSchemas[1])
-        let qualifiers = [[join.left.alias ?? join.left.stream], [join.right.alias ?? join.right.stream]]
-        var node = query
-        node.join = nil
-        node.inputStream = pairName
-        node.handlers = []
-        if let items = query.selection {
-            var resolved: [SelectItem] = []
-            for item in items {
-                guard let e = resolveSides(item.expression, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
-                resolved.append(SelectItem(expression: e, alias: item.alias, position: item.position))
-            }
-            node.selection = resolved
-        } else {
-            node.selection = sideSchemas.enumerated().flatMap { k, schema in
-                schema.attributes.map { SelectItem(expression: .attribute(stream: "#\(k)", name: $0.name, join.position), alias: nil, position: join.position) }
-            }
-        }
-        var groupBy: [Expression] = []
-        for key in query.groupBy {
-            guard let e = resolveSides(key, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
-            groupBy.append(e)
-        }
-        node.groupBy = groupBy
-        var on: TypedExpression? = nil
-        if let condition = join.on {
-            if let resolved = resolveSides(condition, sideSchemas, qualifiers: qualifiers, fallback: nil),
-               let typed = check(resolved, input: pair) {
-                if let t = typed.type, t != .bool {
-                    diagnostics.error(condition.position, "join condition must be bool, got \(t)")
-                    ok = false
-                }
-                on = typed
-            } else {
-                ok = false
-            }
-        }
-        guard ok, let per else { return nil }
-        schemas[pairName] = pair
+        let rewritten = pairQuery(query, join, sideSchemas: sideSchemas, index: index)
+        guard ok, let per, let (node, _, on) = rewritten else { return nil }
         guard var plan = compileQuery(node, index: index) else { return nil }
         plan.aggregationJoin = AggregationJoinPlan(
             aggregation: spec.name, aggregationSide: a, stream: streamSchema.name, streamSchema: streamSchema, filter: filter,

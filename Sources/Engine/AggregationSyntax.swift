@@ -42,14 +42,7 @@ extension Parser {
         let selectPosition = current.position
         try expectKeyword("select")
         if current.isSymbol("*") { throw fail("an aggregation selects its group-by attributes and aggregates by name, not '*'") }
-        var items: [SelectItem] = []
-        repeat {
-            let itemPosition = current.position
-            let expression = try parseExpression()
-            var alias: String? = nil
-            if acceptKeyword("as") { alias = try identifier("an alias").0 }
-            items.append(SelectItem(expression: expression, alias: alias, position: itemPosition))
-        } while acceptSymbol(",")
+        let items = try parseSelectItems()
         var groupBy: [Expression] = []
         if acceptKeyword("group") {
             try expectKeyword("by")

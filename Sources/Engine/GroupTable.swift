@@ -151,30 +151,38 @@ struct GroupTable {
         return x
     }
 
-    /// The group id of `parts` (width values), creating it when new.
-    mutating func id(_ parts: UnsafeBufferPointer<UInt64>) -> Int32 {
+    /// Where `parts` is in the open-addressing table: its id, or the free slot it would take.
+    @inline(__always)
+    private func probe(_ parts: UnsafeBufferPointer<UInt64>) -> (slot: Int, id: Int32?, hash: UInt64) {
         precondition(parts.count == width)
         var hash: UInt64 = 0
         for p in parts { hash = GroupTable.mix(hash, p) }
-        var mask = table.count - 1
+        let mask = table.count - 1
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let id = table[i]
-            if id < 0 { break }
+            if id < 0 { return (i, nil, hash) }
             let base = Int(id) * width
             var same = true
             for k in 0..<width where keys[base + k] != parts[k] {
                 same = false
                 break
             }
-            if same { return id }
+            if same { return (i, id, hash) }
             i = (i + 1) & mask
         }
+    }
+
+    /// The group id of `parts` (width values), creating it when new.
+    mutating func id(_ parts: UnsafeBufferPointer<UInt64>) -> Int32 {
+        let (free, existing, hash) = probe(parts)
+        if let existing { return existing }
         let id = Int32(count)
         keys.append(contentsOf: parts)
+        var i = free
         if count * 2 > table.count {
             rehash()
-            mask = table.count - 1
+            let mask = table.count - 1
             i = Int(truncatingIfNeeded: hash) & mask
             while table[i] >= 0 { i = (i + 1) & mask }
         }
@@ -183,25 +191,7 @@ struct GroupTable {
     }
 
     /// The group id of `parts` if it exists; never adds it.
-    func find(_ parts: UnsafeBufferPointer<UInt64>) -> Int32? {
-        precondition(parts.count == width)
-        var hash: UInt64 = 0
-        for p in parts { hash = GroupTable.mix(hash, p) }
-        let mask = table.count - 1
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let id = table[i]
-            if id < 0 { return nil }
-            let base = Int(id) * width
-            var same = true
-            for k in 0..<width where keys[base + k] != parts[k] {
-                same = false
-                break
-            }
-            if same { return id }
-            i = (i + 1) & mask
-        }
-    }
+    func find(_ parts: UnsafeBufferPointer<UInt64>) -> Int32? { probe(parts).id }
 
     private mutating func rehash() {
         table = Array(repeating: -1, count: table.count * 2)

@@ -100,6 +100,55 @@ extension Compiler {
         }
     }
 
+    /// A join query rewritten over its pair schema (left attributes, then right): selection, group by
+    /// and `on` resolved to sides, the pair schema registered. Nil when any of them has an error
+    /// (reported). Shared by stream/table joins and joins reading an aggregation.
+    mutating func pairQuery(_ query: QueryNode, _ join: JoinNode, sideSchemas: [StreamSchema], index: Int)
+        -> (node: QueryNode, pair: StreamSchema, on: TypedExpression?)? {
+        var ok = true
+        let pairName = "#join:\(index)"
+        let pair = Compiler.pairSchema(pairName, sideSchemas[0], sideSchemas[1])
+        let qualifiers = [[join.left.alias ?? join.left.stream], [join.right.alias ?? join.right.stream]]
+        var node = query
+        node.join = nil
+        node.inputStream = pairName
+        node.handlers = []
+        if let items = query.selection {
+            var resolved: [SelectItem] = []
+            for item in items {
+                guard let e = resolveSides(item.expression, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
+                resolved.append(SelectItem(expression: e, alias: item.alias, position: item.position))
+            }
+            node.selection = resolved
+        } else {
+            node.selection = sideSchemas.enumerated().flatMap { k, schema in
+                schema.attributes.map { SelectItem(expression: .attribute(stream: "#\(k)", name: $0.name, join.position), alias: nil, position: join.position) }
+            }
+        }
+        var groupBy: [Expression] = []
+        for key in query.groupBy {
+            guard let e = resolveSides(key, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
+            groupBy.append(e)
+        }
+        node.groupBy = groupBy
+        var on: TypedExpression? = nil
+        if let condition = join.on {
+            if let resolved = resolveSides(condition, sideSchemas, qualifiers: qualifiers, fallback: nil),
+               let typed = check(resolved, input: pair) {
+                if let t = typed.type, t != .bool {
+                    diagnostics.error(condition.position, "join condition must be bool, got \(t)")
+                    ok = false
+                }
+                on = typed
+            } else {
+                ok = false
+            }
+        }
+        guard ok else { return nil }
+        schemas[pairName] = pair
+        return (node, pair, on)
+    }
+
     mutating func compileJoin(_ query: QueryNode, index: Int) -> QueryPlan? {
         guard let join = query.join else { return nil }
         if aggregations[join.left.stream] != nil || aggregations[join.right.stream] != nil {
@@ -161,47 +210,8 @@ extension Compiler {
             diagnostics.error(query.targetPosition, "joins emit current events only here; use 'insert into'")
             ok = false
         }
-        let pairName = "#join:\(index)"
-        let pair = Compiler.pairSchema(pairName, sides[0].schema, sides[1].schema)
-        let qualifiers = [[join.left.alias ?? join.left.stream], [join.right.alias ?? join.right.stream]]
-        let sideSchemas = [sides[0].schema, sides[1].schema]
-        var node = query
-        node.join = nil
-        node.inputStream = pairName
-        node.handlers = []
-        if let items = query.selection {
-            var resolved: [SelectItem] = []
-            for item in items {
-                guard let e = resolveSides(item.expression, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
-                resolved.append(SelectItem(expression: e, alias: item.alias, position: item.position))
-            }
-            node.selection = resolved
-        } else {
-            node.selection = sideSchemas.enumerated().flatMap { k, schema in
-                schema.attributes.map { SelectItem(expression: .attribute(stream: "#\(k)", name: $0.name, join.position), alias: nil, position: join.position) }
-            }
-        }
-        var groupBy: [Expression] = []
-        for key in query.groupBy {
-            guard let e = resolveSides(key, sideSchemas, qualifiers: qualifiers, fallback: nil) else { ok = false; continue }
-            groupBy.append(e)
-        }
-        node.groupBy = groupBy
-        var on: TypedExpression? = nil
-        if let condition = join.on {
-            if let resolved = resolveSides(condition, sideSchemas, qualifiers: qualifiers, fallback: nil),
-               let typed = check(resolved, input: pair) {
-                if let t = typed.type, t != .bool {
-                    diagnostics.error(condition.position, "join condition must be bool, got \(t)")
-                    ok = false
-                }
-                on = typed
-            } else {
-                ok = false
-            }
-        }
-        guard ok else { return nil }
-        schemas[pairName] = pair
+        let rewritten = pairQuery(query, join, sideSchemas: [sides[0].schema, sides[1].schema], index: index)
+        guard ok, let (node, pair, on) = rewritten else { return nil }
         guard var plan = compileQuery(node, index: index) else { return nil }
         let leftRange = 0..<sides[0].schema.attributes.count
         let rightRange = leftRange.upperBound..<pair.attributes.count

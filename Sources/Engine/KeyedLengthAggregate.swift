@@ -24,6 +24,9 @@ final class KeyedLengthAggregate {
 
     private let length: Int
     private let functions: [Function]
+    /// Per aggregate: its argument column (−1 for count()) and whether it sums integers.
+    private let argumentColumns: [Int]
+    private let isInteger: [Bool]
     private let projections: [Projection]
     private let filter: VectorProgram?
     private var output: EventBatch
@@ -72,6 +75,18 @@ final class KeyedLengthAggregate {
         }
         length = n
         self.functions = functions
+        argumentColumns = functions.map { f in
+            switch f {
+            case .count: return -1
+            case .sum(let c, _), .avg(let c, _): return c
+            }
+        }
+        isInteger = functions.map { f in
+            switch f {
+            case .count: return true
+            case .sum(_, let integer), .avg(_, let integer): return integer
+            }
+        }
         self.projections = projections
         filter = plan.filter.map(VectorProgram.init)
         output = EventBatch(schema: plan.output)
@@ -102,21 +117,9 @@ final class KeyedLengthAggregate {
         grow(to: keyCount)
         let keep = filter?.evaluateCondition(batch)
         touched.removeAll(keepingCapacity: true)
+        // Locals: the row loop reads them per event without going through `self`.
         let length = self.length, width = self.width
-        // Argument columns and their null masks, once per batch.
-        var argumentColumns: [Int] = []
-        for f in functions {
-            switch f {
-            case .count: argumentColumns.append(-1)
-            case .sum(let c, _), .avg(let c, _): argumentColumns.append(c)
-            }
-        }
-        let isInteger = functions.map { f -> Bool in
-            switch f {
-            case .count: return true
-            case .sum(_, let integer), .avg(_, let integer): return integer
-            }
-        }
+        let argumentColumns = self.argumentColumns, isInteger = self.isInteger
         // Arguments gathered row-major first, so the row loop below touches one flat buffer.
         if args.count < n * width {
             args = Array(repeating: 0, count: n * width)

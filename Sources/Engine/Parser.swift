@@ -191,14 +191,7 @@ struct Parser {
         case "stream", "table":
             let isTable = kind.lowercased() == "table"
             let (name, position) = try identifier(isTable ? "a table name" : "a stream name")
-            try expectSymbol("(")
-            var attributes: [AttributeNode] = []
-            repeat {
-                let (attribute, attributePosition) = try identifier("an attribute name")
-                let (typeName, typePosition) = try identifier("an attribute type")
-                attributes.append(AttributeNode(name: attribute, typeName: typeName, position: attributePosition, typePosition: typePosition))
-            } while acceptSymbol(",")
-            try expectSymbol(")")
+            let attributes = try parseAttributeList()
             if !atEnd { try expectSymbol(";") }
             let node = StreamDefinitionNode(name: name, attributes: attributes, annotations: annotations, position: position)
             if isTable { app.tables.append(node) } else { app.streams.append(node) }
@@ -225,14 +218,7 @@ struct Parser {
             app.triggers.append(TriggerNode(name: name, when: when, position: position))
         case "window":
             let (name, position) = try identifier("a window name")
-            try expectSymbol("(")
-            var attributes: [AttributeNode] = []
-            repeat {
-                let (attribute, attributePosition) = try identifier("an attribute name")
-                let (typeName, typePosition) = try identifier("an attribute type")
-                attributes.append(AttributeNode(name: attribute, typeName: typeName, position: attributePosition, typePosition: typePosition))
-            } while acceptSymbol(",")
-            try expectSymbol(")")
+            let attributes = try parseAttributeList()
             let windowPosition = current.position
             var (windowName, _) = try identifier("the window's type, such as length(10) or time(1 sec)")
             var namespace: String? = "window"
@@ -322,15 +308,7 @@ struct Parser {
         var selection: [SelectItem]? = nil
         if acceptKeyword("select") {
             if !acceptSymbol("*") {
-                var items: [SelectItem] = []
-                repeat {
-                    let itemPosition = current.position
-                    let expression = try parseExpression()
-                    var alias: String? = nil
-                    if acceptKeyword("as") { alias = try identifier("an alias").0 }
-                    items.append(SelectItem(expression: expression, alias: alias, position: itemPosition))
-                } while acceptSymbol(",")
-                selection = items
+                selection = try parseSelectItems()
             }
         }
         var groupBy: [Expression] = []
@@ -482,6 +460,32 @@ struct Parser {
             }
         }
         return PatternNode(states: states, isSequence: separator == ",", every: every, withinMs: withinMs, position: position)
+    }
+
+    /// `(name type, …)` of a stream, table or window definition.
+    mutating func parseAttributeList() throws(Abort) -> [AttributeNode] {
+        try expectSymbol("(")
+        var attributes: [AttributeNode] = []
+        repeat {
+            let (attribute, attributePosition) = try identifier("an attribute name")
+            let (typeName, typePosition) = try identifier("an attribute type")
+            attributes.append(AttributeNode(name: attribute, typeName: typeName, position: attributePosition, typePosition: typePosition))
+        } while acceptSymbol(",")
+        try expectSymbol(")")
+        return attributes
+    }
+
+    /// `expression [as alias], …` of a select.
+    mutating func parseSelectItems() throws(Abort) -> [SelectItem] {
+        var items: [SelectItem] = []
+        repeat {
+            let itemPosition = current.position
+            let expression = try parseExpression()
+            var alias: String? = nil
+            if acceptKeyword("as") { alias = try identifier("an alias").0 }
+            items.append(SelectItem(expression: expression, alias: alias, position: itemPosition))
+        } while acceptSymbol(",")
+        return items
     }
 
     // MARK: Partitions
