@@ -104,8 +104,9 @@ meta_pid=$!
 
 # The task definition's environment, with this rehearsal's database in place of RDS and the secret.
 mapfile -t task_env < <(jq -r '.containerDefinitions[0].environment[] | "\(.name)=\(.value)"' "$taskdef")
-task_env+=("TANDEM_DB_HOST=$host_ip" "TANDEM_DB_PORT=$db_port" "TANDEM_DB_PASSWORD=tandem")
-jq -e '[.containerDefinitions[0].secrets[].name] == ["TANDEM_DB_PASSWORD"]' "$taskdef" >/dev/null \
+task_env+=("TANDEM_DB_HOST=$host_ip" "TANDEM_DB_PORT=$db_port" "TANDEM_DB_PASSWORD=tandem"
+          "TANDEM_ADMIN_PASSWORD=rehearsal")
+jq -e '[.containerDefinitions[0].secrets[].name] == ["TANDEM_DB_PASSWORD", "TANDEM_ADMIN_PASSWORD"]' "$taskdef" >/dev/null \
   || fail "the task definition's secrets changed; teach the rehearsal their local values"
 base_env=(PATH="$image/usr/local/bin:/usr/local/bin:/usr/bin:/bin" HOME="$work" "${task_env[@]}")
 
