@@ -87,6 +87,9 @@ public final class SinkQueue: @unchecked Sendable {
 
     public var isEmpty: Bool { ring.isEmpty }
 
+    /// Batches queued and not sent yet (any thread).
+    public var count: Int { ring.count }
+
     /// Sender thread: sleeps until a `write` (or `wake`), at most `timeoutMs`.
     public func wait(timeoutMs: Int, while condition: () -> Bool) {
         doorbell.wait(timeoutMs: timeoutMs) { ring.isEmpty && condition() }

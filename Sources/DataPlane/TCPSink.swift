@@ -25,6 +25,8 @@ public struct TCPSinkOptions: Sendable {
     public var reconnectDelayMs: Int = 200
     /// How long `stop()` waits for queued batches to be sent before dropping them (counted).
     public var stopDrainTimeoutMs: Int = 5000
+    /// Labels for the sink's metrics (the node adds `app` and `stream`).
+    public var metricDimensions: [(String, String)] = []
 
     public init(host: String, port: Int, channel: String) {
         self.host = host
@@ -37,13 +39,18 @@ public struct TCPSinkOptions: Sendable {
 public final class TCPSinkStats: Sendable {
     public let batchesSent = ManagedAtomic<Int>(0)
     public let eventsSent = ManagedAtomic<Int>(0)
-    /// Events dropped by the full-queue policy, or left in the queue when `stop()` gave up.
-    public let eventsDropped = ManagedAtomic<Int>(0)
-    /// Times `write` found the queue full.
-    public let queueFullWaits = ManagedAtomic<Int>(0)
+    /// Events dropped by the full-queue policy, or left in the queue when `stop()` gave up (the
+    /// sink queue's counter).
+    public let eventsDropped: ManagedAtomic<Int>
+    /// Times `write` found the queue full (the sink queue's counter).
+    public let queueFullWaits: ManagedAtomic<Int>
     /// Successful connects after the first one.
     public let reconnects = ManagedAtomic<Int>(0)
-    public init() {}
+
+    init(queue: SinkQueue) {
+        eventsDropped = queue.eventsDropped
+        queueFullWaits = queue.queueFullWaits
+    }
 }
 
 /// A tcp sink: sends an app stream's output batches to a TCP receiver as siddhi-io-tcp frames
@@ -61,23 +68,24 @@ public final class TCPSinkStats: Sendable {
 /// without bound.
 public final class TCPSink: @unchecked Sendable {
     public let options: TCPSinkOptions
-    public let stats = TCPSinkStats()
-    private let queue: SPSCRing<EventBatch>
-    private let doorbell = Doorbell()
+    public let stats: TCPSinkStats
+    /// The bounded queue with the full-queue policy, drop counting and logging (shared with the http sink).
+    private let queue: SinkQueue
     private let stopping = ManagedAtomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
     private let logger: Logger
-    /// Engine thread only: drops since the last log line, so a dead receiver does not flood the log.
-    private var dropsUnlogged = 0
-    private var lastDropLogNs: UInt64 = 0
 
     public init(options: TCPSinkOptions, logger: Logger) {
         precondition((0...65535).contains(options.port), "port out of range")
-        if case .block(let timeoutMs) = options.fullPolicy { precondition(timeoutMs >= 0) }
         self.options = options
         self.logger = logger
-        queue = SPSCRing(capacity: options.queueCapacity)
+        queue = SinkQueue(capacity: options.queueCapacity, policy: options.fullPolicy,
+                          name: "tcp sink \(options.host):\(options.port)/\(options.channel)",
+                          metrics: SinkMetrics(kind: "tcp", dimensions: options.metricDimensions
+                                                + [("url", "tcp://\(options.host):\(options.port)/\(options.channel)")]),
+                          logger: logger)
+        stats = TCPSinkStats(queue: queue)
     }
 
     /// Starts the sender thread (it connects in the background). Call once.
@@ -96,39 +104,12 @@ public final class TCPSink: @unchecked Sendable {
     public var queueDepth: Int { queue.count }
 
     /// Engine thread: queues `batch` for sending (applying `fullPolicy` when the queue is full).
-    public func write(_ batch: EventBatch) {
-        guard !batch.isEmpty else { return }
-        if queue.tryPush(batch) {
-            doorbell.ring()
-            return
-        }
-        stats.queueFullWaits.wrappingIncrement(ordering: .relaxed)
-        if case .block(let timeoutMs) = options.fullPolicy {
-            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
-            var backoff = Backoff()
-            while DispatchTime.now().uptimeNanoseconds < deadline {
-                doorbell.ring()
-                backoff.pause()
-                if queue.tryPush(batch) {
-                    doorbell.ring()
-                    return
-                }
-            }
-        }
-        stats.eventsDropped.wrappingIncrement(by: batch.count, ordering: .relaxed)
-        dropsUnlogged += batch.count
-        let now = DispatchTime.now().uptimeNanoseconds
-        if now - lastDropLogNs >= 1_000_000_000 {
-            logger.error("tcp sink \(options.host):\(options.port)/\(options.channel): queue full, dropped \(dropsUnlogged) events (receiver slow or away)")
-            dropsUnlogged = 0
-            lastDropLogNs = now
-        }
-    }
+    public func write(_ batch: EventBatch) { queue.write(batch) }
 
     /// Sends what is queued (waiting at most `stopDrainTimeoutMs`), then closes. Idempotent.
     public func stop() {
         guard thread != nil, !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        doorbell.ring()
+        queue.wake()
         finished.wait()
         thread = nil
     }
@@ -150,10 +131,10 @@ public final class TCPSink: @unchecked Sendable {
             return now >= deadline
         }
         while true {
-            if pending == nil { pending = queue.tryPop() }
+            if pending == nil { pending = queue.pop() }
             guard let batch = pending else {
                 if stopping.load(ordering: .acquiring) { break }
-                doorbell.wait(timeoutMs: 100) { queue.isEmpty && !stopping.load(ordering: .relaxed) }
+                queue.wait(timeoutMs: 100) { !stopping.load(ordering: .relaxed) }
                 continue
             }
             if !publisher.isConnected {
@@ -173,12 +154,14 @@ public final class TCPSink: @unchecked Sendable {
                 try publisher.send(batch, channel: options.channel)
                 stats.batchesSent.wrappingIncrement(ordering: .relaxed)
                 stats.eventsSent.wrappingIncrement(by: batch.count, ordering: .relaxed)
+                queue.metrics.sent.increment(by: batch.count)
                 pending = nil
             } catch {
                 // Acked framing: a batch the publisher took is in its window and is resent on reconnect.
                 if publisher.nextBatchSeq != seqBefore {
                     stats.batchesSent.wrappingIncrement(ordering: .relaxed)
                     stats.eventsSent.wrappingIncrement(by: batch.count, ordering: .relaxed)
+                    queue.metrics.sent.increment(by: batch.count)
                     pending = nil
                 }
                 logger.warning("tcp sink \(options.host):\(options.port)/\(options.channel): \(error); reconnecting")
@@ -189,9 +172,9 @@ public final class TCPSink: @unchecked Sendable {
         if options.framing == .acked && publisher.isConnected { try? publisher.flush(timeoutMs: options.stopDrainTimeoutMs) }
         publisher.finish(timeoutMs: 1000)
         var left = pending?.count ?? 0
-        while let batch = queue.tryPop() { left += batch.count }
+        while let batch = queue.pop() { left += batch.count }
         if left > 0 {
-            stats.eventsDropped.wrappingIncrement(by: left, ordering: .relaxed)
+            queue.countDropped(left)
             logger.error("tcp sink \(options.host):\(options.port)/\(options.channel): stopped with \(left) events unsent (receiver away)")
         }
     }

@@ -53,8 +53,6 @@ public final class TCPSourceStats: Sendable {
     public let ringFullWaits = ManagedAtomic<Int>(0)
     /// Nanoseconds the reactor spent not reading because the engine ring was full.
     public let ringFullWaitNs = ManagedAtomic<Int>(0)
-    /// The same wait, under the name the REST metrics read.
-    public var backpressureNs: ManagedAtomic<Int> { ringFullWaitNs }
     /// Acknowledgements written to publishers (Tandem acknowledged framing; cumulative, so at most one
     /// per receive).
     public let acksSent = ManagedAtomic<Int>(0)

@@ -26,7 +26,6 @@ final class MetricsSampler: @unchecked Sendable {
         "tandem_jemalloc_resident_bytes": "jemalloc stats.resident",
         "tandem_ingest_ring_batches": "batches waiting between a tcp source and its engine",
         "tandem_ingest_ring_capacity_batches": "capacity of that ring",
-        "tandem_sink_queue_batches": "batches waiting in a tcp sink's queue",
         "tandem_source_backpressure_seconds_total": "time a tcp source stopped reading because its engine ring was full",
     ]
 
@@ -70,16 +69,13 @@ final class MetricsSampler: @unchecked Sendable {
                 guard let listener = source as? TCPSourceListener else { continue }
                 let id = ObjectIdentifier(listener.stats)
                 live.insert(id)
-                let total = listener.stats.backpressureNs.load(ordering: .relaxed)
+                let total = listener.stats.ringFullWaitNs.load(ordering: .relaxed)
                 let delta = total - (backpressureSeen[id] ?? 0)
                 backpressureSeen[id] = total
                 let key = "tandem_source_backpressure_seconds_total|" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: "|")
                 let counter = counters[key] ?? registry.makeCounter(descriptor: MetricsSampler.descriptor("tandem_source_backpressure_seconds_total"), labels: labels)
                 counters[key] = counter
                 if delta > 0 { counter.increment(by: Double(delta) / 1e9) }
-            }
-            for (stream, depth) in host.sinkQueueDepths {
-                gauge("tandem_sink_queue_batches", [("app", app), ("stream", stream)], Double(depth))
             }
         }
         backpressureSeen = backpressureSeen.filter { live.contains($0.key) }

@@ -76,6 +76,7 @@ final class AppHost: @unchecked Sendable {
             throw DeployError(app: app.name, message: "\(at): tcp sink url '\(url)' needs host:port")
         }
         var options = TCPSinkOptions(host: String(hostPort[..<colon]), port: port, channel: context.isEmpty ? sink.streamName : context)
+        options.metricDimensions = [("app", app.name), ("stream", sink.streamName)]
         switch sink.option("framing")?.lowercased() {
         case nil, "siddhi": options.framing = .siddhi
         case "acked": options.framing = .acked
@@ -271,11 +272,6 @@ final class AppHost: @unchecked Sendable {
         lastSequence = sequence
         lastSnapshotSequence = sequence
         committedSequence.store(Int(sequence), ordering: .relaxed)
-    }
-
-    /// Batches waiting in each tcp sink's queue (any thread).
-    var sinkQueueDepths: [(stream: String, depth: Int)] {
-        tcpSinks.map { ($0.options.channel, $0.queueDepth) }
     }
 
     /// Runs queued events of the passive's queue (before `start`, after `restore`): those at or
