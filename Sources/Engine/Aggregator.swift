@@ -171,6 +171,45 @@ final class Aggregator {
         }
     }
 
+    /// Adds `rows` current rows (no expiry, no capture: a batch window filling up). Count, sum and
+    /// avg without nulls take a loop of their own; the rest go through `update`.
+    func add(rows: Int, groups: UnsafePointer<Int32>, groupCount: Int, values: UnsafePointer<UInt64>?,
+             nulls: UnsafePointer<UInt8>?, currentKinds: UnsafePointer<UInt8>, noCapture: UnsafePointer<Int32>) {
+        guard kind == .count || ((kind == .sum || kind == .avg) && nulls == nil && values != nil) else {
+            update(rows: rows, kinds: currentKinds, groups: groups, groupCount: groupCount, values: values, nulls: nulls,
+                   captureRow: noCapture, record: { _, _ in })
+            return
+        }
+        ensure(groupCount)
+        let longs = self.longs.base, doubles = self.doubles.base, counts = self.counts.base
+        if kind == .count {
+            for i in 0..<rows { longs[Int(groups[i])] &+= 1 }
+        } else if isIntegerArgument {
+            let values = values!
+            for i in 0..<rows {
+                let g = Int(groups[i])
+                longs[g] &+= Int64(bitPattern: values[i])
+                counts[g] &+= 1
+            }
+        } else {
+            let values = values!
+            for i in 0..<rows {
+                let g = Int(groups[i])
+                doubles[g] += Double(bitPattern: values[i])
+                counts[g] &+= 1
+            }
+        }
+    }
+
+    /// The running state of count, sum and avg for `groupCount` groups in raw memory, for a loop
+    /// that adds and removes rows itself (the fused sliding-window path). Valid until groups grow.
+    func runningSums(groupCount: Int) -> (longs: UnsafeMutablePointer<Int64>, doubles: UnsafeMutablePointer<Double>,
+                                          counts: UnsafeMutablePointer<Int64>) {
+        precondition(kind == .count || kind == .sum || kind == .avg, "running sums are count, sum and avg only")
+        ensure(groupCount)
+        return (longs.base, doubles.base, counts.base)
+    }
+
     /// The aggregate's value for group `g` as (slot bits, is null) in `outputType`.
     func value(_ g: Int) -> (UInt64, Bool) {
         switch kind {

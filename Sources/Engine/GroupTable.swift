@@ -55,6 +55,54 @@ struct StringInterner {
         return insert(bytes, hash: hash, packedKey: UInt64.max)
     }
 
+    /// Ids of `count` string slots (`offset << 32 | length` into `arena`), written to `ids`; rows
+    /// whose `skip` byte is 2 (a RESET row) are left alone, rows with a `hints` id ≥ 0 take it.
+    /// Short strings, the usual keys, are looked up over raw memory in one loop; a miss or a long
+    /// string takes `id(_:)`.
+    mutating func ids(slots: UnsafePointer<UInt64>, count: Int, arena: UnsafeRawBufferPointer,
+                      skip: UnsafePointer<UInt8>?, hints: UnsafePointer<Int32>?, into ids: UnsafeMutablePointer<Int32>) {
+        var row = 0
+        while row < count {
+            // Fast loop: stops at the first row it cannot answer from the current table.
+            let stopped: Int = table.withUnsafeBufferPointer { table in
+                packed.withUnsafeBufferPointer { packed in
+                    let mask = table.count - 1
+                    var r = row
+                    while r < count {
+                        if let skip, skip[r] == 2 { r += 1; continue }
+                        if let hints, hints[r] >= 0 { ids[r] = hints[r]; r += 1; continue }
+                        let slot = slots[r]
+                        let offset = Int(truncatingIfNeeded: slot >> 32), length = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+                        guard length <= 7 else { return r }
+                        var key = UInt64(length) << 56
+                        if length > 0 {
+                            let base = arena.baseAddress! + offset
+                            for b in 0..<length { key |= UInt64(base.load(fromByteOffset: b, as: UInt8.self)) << (8 * UInt64(b)) }
+                        }
+                        var i = Int(truncatingIfNeeded: StringInterner.hashPacked(key)) & mask
+                        var found: Int32 = -1
+                        while true {
+                            let id = table[i]
+                            if id < 0 { break }
+                            if packed[Int(id)] == key { found = id; break }
+                            i = (i + 1) & mask
+                        }
+                        if found < 0 { return r }
+                        ids[r] = found
+                        r += 1
+                    }
+                    return r
+                }
+            }
+            row = stopped
+            guard row < count else { return }
+            let slot = slots[row]
+            let offset = Int(truncatingIfNeeded: slot >> 32), length = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+            ids[row] = id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length]))
+            row += 1
+        }
+    }
+
     /// The id of `bytes` if it was interned; never adds it.
     func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
         let mask = table.count - 1

@@ -9,23 +9,26 @@
 /// - `insert [current|expired|all] events` picks which rows are emitted.
 ///
 /// One input batch is one chunk, as a batch of events sent together is in Siddhi.
+///
+/// The common sliding shape (length or time window, count/sum/avg, current events) runs fused over
+/// the same state in `StatefulQuery+Sliding.swift`; the state it shares is internal for that file.
 final class StatefulQuery {
     let plan: QueryPlan
     private let filter: VectorProgram?
     private let projectionPrograms: [VectorProgram?]
     private let argumentPrograms: [VectorProgram?]
-    private var aggregators: [Aggregator]
-    private var groups: GroupTable
+    var aggregators: [Aggregator]
+    var groups: GroupTable
     /// The window's events, oldest first. Batch windows hold the previous batch (`previousCount`
     /// rows) followed by the batch being filled.
-    private var store: RowStore
+    var store: RowStore
     private var previousCount = 0
     /// timeBatch: start of the current period (nil before the first event); cron: the next fire.
     private var batchStartMs: Int64?
-    private var chunk: EventBatch
+    var chunk: EventBatch
     /// The chunk plan (pass 1), in raw memory: appended per row on the hot path.
-    private let planned = ChunkPlan()
-    private var output: EventBatch
+    let planned = ChunkPlan()
+    var output: EventBatch
     private var filtered: EventBatch
     /// Rows that passed the filter (reused).
     private var selection: [Int32] = []
@@ -34,7 +37,7 @@ final class StatefulQuery {
     /// Expired rows matter when they are emitted, or when aggregates of a sliding window subtract
     /// them (a batch window's RESET makes them irrelevant to aggregates).
     private let keepsExpired: Bool
-    private var queueAtStart = 0
+    var queueAtStart = 0
     private var virtualHead = 0
     private var virtualTail = 0
     private var chunkInputRows = 0
@@ -98,6 +101,10 @@ final class StatefulQuery {
     /// `output snapshot` over a window without aggregates: the limiter sees current, expired and
     /// RESET rows and keeps the window's contents.
     private let tracksWindow: Bool
+    /// Set when the query has the shape the fused sliding path runs (`StatefulQuery+Sliding.swift`).
+    lazy var sliding: SlidingShape? = SlidingShape(plan: plan, tracksWindow: tracksWindow)
+    /// Per-batch scratch of the sliding path.
+    var slidingScratch = SlidingScratch()
     /// The engine clock of the chunk being processed (the rate limiter's clock).
     private var chunkClockMs: Int64 = 0
     /// Programs reading `currentTimeMillis()`.
@@ -248,6 +255,8 @@ final class StatefulQuery {
             return runConditioned(batch, clockMs: clockMs, playback: playback)
         case .lengthBatch where eagerBatch, .timeBatch where eagerBatch:
             return runEagerBatch(batch, clockMs: clockMs, playback: playback)
+        case .length, .time:
+            if !timerOnly, let sliding { return runSliding(batch, sliding, clockMs: clockMs, playback: playback) }
         default:
             break
         }
@@ -382,7 +391,7 @@ final class StatefulQuery {
     }
 
     /// Pass 2: copies every planned row's values into `chunk`, column by column, over raw memory.
-    private func fillChunk(_ batch: EventBatch) {
+    func fillChunk(_ batch: EventBatch) {
         let m = planned.count
         chunk.reset(count: m)
         guard m > 0 else { return }
@@ -663,7 +672,7 @@ final class StatefulQuery {
     private var touched: [Int32] = []
     private var eagerOutputs: [EventBatch] = []
     /// An empty batch `chunk` points to between eager runs (so no input batch stays referenced).
-    private lazy var idleChunk = EventBatch(schema: plan.input)
+    lazy var idleChunk = EventBatch(schema: plan.input)
 
     private func runEagerBatch(_ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
         eagerOutputs.removeAll(keepingCapacity: true)
@@ -690,9 +699,16 @@ final class StatefulQuery {
         var argumentValues: [UnsafePointer<UInt64>?] = []
         var argumentNulls: [UnsafePointer<UInt8>?] = []
         var interned: [[UInt64]] = []
-        for program in argumentPrograms {
+        var directColumns = [Int](repeating: -1, count: argumentPrograms.count)
+        for (k, program) in argumentPrograms.enumerated() {
             guard let program else {
                 argumentValues.append(nil); argumentNulls.append(nil); interned.append([])
+                continue
+            }
+            if case .column(let c, let type)? = plan.aggregates[k].argument, type != .string, batch.nulls[c].isEmpty {
+                // A plain attribute: aggregateSegment reads the chunk's column in place.
+                argumentValues.append(nil); argumentNulls.append(nil); interned.append([])
+                directColumns[k] = c
                 continue
             }
             program.evaluate(chunk)
@@ -716,7 +732,7 @@ final class StatefulQuery {
             } else {
                 b = min(n, a + (size - pendingCount))
             }
-            aggregateSegment(a..<b, argumentValues, argumentNulls, interned)
+            aggregateSegment(a..<b, argumentValues, argumentNulls, interned, directColumns)
             pendingCount += b - a
             if stepMs == 0, pendingCount == size { flushPending() }
             a = b
@@ -734,7 +750,7 @@ final class StatefulQuery {
     }
 
     private func aggregateSegment(_ rows: Range<Int>, _ values: [UnsafePointer<UInt64>?], _ nulls: [UnsafePointer<UInt8>?],
-                                  _ interned: [[UInt64]]) {
+                                  _ interned: [[UInt64]], _ directColumns: [Int]) {
         let count = rows.count
         guard count > 0 else { return }
         let a = rows.lowerBound
@@ -743,14 +759,15 @@ final class StatefulQuery {
             let g0 = gr.baseAddress! + a
             let kinds = UnsafePointer(planned.kinds) + a
             latestRow.withUnsafeBufferPointer { never in
-                // captureRow: nothing is captured mid-batch (values are read at the flush).
+                // Nothing is captured mid-batch (values are read at the flush).
                 for (k, aggregator) in aggregators.enumerated() {
                     func update(_ v: UnsafePointer<UInt64>?) {
-                        aggregator.update(rows: count, kinds: kinds, groups: g0, groupCount: groupCount, values: v,
-                                          nulls: nulls[k].map { $0 + a }, captureRow: never.baseAddress!,
-                                          record: { _, _ in })
+                        aggregator.add(rows: count, groups: g0, groupCount: groupCount, values: v, nulls: nulls[k].map { $0 + a },
+                                       currentKinds: kinds, noCapture: never.baseAddress!)
                     }
-                    if interned[k].isEmpty {
+                    if directColumns[k] >= 0 {
+                        chunk.columns[directColumns[k]].withUnsafeBufferPointer { update($0.baseAddress! + a) }
+                    } else if interned[k].isEmpty {
                         update(values[k].map { $0 + a })
                     } else {
                         interned[k].withUnsafeBufferPointer { update($0.baseAddress! + a) }
@@ -921,7 +938,7 @@ final class StatefulQuery {
 
     // MARK: Selection
 
-    private var groupOf: [Int32] = []
+    var groupOf: [Int32] = []
     private var lastEmitted: [Int32] = []
     private var groupOrder: [Int32] = []
     /// Per group, its row in the output of the current chunk.
@@ -944,20 +961,20 @@ final class StatefulQuery {
     private var keyScratch: [UInt64] = []
     /// Sliding windows with aggregates and group by carry each row's group id in the window, so
     /// expiring rows skip the key lookup (strings interned once per event, not twice).
-    private lazy var carriesGroups: Bool = !aggregators.isEmpty && !plan.groupBy.isEmpty
+    lazy var carriesGroups: Bool = !aggregators.isEmpty && !plan.groupBy.isEmpty
     /// Per chunk row, its group id when known before `groupIds` (rows from the window), else -1.
     private var groupHints: [Int32] = []
     /// Whether `groupHints` belongs to the chunk being finished (set by fillChunk).
-    private var useHints = false
+    var useHints = false
     /// Per input row, the group id `groupIds` found for it (for the window to carry), else -1.
-    private var inputGroups: [Int32] = []
+    var inputGroups: [Int32] = []
     /// distinctCount over strings compares interned ids; kept apart from the group keys' interner,
     /// whose ids double as group ids.
     private var valueInterner = StringInterner()
 
     /// Group id of every chunk row: key parts gathered column by column (strings interned), then
     /// one table lookup per row, all over raw buffers.
-    private func groupIds() {
+    func groupIds() {
         let n = chunk.count
         groupOf.removeAll(keepingCapacity: true)
         groupOf.append(contentsOf: repeatElement(0, count: n))
@@ -974,22 +991,16 @@ final class StatefulQuery {
             chunk.columns[keyColumns[0]].withUnsafeBufferPointer { column in
                 chunk.stringBytes.withUnsafeBytes { arena in
                     groupOf.withUnsafeMutableBufferPointer { out in
-                        let kind = planned.kinds
-                        let hinted = useHints
-                        for i in 0..<n where kind[i] != ChunkRowKind.reset.rawValue {
-                            if hinted, groupHints[i] >= 0 {
-                                out[i] = groupHints[i]
-                                continue
-                            }
-                            let slot = column[i]
-                            let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
-                            let id = groups.interner.id(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length]))
-                            if Int(id) == groups.count { _ = [UInt64(id)].withUnsafeBufferPointer { groups.id($0) } }
-                            out[i] = id
+                        // Rows from the window keep the group they had (restored rows have none).
+                        groupHints.withUnsafeBufferPointer { hints in
+                            groups.interner.ids(slots: column.baseAddress!, count: n, arena: arena, skip: planned.kinds,
+                                                hints: useHints ? hints.baseAddress : nil, into: out.baseAddress!)
                         }
                     }
                 }
             }
+            // Interned ids are group ids: register the strings first seen in this chunk, in order.
+            while groups.count < groups.interner.count { _ = [UInt64(groups.count)].withUnsafeBufferPointer { groups.id($0) } }
             return
         }
         keyScratch.withUnsafeMutableBufferPointer { parts in
@@ -1347,6 +1358,7 @@ final class StatefulQuery {
             _ = pending.append(timestamp: row.0, values: row.1)
         }
         lastEmitted = Array(repeating: -1, count: groups.count)
+        resolveWindowGroups()
     }
 }
 
