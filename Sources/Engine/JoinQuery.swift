@@ -101,6 +101,9 @@ final class JoinQuery {
     private let tables: [Table?]
     private let onProgram: VectorProgram?
     private let probePrograms: [VectorProgram?]
+    /// A probe that is an attribute of the arriving side as is (`T.k == S.k`): the same load over
+    /// the arriving batch itself, with no pair batch built for it.
+    private let batchProbePrograms: [VectorProgram?]
     private let selector: Selector
     private var pair: EventBatch
     private var filtered: [EventBatch]
@@ -122,6 +125,13 @@ final class JoinQuery {
         tables = sides.map { $0.isTable ? byName[$0.name] : nil }
         onProgram = join.on.map(VectorProgram.init)
         probePrograms = join.probes.map { $0.map { VectorProgram($0.probe) } }
+        let leftWidth = join.left.schema.attributes.count
+        batchProbePrograms = join.probes.enumerated().map { k, probe in
+            guard case .column(let c, let type)? = probe?.probe else { return nil }
+            let offset = k == 0 ? 0 : leftWidth
+            guard c >= offset && c - offset < sides[k].schema.attributes.count else { return nil }
+            return VectorProgram(.column(c - offset, type))
+        }
         selector = Selector(plan: plan)
         pair = EventBatch(schema: plan.input)
         filtered = sides.map { EventBatch(schema: $0.schema) }
@@ -226,14 +236,19 @@ final class JoinQuery {
         if sides[k].triggers, let table = tables[other], let probe = join.probes[k], table.isIndexed(probe.column),
            let program = probePrograms[k] {
             let n = batch.count
-            let these = (0..<n).map { Int32($0) }, none = [Int32](repeating: -1, count: n)
-            if k == 0 {
-                PairBatch.build(&pair, left: batch, leftRows: these, right: table.rows, rightRows: none, timestamps: batch.timestamps)
+            if let direct = batchProbePrograms[k] {
+                direct.evaluate(batch)
+                probeKeys = table.probeKeys(direct, batch: batch, count: n, column: probe.column)
             } else {
-                PairBatch.build(&pair, left: table.rows, leftRows: none, right: batch, rightRows: these, timestamps: batch.timestamps)
+                let these = (0..<n).map { Int32($0) }, none = [Int32](repeating: -1, count: n)
+                if k == 0 {
+                    PairBatch.build(&pair, left: batch, leftRows: these, right: table.rows, rightRows: none, timestamps: batch.timestamps)
+                } else {
+                    PairBatch.build(&pair, left: table.rows, leftRows: none, right: batch, rightRows: these, timestamps: batch.timestamps)
+                }
+                program.evaluate(pair)
+                probeKeys = table.probeKeys(program, batch: pair, count: n, column: probe.column)
             }
-            program.evaluate(pair)
-            probeKeys = table.probeKeys(program, batch: pair, count: n, column: probe.column)
             probeColumn = probe.column
         }
         pairs.reset()
@@ -267,7 +282,21 @@ final class JoinQuery {
         }
         let timed = windows[0].nextExpiryMs != nil || windows[1].nextExpiryMs != nil
         let held = self.held[k]
-        for r in 0..<batch.count {
+        let primaryLookup = !timed && !held && triggers[k] && probeIsPrimary
+        if primaryLookup, let table = sideTables[other] {
+            // The common stream–table lookup: each arrival pairs with at most the one row holding
+            // its key. Same pairs as joinRow makes, in one loop with the table held once.
+            let n = batch.count
+            pairs.triggers.reserveCapacity(n)
+            batch.timestamps.withUnsafeBufferPointer { ts in
+                for r in 0..<n {
+                    pairs.triggers.append((k, Int32(truncatingIfNeeded: r), ChunkRowKind.current.rawValue, ts[r], outer[k]))
+                    guard let key = probeKeys[r], let c = table.primaryRow(key) else { continue }
+                    if k == 0 { pairs.add(Int32(truncatingIfNeeded: r), c, r) } else { pairs.add(c, Int32(truncatingIfNeeded: r), r) }
+                }
+            }
+        }
+        for r in 0..<batch.count where !primaryLookup {
             let now = playback ? batch.timestamps[r] : clockMs
             // Time windows expire in time order across both sides, each expiry joining the other
             // side as it was then.
