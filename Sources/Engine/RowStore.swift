@@ -167,57 +167,43 @@ final class RowStore {
     // MARK: Snapshot
 
     /// Column blocks: timestamps, arrivals, then per column its null bytes and slots (strings as
-    /// slots into a compacted arena that follows). Copied as raw memory: a 1 M-event window takes
-    /// a few memcpys, not millions of appends.
+    /// slots into a compacted arena that follows). Copied from the rings as raw memory: a 1 M-event
+    /// window takes a few memcpys, not millions of appends.
     func write(to w: inout SnapshotWriter) {
         let n = count
         w.reserve(n * (16 + 9 * width) + arenaLive + 64 * (width + 2))
-        let linear = linearized()
-        defer { linear.deallocate() }
-        w.block(linear.timestamps, count: n)
-        w.block(linear.arrivals, count: n)
+        let ringCapacity = max(capacity, 1)
+        w.ring(timestamps, head: head, count: n, capacity: ringCapacity)
+        w.ring(arrivals, head: head, count: n, capacity: ringCapacity)
         for c in 0..<width {
-            w.block(linear.nulls[c], count: n)
-            if stringColumns.contains(c) {
-                var packed: [UInt8] = []
-                packed.reserveCapacity(arenaLive)
-                let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, n))
-                defer { slots.deallocate() }
+            w.ring(nulls[c], head: head, count: n, capacity: ringCapacity)
+            guard stringColumns.contains(c) else {
+                w.ring(columns[c], head: head, count: n, capacity: ringCapacity)
+                continue
+            }
+            // Strings: this column's live bytes packed in row order, slots repointed to them.
+            let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, n))
+            defer { slots.deallocate() }
+            var total = 0
+            for i in 0..<n where nulls[c][at(i)] == 0 { total += Int(columns[c][at(i)] & 0xFFFF_FFFF) }
+            var packed = [UInt8](repeating: 0, count: total)
+            packed.withUnsafeMutableBytes { out in
                 arena.withUnsafeBytes { bytes in
+                    var end = 0
                     for i in 0..<n {
-                        let slot = linear.columns[c][i]
+                        let a = at(i)
+                        guard nulls[c][a] == 0 else { slots[i] = 0; continue }
+                        let slot = columns[c][a]
                         let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
-                        slots[i] = linear.nulls[c][i] != 0 ? 0 : UInt64(packed.count) << 32 | UInt64(length)
-                        if linear.nulls[c][i] == 0 { packed.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])) }
+                        slots[i] = UInt64(end) << 32 | UInt64(length)
+                        if length > 0 { (out.baseAddress! + end).copyMemory(from: bytes.baseAddress! + offset, byteCount: length) }
+                        end += length
                     }
                 }
-                w.block(slots, count: n)
-                w.bytes(packed)
-            } else {
-                w.block(linear.columns[c], count: n)
             }
+            w.block(slots, count: n)
+            w.bytes(packed)
         }
-    }
-
-    /// The rows oldest first in contiguous memory (the ring may wrap).
-    private func linearized() -> (timestamps: UnsafeMutablePointer<Int64>, arrivals: UnsafeMutablePointer<Int64>,
-                                  columns: [UnsafeMutablePointer<UInt64>], nulls: [UnsafeMutablePointer<UInt8>], deallocate: () -> Void) {
-        let n = max(1, count)
-        func copy<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
-            let out = UnsafeMutablePointer<T>.allocate(capacity: n)
-            guard count > 0 else { return out }
-            let first = min(count, capacity - head)
-            (out).update(from: p + head, count: first)
-            if first < count { (out + first).update(from: p, count: count - first) }
-            return out
-        }
-        let t = copy(timestamps), a = copy(arrivals)
-        let cs = columns.map { copy($0) }, ns = nulls.map { copy($0) }
-        return (t, a, cs, ns, {
-            t.deallocate(); a.deallocate()
-            for p in cs { p.deallocate() }
-            for p in ns { p.deallocate() }
-        })
     }
 
     /// A store holding what `write` wrote (this store is not touched).

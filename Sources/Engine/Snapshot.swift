@@ -28,6 +28,15 @@ struct SnapshotWriter {
         int(count)
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: count * MemoryLayout<T>.stride))
     }
+    /// `count` values of a power-of-two ring (`capacity` slots) from slot `head` on, written as
+    /// `block` writes them oldest first: the ring is copied in at most two pieces, never linearized.
+    mutating func ring<T>(_ base: UnsafePointer<T>, head: Int, count: Int, capacity: Int) {
+        int(count)
+        guard count > 0 else { return }
+        let first = min(count, capacity - head)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: base + head, count: first * MemoryLayout<T>.stride))
+        if first < count { bytes.append(contentsOf: UnsafeRawBufferPointer(start: base, count: (count - first) * MemoryLayout<T>.stride)) }
+    }
     mutating func uint64s(_ a: [UInt64]) {
         int(a.count)
         for v in a { uint64(v) }

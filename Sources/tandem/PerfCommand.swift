@@ -159,17 +159,29 @@ extension PerfEngineCommand {
         for b in PerfEngineCommand.workload(batchSize: batch, schema: app.streams[0], eventsMax: 1 << 20) {
             runtime.send(streamIndex: 0, batch: b)
         }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let bytes = runtime.snapshot()
-        let t1 = DispatchTime.now().uptimeNanoseconds
-        let fresh = AppRuntime(app: app, playback: true)
-        let restored = (try? fresh.restore(bytes)) != nil
-        let t2 = DispatchTime.now().uptimeNanoseconds
-        let snapshotMs = Double(t1 - t0) / 1e6, restoreMs = Double(t2 - t1) / 1e6
-        print(String(format: "snapshot-1M-window %.1f ms (%d bytes), restore %.1f ms%@", snapshotMs, bytes.count, restoreMs,
+        // Five rounds, as a node persists periodically: the first pays for fresh memory (page
+        // faults), later ones reuse what the allocator kept. Both are reported.
+        var snapshotMs: [Double] = [], restoreMs: [Double] = []
+        var bytesCount = 0
+        var restored = true
+        for _ in 0..<5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let bytes = runtime.snapshot()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let fresh = AppRuntime(app: app, playback: true)
+            restored = restored && (try? fresh.restore(bytes)) != nil
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            snapshotMs.append(Double(t1 - t0) / 1e6)
+            restoreMs.append(Double(t2 - t1) / 1e6)
+            bytesCount = bytes.count
+        }
+        let median = { (v: [Double]) in v.sorted()[v.count / 2] }
+        print(String(format: "snapshot-1M-window %.1f ms median of 5 (first %.1f, max %.1f; %d bytes), restore %.1f ms median (first %.1f, max %.1f)%@",
+                     median(snapshotMs), snapshotMs[0], snapshotMs.max()!, bytesCount, median(restoreMs), restoreMs[0], restoreMs.max()!,
                      restored ? "" : " FAILED"))
-        return ["scenario": "snapshot", "supported": true, "windowEvents": 1_000_000, "snapshotMs": snapshotMs,
-                "restoreMs": restoreMs, "bytes": bytes.count, "restored": restored]
+        return ["scenario": "snapshot", "supported": true, "windowEvents": 1_000_000, "snapshotMs": median(snapshotMs),
+                "snapshotMsFirst": snapshotMs[0], "snapshotMsMax": snapshotMs.max()!, "restoreMs": median(restoreMs),
+                "restoreMsFirst": restoreMs[0], "restoreMsMax": restoreMs.max()!, "bytes": bytesCount, "restored": restored]
     }
 }
 
