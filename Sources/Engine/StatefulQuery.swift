@@ -775,12 +775,18 @@ final class StatefulQuery {
                 }
             }
             // Each group's latest row of the segment becomes its pending row.
-            for i in rows {
-                let g = Int(gr[i])
-                if latestRow[g] < 0 { touched.append(Int32(g)) }
-                latestRow[g] = Int32(i)
+            var touched = self.touched
+            self.touched = []  // held uniquely while appending
+            latestRow.withUnsafeMutableBufferPointer { latest in
+                for i in rows {
+                    let g = Int(gr[i])
+                    if latest[g] < 0 { touched.append(Int32(g)) }
+                    latest[g] = Int32(i)
+                }
             }
+            self.touched = touched
         }
+        let projections = plan.projections
         for g32 in touched {
             let g = Int(g32), r = Int(latestRow[g])
             latestRow[g] = -1
@@ -791,7 +797,7 @@ final class StatefulQuery {
                 pendingOrder.append(g32)
             }
             pending.timestamps[slot] = chunk.timestamps[r]
-            for (o, projection) in plan.projections.enumerated() {
+            for (o, projection) in projections.enumerated() {
                 guard case .column(let c, let type) = projection else { continue }
                 if chunk.isNull(c, r) {
                     pending.setNull(o, slot)
