@@ -163,15 +163,17 @@ struct Compiler {
         func reader(_ handlers: [StreamHandlerNode], _ window: WindowDefinitionNode, at position: SourcePosition) -> [StreamHandlerNode] {
             // `output current events`: readers see arrivals only, as from a stream.
             guard window.outputEventType == .all else { return handlers }
+            var filters: [StreamHandlerNode] = []
             for handler in handlers {
                 switch handler {
                 case .window(_, _, _, let p):
                     diagnostics.error(p, "a query reading named window '\(window.definition.name)' cannot add a window of its own")
-                case .filter(let e):
-                    diagnostics.error(e.position, "a filter on named window '\(window.definition.name)' is not supported yet; filter what goes into it")
+                case .filter:
+                    // `from W[c]` filters what the window emits: a filter after the injected window.
+                    filters.append(handler)
                 }
             }
-            return [window.window]
+            return [window.window] + filters
         }
         for k in ast.queries.indices {
             var query = ast.queries[k]
@@ -353,6 +355,7 @@ struct Compiler {
         }
         var ok = true
         var filter: TypedExpression? = nil
+        var postFilter: TypedExpression? = nil
         var window: WindowSpec? = nil
         var aggregates: [AggregatePlan] = []
         for handler in query.handlers {
@@ -362,6 +365,17 @@ struct Compiler {
                 if typed.type != .bool && typed.type != nil {
                     diagnostics.error(expression.position, "filter condition must be bool, got \(typed.type!)")
                     ok = false
+                    continue
+                }
+                if let window {
+                    // After the window: it filters what the window emits (Siddhi's processor chain).
+                    switch window {
+                    case .session, .frequent, .lossyFrequent, .sort, .expression, .expressionBatch:
+                        diagnostics.error(expression.position, "a filter after this window is not supported yet")
+                        ok = false
+                    default:
+                        postFilter = postFilter.map { .and($0, typed) } ?? typed
+                    }
                     continue
                 }
                 filter = filter.map { .and($0, typed) } ?? typed
@@ -490,10 +504,12 @@ struct Compiler {
             }
             let event = StreamSchema(name: query.target, attributes: outputAttributes)
             guard let write = compileTableWrite(query.action, table: table, event: event) else { return nil }
-            return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: event,
-                             outputEventType: .current, window: window, aggregates: aggregates,
-                             groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
-                             outputRate: outputRate, table: (query.target, write.action, write.probe))
+            var plan = QueryPlan(name: name, input: input, filter: filter, projections: projections, output: event,
+                                 outputEventType: .current, window: window, aggregates: aggregates,
+                                 groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
+                                 outputRate: outputRate, table: (query.target, write.action, write.probe))
+            plan.postFilter = postFilter
+            return plan
         }
         if let table = tables[query.target] {
             guard table.schema.attributes.map(\.type) == outputAttributes.map(\.type) else {
@@ -520,10 +536,12 @@ struct Compiler {
             schemas[query.target] = output
             order.append(query.target)
         }
-        return QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
-                         outputEventType: query.outputEventType, window: window, aggregates: aggregates,
-                         groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
-                         outputRate: outputRate, table: tableWrite)
+        var plan = QueryPlan(name: name, input: input, filter: filter, projections: projections, output: output,
+                             outputEventType: query.outputEventType, window: window, aggregates: aggregates,
+                             groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
+                             outputRate: outputRate, table: tableWrite)
+        plan.postFilter = postFilter
+        return plan
     }
 
     /// A non-negative int constant (limit, offset, window lengths).

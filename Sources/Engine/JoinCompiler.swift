@@ -179,6 +179,13 @@ extension Compiler {
                         ok = false
                         continue
                     }
+                    if window != nil {
+                        // After the window it would filter what the window emits; joins apply side
+                        // filters on arrival only.
+                        diagnostics.error(expression.position, "a filter after a join side's window is not supported yet")
+                        ok = false
+                        continue
+                    }
                     filter = filter.map { .and($0, typed) } ?? typed
                 case .window(let namespace, let name, let arguments, let position):
                     guard !isTable, namespace?.lowercased() == "window", window == nil else {

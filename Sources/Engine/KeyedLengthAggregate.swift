@@ -51,7 +51,7 @@ final class KeyedLengthAggregate {
 
     init?(plan: QueryPlan) {
         guard case .length(let n)? = plan.window, n >= 1, n <= KeyedLengthAggregate.lengthMax,
-              plan.join == nil, plan.pattern == nil, plan.groupBy.isEmpty, plan.having == nil, plan.orderBy.isEmpty,
+              plan.join == nil, plan.pattern == nil, plan.postFilter == nil, plan.groupBy.isEmpty, plan.having == nil, plan.orderBy.isEmpty,
               plan.limit == nil, plan.offset == nil, plan.outputRate == nil, plan.outputEventType == .current,
               !plan.aggregates.isEmpty else { return nil }
         var functions: [Function] = []

@@ -172,6 +172,9 @@ struct QueryPlan: Sendable {
     var name: String
     var input: StreamSchema
     var filter: TypedExpression?
+    /// A filter written after the window (`#window.length(5)[c]`, or on a named window's reader):
+    /// it filters the events the window emits, current and expired, not what the window holds.
+    var postFilter: TypedExpression? = nil
     /// One expression per output attribute, in output order (`.aggregate` for aggregate items).
     var projections: [TypedExpression]
     var output: StreamSchema

@@ -24,7 +24,7 @@ struct SlidingShape {
         case .time(let t)? where t >= 0: break
         default: return nil
         }
-        guard plan.join == nil, plan.pattern == nil, plan.having == nil, plan.orderBy.isEmpty, plan.limit == nil,
+        guard plan.join == nil, plan.pattern == nil, plan.postFilter == nil, plan.having == nil, plan.orderBy.isEmpty, plan.limit == nil,
               plan.offset == nil, plan.outputRate == nil, plan.outputEventType == .current, !tracksWindow,
               !plan.aggregates.isEmpty else { return nil }
         var functions: [Function] = []

@@ -94,13 +94,19 @@ final class StatefulQuery {
         default:
             break
         }
-        eagerBatch = eager
+        eagerBatch = eager && plan.postFilter == nil
+        postFilter = plan.postFilter.map(VectorProgram.init)
+        postFiltered = EventBatch(schema: plan.input)
         pending = EventBatch(schema: plan.output)
     }
 
     /// `output snapshot` over a window without aggregates: the limiter sees current, expired and
     /// RESET rows and keeps the window's contents.
     private let tracksWindow: Bool
+    /// The filter after the window, over each chunk (current and expired rows; RESET passes).
+    private let postFilter: VectorProgram?
+    private var postFiltered: EventBatch
+    private var postSelection: [Int32] = []
     /// Set when the query has the shape the fused sliding path runs (`StatefulQuery+Sliding.swift`).
     lazy var sliding: SlidingShape? = SlidingShape(plan: plan, tracksWindow: tracksWindow)
     /// Per-batch scratch of the sliding path.
@@ -359,6 +365,7 @@ final class StatefulQuery {
             if case .batch = plan.window, n > 0 { planFlush(stampMs: playback ? ts[n - 1] : clockMs) }
         }
         fillChunk(batch)
+        if postFilter != nil { applyPostFilter() }
         useHints = carriesGroups && planned.count > 0
         let out = finishChunk()
         useHints = false
@@ -459,6 +466,31 @@ final class StatefulQuery {
                 }
             }
         }
+    }
+
+    /// Drops the chunk rows the filter after the window rejects, from the chunk and its plan
+    /// alike: they reach neither the aggregates nor the output (the window still holds them).
+    private func applyPostFilter() {
+        let m = chunk.count
+        guard m > 0, let postFilter else { return }
+        let keep = postFilter.evaluateCondition(chunk)
+        let kinds = planned.kinds, sources = planned.sources, stamps = planned.stamps
+        postSelection.removeAll(keepingCapacity: true)
+        for k in 0..<m where kinds[k] == ChunkRowKind.reset.rawValue || keep[k] & 1 == 1 { postSelection.append(Int32(k)) }
+        guard postSelection.count < m else { return }
+        postSelection.withUnsafeBufferPointer { postFiltered.gather($0, from: chunk) }
+        swap(&chunk, &postFiltered)
+        // Kept rows move down in order, so the plan compacts in place.
+        let hinted = carriesGroups && groupHints.count == m
+        for (to, from) in postSelection.enumerated() {
+            let k = Int(from)
+            kinds[to] = kinds[k]
+            sources[to] = sources[k]
+            stamps[to] = stamps[k]
+            if hinted { groupHints[to] = groupHints[k] }
+        }
+        planned.count = postSelection.count
+        if hinted { groupHints.removeLast(m - postSelection.count) }
     }
 
     // MARK: Session windows
