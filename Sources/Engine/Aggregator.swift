@@ -24,6 +24,10 @@ final class Aggregator {
     private var deques: [[UInt64]] = []
     private var dequeHeads: [Int] = []
     private var distinct: [[UInt64: Int64]] = []
+    /// unionSet: per group, each element's JSON text and how many of the sets held hold it.
+    private var setCounts: [[[UInt8]: Int64]] = []
+    /// unionSet values made for the chunk being finished: `value` slots point here until `beginChunk`.
+    private(set) var textArena: [UInt8] = []
 
     init(_ plan: AggregatePlan) {
         kind = plan.kind
@@ -47,6 +51,32 @@ final class Aggregator {
             dequeHeads.append(contentsOf: repeatElement(0, count: n))
         }
         if kind == .distinctCount { distinct.append(contentsOf: repeatElement([:], count: n)) }
+        if kind == .unionSet { setCounts.append(contentsOf: repeatElement([:], count: n)) }
+    }
+
+    /// Forgets the set texts `value` made for the previous chunk.
+    func beginChunk() { textArena.removeAll(keepingCapacity: true) }
+
+    /// unionSet over `rows` of a chunk: `text(i)` is row i's set text (nil: null, adds nothing).
+    /// Elements are counted, so a set leaving the window removes only what no other set holds.
+    func updateSets(rows: Int, kinds: UnsafePointer<UInt8>, groups: UnsafePointer<Int32>, groupCount: Int,
+                    text: (Int) -> [ArraySlice<UInt8>]?, captureRow: UnsafePointer<Int32>, record: (Int, Int32) -> Void) {
+        precondition(kind == .unionSet)
+        ensure(groupCount)
+        for i in 0..<rows {
+            if kinds[i] == ChunkRowKind.reset.rawValue {
+                reset()
+                continue
+            }
+            let g = Int(groups[i])
+            let adding = kinds[i] == ChunkRowKind.current.rawValue
+            for element in text(i) ?? [] {
+                let key = Array(element)
+                let n = (setCounts[g][key] ?? 0) + (adding ? 1 : -1)
+                setCounts[g][key] = n > 0 ? n : nil
+            }
+            if captureRow[g] == Int32(truncatingIfNeeded: i) { record(i, Int32(truncatingIfNeeded: g)) }
+        }
     }
 
     func reset() {
@@ -65,6 +95,7 @@ final class Aggregator {
             dequeHeads[g] = 0
         }
         for g in distinct.indices { distinct[g].removeAll() }
+        for g in setCounts.indices { setCounts[g].removeAll() }
     }
 
     /// `a` is better than `b` for min/max over this argument type.
@@ -165,6 +196,8 @@ final class Aggregator {
                     if v != 0 { longs[g] += adding ? 1 : -1 } else { extra[g] += adding ? 1 : -1 }
                 case .count:
                     break
+                case .unionSet:
+                    preconditionFailure("unionSet takes set texts: updateSets")
                 }
             }
             if captureRow[g] == Int32(i) { record(i, Int32(g)) }
@@ -239,6 +272,12 @@ final class Aggregator {
         case .or:
             guard longs[g] + extra[g] > 0 else { return (0, true) }
             return (longs[g] > 0 ? 1 : 0, false)
+        case .unionSet:
+            // Siddhi: the union of no set is an empty set, not null.
+            let text = SetText.text(of: setCounts[g].keys)
+            let slot = UInt64(textArena.count) << 32 | UInt64(text.count)
+            textArena.append(contentsOf: text)
+            return (slot, false)
         }
     }
 
@@ -250,6 +289,17 @@ final class Aggregator {
         w.uint64s(best.array)
         w.int(hasBest.count)
         for b in hasBest.array { w.bool(b) }
+        if kind == .unionSet {
+            // Only unionSet writes this section: snapshots of the other aggregates are unchanged.
+            w.int(setCounts.count)
+            for counts in setCounts {
+                w.int(counts.count)
+                for (element, n) in counts.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                    w.bytes(element)
+                    w.int64(n)
+                }
+            }
+        }
         w.int(deques.count)
         for (g, d) in deques.enumerated() { w.uint64s(Array(d[dequeHeads[g]...])) }
         w.int(distinct.count)
@@ -272,6 +322,19 @@ final class Aggregator {
         var flags: [Bool] = []
         for _ in 0..<nb { flags.append(try r.bool()) }
         hasBest = GroupColumn(flags)
+        setCounts = []
+        if kind == .unionSet {
+            for _ in 0..<(try r.int()) {
+                var counts: [[UInt8]: Int64] = [:]
+                for _ in 0..<(try r.int()) {
+                    let element = try r.bytes()
+                    let n = try r.int64()
+                    guard n > 0 else { throw SnapshotError("set element count \(n)") }
+                    counts[element] = n
+                }
+                setCounts.append(counts)
+            }
+        }
         let nd = try r.int()
         deques = []
         for _ in 0..<nd { deques.append(try r.uint64s()) }
@@ -288,7 +351,9 @@ final class Aggregator {
         }
         let n = longs.count
         guard doubles.count == n, counts.count == n, extra.count == n, best.count == n, hasBest.count == n,
-              nd == 0 || nd == n, nx == 0 || nx == n else { throw SnapshotError("aggregate state is inconsistent") }
+              nd == 0 || nd == n, nx == 0 || nx == n, kind != .unionSet || setCounts.count == n else {
+            throw SnapshotError("aggregate state is inconsistent")
+        }
     }
 }
 

@@ -778,6 +778,10 @@ struct Compiler {
         case .and, .or:
             guard type == .bool else { break }
             return AggregatePlan(kind: kind, argument: argument, outputType: .bool)
+        case .unionSet:
+            // Sets are strings holding a JSON array (SetText): the union of the sets seen.
+            guard type == .string else { break }
+            return AggregatePlan(kind: kind, argument: argument, outputType: .string)
         case .count:
             break
         }

@@ -89,8 +89,22 @@ extension Compiler {
         case "uuid":
             guard arity(0...0) else { return nil }
             return .uuid
+        case "createset":
+            guard arity(1...1), let value = check(arguments[0], input: input) else { return nil }
+            guard value.type != nil else {
+                diagnostics.error(arguments[0].position, "createSet() needs a typed value, got null")
+                return nil
+            }
+            return .setFunction(.create, value)
+        case "sizeofset":
+            guard arity(1...1), let value = check(arguments[0], input: input) else { return nil }
+            guard value.type == .string || value.type == nil else {
+                diagnostics.error(arguments[0].position, "sizeOfSet() takes a set (from createSet or unionSet), got \(value.type!)")
+                return nil
+            }
+            return .setFunction(.size, value)
         case "unionset":
-            diagnostics.error(position, "unionSet() returns a set (Siddhi's object type), which Tandem does not support; use distinctCount() to count distinct values")
+            diagnostics.error(position, "unionSet() is an aggregate: use it as a select item, e.g. unionSet(createSet(symbol)) as symbols")
             return nil
         default:
             diagnostics.error(position, "function '\(name)' is not supported yet")

@@ -66,7 +66,7 @@ extension Compiler {
         case .arithmetic(_, let a, let b, _), .compare(_, let a, let b, _), .and(let a, let b), .or(let a, let b):
             guard let x = columnsRead(a), let y = columnsRead(b) else { return nil }
             return x.union(y)
-        case .widen(let a, _, _), .convert(let a, _, _), .not(let a), .isNull(let a), .negate(let a, _):
+        case .widen(let a, _, _), .convert(let a, _, _), .not(let a), .isNull(let a), .negate(let a, _), .setFunction(_, let a):
             return columnsRead(a)
         case .ifThenElse(let a, let b, let c, _):
             guard let x = columnsRead(a), let y = columnsRead(b), let z = columnsRead(c) else { return nil }

@@ -255,7 +255,7 @@ enum WindowSpec: Sendable, Equatable {
 
 /// The aggregate functions of Siddhi's select.
 enum AggregateKind: String, Sendable, CaseIterable {
-    case sum, count, avg, min, max, distinctCount, stdDev, minForever, maxForever, and, or
+    case sum, count, avg, min, max, distinctCount, stdDev, minForever, maxForever, and, or, unionSet
 }
 
 /// One aggregate of a query: its function, its argument and its result type.

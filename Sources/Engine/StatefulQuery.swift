@@ -94,7 +94,8 @@ final class StatefulQuery {
         default:
             break
         }
-        eagerBatch = eager && plan.postFilter == nil
+        // unionSet's values live in its aggregator only until the chunk is output: not held pending.
+        eagerBatch = eager && plan.postFilter == nil && plan.aggregates.allSatisfy { $0.outputType != .string }
         postFilter = plan.postFilter.map(VectorProgram.init)
         postFiltered = EventBatch(schema: plan.input)
         pending = EventBatch(schema: plan.output)
@@ -1111,6 +1112,27 @@ final class StatefulQuery {
             }
             captured = Array(repeating: Array(repeating: (0, true), count: groupOrder.count), count: aggregators.count)
             for (a, aggregator) in aggregators.enumerated() {
+                if aggregator.kind == .unionSet, let program = argumentPrograms[a] {
+                    aggregator.beginChunk()
+                    program.evaluate(chunk)
+                    let nulls = program.resultNulls
+                    let positions = outputPosition
+                    let chunk = self.chunk
+                    groupOf.withUnsafeBufferPointer { gr in
+                        lastEmitted.withUnsafeBufferPointer { last in
+                            aggregator.updateSets(rows: n, kinds: planned.kinds, groups: gr.baseAddress!, groupCount: groupCount,
+                                                  text: { i in
+                                                      if let nulls, nulls[i] != 0 { return nil }
+                                                      return program.withResultBytes(i, batch: chunk) {
+                                                          SetText.elements($0.assumingMemoryBound(to: UInt8.self))
+                                                      }
+                                                  },
+                                                  captureRow: last.baseAddress!,
+                                                  record: { _, g in captured[a][positions[Int(g)]] = aggregator.value(Int(g)) })
+                        }
+                    }
+                    continue
+                }
                 var values: UnsafePointer<UInt64>? = nil
                 var nulls: UnsafePointer<UInt8>? = nil
                 var internedValues: [UInt64] = []
@@ -1190,10 +1212,20 @@ final class StatefulQuery {
         for (k, r) in outputRows.enumerated() { output.timestamps[k] = chunk.timestamps[Int(r)] }
         for (o, projection) in plan.projections.enumerated() {
             switch projection {
-            case .aggregate(let a, _):
+            case .aggregate(let a, let type):
                 for k in 0..<rows {
                     let (bits, isNull) = captured[a][k]
-                    if isNull { output.setNull(o, k) } else { output.columns[o][k] = bits }
+                    if isNull {
+                        output.setNull(o, k)
+                    } else if type == .string {
+                        // A set made by unionSet: its text is in the aggregator until the next chunk.
+                        let offset = Int(bits >> 32), length = Int(bits & 0xFFFF_FFFF)
+                        let text = aggregators[a].textArena[offset..<offset + length]
+                        output.columns[o][k] = UInt64(output.stringBytes.count) << 32 | UInt64(length)
+                        output.stringBytes.append(contentsOf: text)
+                    } else {
+                        output.columns[o][k] = bits
+                    }
                 }
             case .column(let c, _):
                 for (k, r) in outputRows.enumerated() {

@@ -27,6 +27,10 @@ indirect enum TypedExpression: Sendable {
     case extremum(isMaximum: Bool, [TypedExpression], AttributeType)
     /// The value of aggregate number N of the query (only as a whole select item).
     case aggregate(Int, AttributeType)
+    /// `createSet(x)` (a set's text, `SetText`) or `sizeOfSet(set)`.
+    case setFunction(SetFunction, TypedExpression)
+
+    enum SetFunction: Sendable { case create, size }
 
     /// nil only for a bare `null` literal.
     var type: AttributeType? {
@@ -39,6 +43,8 @@ indirect enum TypedExpression: Sendable {
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
         case .compare, .and, .or, .not, .isNull: return .bool
+        case .setFunction(.create, _): return .string
+        case .setFunction(.size, _): return .int
         }
     }
 }

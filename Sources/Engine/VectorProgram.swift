@@ -40,6 +40,10 @@ final class VectorProgram {
         case select(dst: Int, condition: Int, a: Int, b: Int)
         case coalesce(dst: Int, a: Int, b: Int)
         case extremum(isMaximum: Bool, NumericKind, dst: Int, a: Int, b: Int)
+        /// `createSet(src)`: the text of a one-element set (`SetText`), src of `type`.
+        case createSet(AttributeType, dst: Int, src: Int)
+        /// `sizeOfSet(src)`: elements in a set's text (null: 0, as Siddhi; not a set: null).
+        case sizeOfSet(dst: Int, src: Int)
     }
 
     /// Set in a string slot that points into the program's arena rather than the batch's.
@@ -157,6 +161,14 @@ final class VectorProgram {
 
     private func emit(_ e: TypedExpression) -> Int {
         switch e {
+        case .setFunction(let function, let inner):
+            let src = emit(inner)
+            let r = newRegister()
+            switch function {
+            case .create: instructions.append(.createSet(inner.type ?? .string, dst: r, src: src))
+            case .size: instructions.append(.sizeOfSet(dst: r, src: src))
+            }
+            return r
         case .aggregate:
             preconditionFailure("aggregates are computed by the query's aggregators, not by vector programs")
         case .column(let column, _):
@@ -408,6 +420,56 @@ final class VectorProgram {
         case .convert(let op, let dst, let src):
             copyNulls(n, dst: dst, src: src)
             convert(op, n, dst: dst, src: src, batch)
+        case .createSet(let type, let dst, let src):
+            copyNulls(n, dst: dst, src: src)
+            let d = values[dst], s = values[src]
+            let m: UnsafeMutablePointer<UInt8>? = mayBeNull[src] ? nulls[src] : nil
+            // Sets are made per event into the program's arena (swapped out so appends stay local).
+            var made: [UInt8] = []
+            var slots = [UInt64](repeating: 0, count: n)
+            withStringBases(batch) { batchBase, programBase in
+                for i in 0..<n {
+                    if let m, m[i] != 0 { continue }
+                    let start = made.count
+                    made.append(UInt8(ascii: "["))
+                    if type == .string {
+                        let text = UnsafeBufferPointer(start: VectorProgram.bytes(s[i], batchBase, programBase),
+                                                       count: Int(truncatingIfNeeded: s[i] & 0xFFFF_FFFF))
+                        SetText.element(type, bits: s[i], text: text, into: &made)
+                    } else {
+                        SetText.element(type, bits: s[i], text: nil, into: &made)
+                    }
+                    made.append(UInt8(ascii: "]"))
+                    slots[i] = UInt64(start) << 32 | UInt64(made.count - start)
+                }
+            }
+            let base = arena.count
+            precondition(base + made.count < 1 << 31, "generated strings over 2 GiB")
+            arena.append(contentsOf: made)
+            for i in 0..<n where m == nil || m![i] == 0 { d[i] = VectorProgram.programArenaBit | (slots[i] &+ UInt64(base) << 32) }
+        case .sizeOfSet(let dst, let src):
+            let d = values[dst], s = values[src], dn = nulls[dst]
+            let m: UnsafeMutablePointer<UInt8>? = mayBeNull[src] ? nulls[src] : nil
+            var anyNull = false
+            withStringBases(batch) { batchBase, programBase in
+                for i in 0..<n {
+                    dn[i] = 0
+                    if let m, m[i] != 0 {
+                        d[i] = 0
+                        continue
+                    }
+                    let text = UnsafeBufferPointer(start: VectorProgram.bytes(s[i], batchBase, programBase),
+                                                   count: Int(truncatingIfNeeded: s[i] & 0xFFFF_FFFF))
+                    if let elements = SetText.elements(text) {
+                        d[i] = UInt64(elements.count)
+                    } else {
+                        d[i] = 0
+                        dn[i] = 1
+                        anyNull = true
+                    }
+                }
+            }
+            mayBeNull[dst] = anyNull
         case .arithmetic(let op, let kind, let dst, let a, let b):
             propagateNulls(n, dst: dst, a, b)
             arithmetic(op, kind, n, dst: dst, a: a, b: b)
