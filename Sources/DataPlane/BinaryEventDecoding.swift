@@ -10,7 +10,7 @@ struct BinaryEventLayout {
         types = schema.attributes.map(\.type)
         minEventBytes = 8 + types.reduce(0) { sum, type in
             switch type {
-            case .int, .float, .string: sum + 4
+            case .int, .float, .string, .object: sum + 4
             case .long, .double: sum + 8
             case .bool: sum + 1
             }
@@ -29,7 +29,7 @@ struct BinaryEventLayout {
                 case .int, .float: ok = reader.skip(4)
                 case .long, .double: ok = reader.skip(8)
                 case .bool: ok = reader.skip(1)
-                case .string:
+                case .string, .object:
                     guard let n = reader.int32() else { throw .truncatedEvent(eventIndex: e, eventCount: eventCount) }
                     let length = Int(n)
                     guard length >= 0 else { throw .badLength(.string, length) }

@@ -30,7 +30,7 @@ extension EventBatch {
                     case .bool:
                         // Siddhi reads `byte == 1` as true and anything else as false.
                         if let v = reader.uint8() { setBool(c, row, v == 1) } else { failure = .truncatedEvent(eventIndex: 0, eventCount: 0) }
-                    case .string:
+                    case .string, .object:  // an object travels as its JSON text
                         if let n = reader.int32() {
                             let length = Int(n)
                             if length < 0 {

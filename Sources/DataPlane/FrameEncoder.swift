@@ -80,7 +80,7 @@ public struct FrameEncoder: Sendable {
                 case .float: out.appendBigEndian(isNull ? 0 : Float(batch.double(c, row)).bitPattern)
                 case .double: out.appendBigEndian(isNull ? 0 : batch.double(c, row).bitPattern)
                 case .bool: out.append(!isNull && batch.bool(c, row) ? 1 : 0)
-                case .string:
+                case .string, .object:
                     if isNull {
                         out.appendBigEndian(UInt32(0))
                     } else {
@@ -118,7 +118,7 @@ public struct FrameEncoder: Sendable {
             case .int, .float: fixed += 4
             case .long, .double: fixed += 8
             case .bool: fixed += 1
-            case .string:
+            case .string, .object:
                 fixed += 4
                 stringColumns.append(c)
             }

@@ -349,6 +349,49 @@ public struct JSONEventMapper: Sendable {
                 case .raw(let range): batch.setString(column, row, utf8: UnsafeRawBufferPointer(rebasing: body[range]))
                 case .unescaped: scratch.withUnsafeBytes { batch.setString(column, row, utf8: $0) }
                 }
+            case .object:
+                // Any JSON value; the attribute holds its text as sent.
+                let start = at
+                try skipValue(column, depth: 0)
+                batch.setString(column, row, utf8: UnsafeRawBufferPointer(rebasing: body[start..<at]))
+            }
+        }
+
+        /// Deepest nesting an `object` attribute's JSON may have.
+        static let objectDepthMax = 64
+
+        /// Moves past one JSON value (for `object` attributes), checking its syntax.
+        mutating func skipValue(_ column: Int, depth: Int) throws(JSONMapError) {
+            guard depth < Self.objectDepthMax else { throw fail("nested deeper than \(Self.objectDepthMax)", attribute: name(column)) }
+            skipSpace()
+            guard let c = peek() else { throw fail("unexpected end of the body", attribute: name(column)) }
+            switch c {
+            case UInt8(ascii: "\""): _ = try readString(column)
+            case UInt8(ascii: "t"): try literal("true", column)
+            case UInt8(ascii: "f"): try literal("false", column)
+            case UInt8(ascii: "n"): try literal("null", column)
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                let isArray = c == UInt8(ascii: "[")
+                let close = isArray ? UInt8(ascii: "]") : UInt8(ascii: "}")
+                at += 1
+                skipSpace()
+                if peek() == close { at += 1; return }
+                while true {
+                    if !isArray {
+                        skipSpace()
+                        guard peek() == UInt8(ascii: "\"") else { throw fail("expects a key in the object", attribute: name(column)) }
+                        _ = try readString(column)
+                        skipSpace()
+                        try expect(UInt8(ascii: ":"), "':'")
+                    }
+                    try skipValue(column, depth: depth + 1)
+                    skipSpace()
+                    if peek() == UInt8(ascii: ",") { at += 1; continue }
+                    try expect(close, isArray ? "']'" : "'}'")
+                    return
+                }
+            default:
+                _ = try number(column)
             }
         }
 
@@ -363,6 +406,7 @@ public struct JSONEventMapper: Sendable {
             case .double: expected = "a double"
             case .bool: expected = "a bool (true or false)"
             case .string: expected = "a string"
+            case .object: expected = "a JSON value"
             }
             return fail("expects \(expected), got \(kindHere())", attribute: name(column))
         }

@@ -52,6 +52,7 @@ public enum JSONEventWriter {
                 out.append(contentsOf: (v.isFinite ? v.description : "null").utf8)
             case .bool: out.append(contentsOf: (batch.bool(c, row) ? "true" : "false").utf8)
             case .string: batch.withStringBytes(c, row) { appendString($0, to: &out) }
+            case .object: batch.withStringBytes(c, row) { out.append(contentsOf: $0) }  // JSON text already
             }
         }
         out.append(contentsOf: "}}".utf8)

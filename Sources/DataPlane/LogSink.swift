@@ -67,7 +67,7 @@ public final class LogSink {
             case .float: append(JavaNumberText.float(Float(batch.double(c, row))), to: &out)
             case .double: append(JavaNumberText.double(batch.double(c, row)), to: &out)
             case .bool: append(batch.bool(c, row) ? "true" : "false", to: &out)
-            case .string: batch.withStringBytes(c, row) { out.append(contentsOf: $0) }
+            case .string, .object: batch.withStringBytes(c, row) { out.append(contentsOf: $0) }
             }
         }
         append(expired ? "], isExpired=true}" : "], isExpired=false}", to: &out)

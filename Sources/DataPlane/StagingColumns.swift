@@ -42,7 +42,7 @@ final class StagingColumns {
             case .float: .float
             case .double: .double
             case .bool: .bool
-            case .string: .string
+            case .string, .object: .string  // an object is its JSON text
             }
         }
         codes = .allocate(capacity: max(1, list.count))

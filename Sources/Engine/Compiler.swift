@@ -299,10 +299,8 @@ struct Compiler {
         var ok = true
         for attribute in node.attributes {
             guard let type = AttributeType(keyword: attribute.typeName) else {
-                let lower = attribute.typeName.lowercased()
-                diagnostics.error(attribute.typePosition, lower == "object"
-                    ? "attribute type 'object' is not supported"
-                    : "unknown attribute type '\(attribute.typeName)' (expected int, long, float, double, string or bool)")
+                diagnostics.error(attribute.typePosition,
+                                  "unknown attribute type '\(attribute.typeName)' (expected int, long, float, double, string, bool or object)")
                 ok = false
                 continue
             }
@@ -779,9 +777,9 @@ struct Compiler {
             guard type == .bool else { break }
             return AggregatePlan(kind: kind, argument: argument, outputType: .bool)
         case .unionSet:
-            // Sets are strings holding a JSON array (SetText): the union of the sets seen.
-            guard type == .string else { break }
-            return AggregatePlan(kind: kind, argument: argument, outputType: .string)
+            // Sets are objects holding a JSON array (SetText): the union of the sets seen.
+            guard type == .object else { break }
+            return AggregatePlan(kind: kind, argument: argument, outputType: .object)
         case .count:
             break
         }
@@ -815,6 +813,7 @@ struct Compiler {
             case .double: return .constant(value, .double)
             case .string: return .constant(value, .string)
             case .bool: return .constant(value, .bool)
+            case .object: return .constant(value, .object)
             case .null: return .constant(.null, nil)
             }
         case .attribute(let stream, let name, let position):

@@ -118,7 +118,7 @@ public struct EventBatch: Sendable {
         for c in columns.indices {
             if source.isNull(c, row) {
                 setNull(c, r)
-            } else if schema.attributes[c].type == .string {
+            } else if schema.attributes[c].type.isTextual {
                 source.withStringBytes(c, row) { setString(c, r, utf8: $0) }
             } else {
                 columns[c][r] = source.columns[c][row]
@@ -158,7 +158,7 @@ public struct EventBatch: Sendable {
         let start = count
         for r in rows { timestamps.append(source.timestamps[Int(r)]) }
         for c in columns.indices {
-            let isString = schema.attributes[c].type == .string
+            let isString = schema.attributes[c].type.isTextual
             let sourceNulls = source.nulls[c]
             if isString {
                 source.columns[c].withUnsafeBufferPointer { src in
@@ -257,6 +257,7 @@ public struct EventBatch: Sendable {
         case (.double, .double(let v)): setDouble(column, row, v)
         case (.string, .string(let v)): setString(column, row, v)
         case (.bool, .bool(let v)): setBool(column, row, v)
+        case (.object, .object(let json)): setString(column, row, json)
         default: return false
         }
         return true
@@ -312,6 +313,7 @@ public struct EventBatch: Sendable {
         case .double: return .double(double(column, row))
         case .string: return .string(string(column, row))
         case .bool: return .bool(bool(column, row))
+        case .object: return .object(string(column, row))
         }
     }
 

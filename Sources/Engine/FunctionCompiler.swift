@@ -31,6 +31,11 @@ extension Compiler {
             // Siddhi 5.1 gives false, never null, for a null converted or cast to bool.
             let nullResult: TypedExpression = .constant(target == .bool ? .bool(false) : .null, target)
             guard let from = value.type else { return nullResult }
+            if (from == .object || target == .object) && from != target && !(from == .object && target == .string) {
+                // An object (a set) is JSON text: it reads as a string, nothing else becomes one.
+                diagnostics.error(position, "\(lower)() cannot turn \(from) into \(target); an object converts only to string")
+                return nil
+            }
             if lower == "cast" && from != target && !(from.isNumeric && target.isNumeric) {
                 // Siddhi's cast only relabels the value's type; a string or bool never becomes something else.
                 diagnostics.error(position, "cast() cannot turn \(from) into \(target); use convert()")
@@ -98,7 +103,7 @@ extension Compiler {
             return .setFunction(.create, value)
         case "sizeofset":
             guard arity(1...1), let value = check(arguments[0], input: input) else { return nil }
-            guard value.type == .string || value.type == nil else {
+            guard value.type == .object || value.type == nil else {
                 diagnostics.error(arguments[0].position, "sizeOfSet() takes a set (from createSet or unionSet), got \(value.type!)")
                 return nil
             }

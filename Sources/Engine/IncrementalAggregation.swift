@@ -88,7 +88,7 @@ final class IncrementalAggregation {
         rows.removeAll(keepingCapacity: true)
         times.removeAll(keepingCapacity: true)
         if let c = spec.timestampColumn {
-            let isString = spec.input.attributes[c].type == .string
+            let isString = spec.input.attributes[c].type.isTextual
             for r in 0..<n {
                 if batch.isNull(c, r) {
                     droppedEvents += 1
@@ -159,7 +159,7 @@ final class IncrementalAggregation {
                         continue
                     }
                     switch type {
-                    case .string: parts[k] = UInt64(batch.withStringBytes(c, r) { table.interner.id($0) })
+                    case .string, .object: parts[k] = UInt64(batch.withStringBytes(c, r) { table.interner.id($0) })
                     case .float, .double:
                         let v = batch.columns[c][r]
                         parts[k] = Double(bitPattern: v) == 0 ? 0 : v
@@ -253,7 +253,7 @@ final class IncrementalAggregation {
             distinctValid[i] = !batch.isNull(c, r)
             guard distinctValid[i] else { continue }
             switch type {
-            case .string: distinctKeys[i] = UInt64(batch.withStringBytes(c, r) { values.id($0) })
+            case .string, .object: distinctKeys[i] = UInt64(batch.withStringBytes(c, r) { values.id($0) })
             case .float, .double:
                 let v = batch.columns[c][r]
                 distinctKeys[i] = Double(bitPattern: v) == 0 ? 0 : v
@@ -285,7 +285,7 @@ final class IncrementalAggregation {
                         let part = keys[g * keyWidth + k]
                         if keys[g * keyWidth + keyWidth - 1] & (1 << UInt64(k)) != 0 {
                             out.setNull(column, row)
-                        } else if spec.input.attributes[spec.groupBy[k]].type == .string {
+                        } else if spec.input.attributes[spec.groupBy[k]].type.isTextual {
                             groups!.interner.bytes(Int32(truncatingIfNeeded: part)).withUnsafeBytes { out.setString(column, row, utf8: $0) }
                         } else {
                             out.columns[column][row] = part

@@ -21,10 +21,44 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
     }
 
+    /// Compact JSON text of the value (object keys sorted): how an `object` attribute holds it.
+    public var jsonText: String {
+        var out = ""
+        appendJSON(to: &out)
+        return out
+    }
+
+    private func appendJSON(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .integer(let i): out += String(i)
+        case .number(let d): out += d.isFinite ? d.description : "null"
+        case .string(let s): JSONWriter.appendString(s, to: &out)
+        case .array(let items):
+            out += "["
+            for (k, item) in items.enumerated() {
+                if k > 0 { out += "," }
+                item.appendJSON(to: &out)
+            }
+            out += "]"
+        case .object(let fields):
+            out += "{"
+            for (k, key) in fields.keys.sorted().enumerated() {
+                if k > 0 { out += "," }
+                JSONWriter.appendString(key, to: &out)
+                out += ":"
+                fields[key]!.appendJSON(to: &out)
+            }
+            out += "}"
+        }
+    }
+
     /// Converts to an attribute value of `type`; nil when it does not fit.
     public func attributeValue(_ type: AttributeType) -> Value? {
         switch (self, type) {
         case (.null, _): return .null
+        case (_, .object): return .object(jsonText)
         case (.integer(let i), .int): return Int32(exactly: i).map(Value.int)
         case (.integer(let i), .long): return .long(i)
         case (.integer(let i), .float): return .float(Float(i))
@@ -52,6 +86,7 @@ public enum JSONWriter {
         case .double(let v): out += v.isFinite ? v.description : "null"
         case .bool(let v): out += v ? "true" : "false"
         case .string(let s): appendString(s, to: &out)
+        case .object(let json): out += json  // JSON text already
         }
     }
 

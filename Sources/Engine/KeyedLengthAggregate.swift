@@ -194,7 +194,7 @@ final class KeyedLengthAggregate {
             for (p, projection) in projections.enumerated() {
                 switch projection {
                 case .column(let c, let type):
-                    if type == .string && !stringsCopied {
+                    if type.isTextual && !stringsCopied {
                         output.stringBytes.append(contentsOf: batch.stringBytes)
                         stringsCopied = true
                     }

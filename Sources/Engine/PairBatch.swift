@@ -38,13 +38,13 @@ enum PairBatch {
             let width = source.schema.attributes.count
             var anyMissing = false
             for k in 0..<m where rows[k] < 0 { anyMissing = true; break }
-            let stringColumns = (0..<width).filter { source.schema.attributes[$0].type == .string }
+            let stringColumns = (0..<width).filter { source.schema.attributes[$0].type.isTextual }
             // A large arena (a table's) is not copied whole: only the strings the pairs use.
             let copyArena = !stringColumns.isEmpty && source.stringBytes.count <= 64 * m * stringColumns.count
             let shift = UInt64(pair.stringBytes.count) << 32
             if copyArena { pair.stringBytes.append(contentsOf: source.stringBytes) }
             for c in 0..<width {
-                let isString = source.schema.attributes[c].type == .string
+                let isString = source.schema.attributes[c].type.isTextual
                 let n = source.nulls[c]
                 source.columns[c].withUnsafeBufferPointer { src in
                     if isString && !copyArena {

@@ -96,7 +96,7 @@ final class PartitionKeys {
                     for r in 0..<n {
                         if !nulls.isEmpty && nulls[r] != 0 {
                             keys.append(id(GroupTable.nullPart))
-                        } else if type == .string {
+                        } else if type.isTextual {
                             let slot = column[r]
                             let offset = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
                             keys.append(stringKey(UnsafeRawBufferPointer(rebasing: arena[offset..<offset + length])))
@@ -113,7 +113,7 @@ final class PartitionKeys {
             for r in 0..<n {
                 if let nulls, nulls[r] != 0 {
                     keys.append(id(GroupTable.nullPart))
-                } else if program.resultType == .string {
+                } else if program.resultType.isTextual {
                     keys.append(program.withResultBytes(r, batch: batch) { stringKey($0) })
                 } else {
                     keys.append(id(values[r]))

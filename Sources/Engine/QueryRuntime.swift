@@ -111,7 +111,7 @@ final class QueryRuntime {
                             }
                         }
                     }
-                    if type == .string && !bulkStrings { copyStrings(column: o, count: selected, input, nil, keepInputSlots: false) }
+                    if type.isTextual && !bulkStrings { copyStrings(column: o, count: selected, input, nil, keepInputSlots: false) }
                 case .constantString(let bytes):
                     let slot = UInt64(output.stringBytes.count) << 32 | UInt64(bytes.count)
                     output.stringBytes.append(contentsOf: bytes)
@@ -127,7 +127,7 @@ final class QueryRuntime {
                             gather(nulls, dst.baseAddress!, sel.baseAddress!, selected, all)
                         }
                     }
-                    if program.resultType == .string {
+                    if program.resultType.isTextual {
                         copyStrings(column: o, count: selected, input, program, keepInputSlots: bulkStrings)
                     }
                 }

@@ -31,7 +31,7 @@ final class RowStore {
         groupIds = .allocate(capacity: 1)
         columns = (0..<schema.attributes.count).map { _ in .allocate(capacity: 1) }
         nulls = (0..<schema.attributes.count).map { _ in .allocate(capacity: 1) }
-        stringColumns = schema.attributes.indices.filter { schema.attributes[$0].type == .string }
+        stringColumns = schema.attributes.indices.filter { schema.attributes[$0].type.isTextual }
     }
 
     deinit {

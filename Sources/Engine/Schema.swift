@@ -1,6 +1,9 @@
 /// The attribute types of SiddhiQL stream definitions.
 public enum AttributeType: UInt8, Sendable, Hashable, CustomStringConvertible {
     case int, long, float, double, string, bool
+    /// Siddhi's `object`. Tandem's object values are sets (`createSet`, `unionSet`): stored like
+    /// strings, as the JSON text of the value (`SetText`), and written out as that JSON.
+    case object
 
     /// SiddhiQL keyword for the type (`int`, `long`, ...), case-insensitive on input.
     public init?(keyword: String) {
@@ -11,6 +14,7 @@ public enum AttributeType: UInt8, Sendable, Hashable, CustomStringConvertible {
         case "double": self = .double
         case "string": self = .string
         case "bool": self = .bool
+        case "object": self = .object
         default: return nil
         }
     }
@@ -23,11 +27,15 @@ public enum AttributeType: UInt8, Sendable, Hashable, CustomStringConvertible {
         case .double: "double"
         case .string: "string"
         case .bool: "bool"
+        case .object: "object"
         }
     }
 
     /// Whether values are numbers (Siddhi promotes int → long → float → double).
     public var isNumeric: Bool { self == .int || self == .long || self == .float || self == .double }
+
+    /// Whether a value is a slot into the batch's byte arena (strings, and objects as JSON text).
+    public var isTextual: Bool { self == .string || self == .object }
 }
 
 /// One attribute of a stream: its name and type.

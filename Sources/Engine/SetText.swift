@@ -13,6 +13,7 @@ enum SetText {
         case .float: out.append(contentsOf: JavaText.string(Float(Double(bitPattern: bits))).utf8)
         case .double: out.append(contentsOf: JavaText.string(Double(bitPattern: bits)).utf8)
         case .bool: out.append(contentsOf: (bits != 0 ? "true" : "false").utf8)
+        case .object: out.append(contentsOf: text!)  // already JSON
         }
     }
 

@@ -166,6 +166,7 @@ extension SnapshotWriter {
             case .double(let x): uint8(4); double(x)
             case .string(let x): uint8(5); string(x)
             case .bool(let x): uint8(6); bool(x)
+            case .object(let x): uint8(7); string(x)
             }
         }
     }
@@ -184,6 +185,7 @@ extension SnapshotReader {
             case 4: values.append(.double(try double()))
             case 5: values.append(.string(try string()))
             case 6: values.append(.bool(try bool()))
+            case 7: values.append(.object(try string()))
             default: throw SnapshotError("bad value tag in held rows")
             }
         }

@@ -219,7 +219,7 @@ extension StatefulQuery {
                     if isNull { output.setNull(o, k) } else { output.columns[o][k] = bits }
                 }
             case .column(let c, let type):
-                if type == .string && !stringsCopied {
+                if type.isTextual && !stringsCopied {
                     output.stringBytes.append(contentsOf: batch.stringBytes)  // slots stay valid as they are
                     stringsCopied = true
                 }

@@ -95,7 +95,7 @@ final class StatefulQuery {
             break
         }
         // unionSet's values live in its aggregator only until the chunk is output: not held pending.
-        eagerBatch = eager && plan.postFilter == nil && plan.aggregates.allSatisfy { $0.outputType != .string }
+        eagerBatch = eager && plan.postFilter == nil && plan.aggregates.allSatisfy { $0.kind != .unionSet }
         postFilter = plan.postFilter.map(VectorProgram.init)
         postFiltered = EventBatch(schema: plan.input)
         pending = EventBatch(schema: plan.output)
@@ -509,7 +509,7 @@ final class StatefulQuery {
     private func sessionKey(_ batch: EventBatch, _ row: Int, _ column: Int?) -> UInt64 {
         guard let column else { return 0 }
         if batch.isNull(column, row) { return GroupTable.nullPart }
-        if batch.schema.attributes[column].type == .string {
+        if batch.schema.attributes[column].type.isTextual {
             return UInt64(batch.withStringBytes(column, row) { sessionInterner.id($0) })
         }
         return batch.columns[column][row]
@@ -574,7 +574,7 @@ final class StatefulQuery {
     private func countingKey(_ batch: EventBatch, _ row: Int, _ columns: [Int]) -> [UInt64] {
         columns.map { c in
             if batch.isNull(c, row) { return GroupTable.nullPart }
-            if batch.schema.attributes[c].type == .string { return UInt64(batch.withStringBytes(c, row) { sessionInterner.id($0) }) }
+            if batch.schema.attributes[c].type.isTextual { return UInt64(batch.withStringBytes(c, row) { sessionInterner.id($0) }) }
             return batch.columns[c][row]
         }
     }
@@ -738,7 +738,7 @@ final class StatefulQuery {
                 argumentValues.append(nil); argumentNulls.append(nil); interned.append([])
                 continue
             }
-            if case .column(let c, let type)? = plan.aggregates[k].argument, type != .string, batch.nulls[c].isEmpty {
+            if case .column(let c, let type)? = plan.aggregates[k].argument, !type.isTextual, batch.nulls[c].isEmpty {
                 // A plain attribute: aggregateSegment reads the chunk's column in place.
                 argumentValues.append(nil); argumentNulls.append(nil); interned.append([])
                 directColumns[k] = c
@@ -747,7 +747,7 @@ final class StatefulQuery {
             program.evaluate(chunk)
             argumentValues.append(program.resultValues)
             argumentNulls.append(program.resultNulls)
-            interned.append(program.resultType == .string ? self.interned(program: program) : [])
+            interned.append(program.resultType.isTextual ? self.interned(program: program) : [])
         }
         var a = 0
         while a < n {
@@ -834,7 +834,7 @@ final class StatefulQuery {
                 guard case .column(let c, let type) = projection else { continue }
                 if chunk.isNull(c, r) {
                     pending.setNull(o, slot)
-                } else if type == .string {
+                } else if type.isTextual {
                     pending.setNull(o, slot, false)
                     chunk.withStringBytes(c, r) { pending.setString(o, slot, utf8: $0) }
                 } else {
@@ -1026,7 +1026,7 @@ final class StatefulQuery {
         if keyScratch.count < n * width { keyScratch = Array(repeating: 0, count: n * width) }
         let chunk = self.chunk
         // One string key: the interned id is the group id (both are dense, in first-seen order).
-        if width == 1, chunk.schema.attributes[keyColumns[0]].type == .string, chunk.nulls[keyColumns[0]].isEmpty {
+        if width == 1, chunk.schema.attributes[keyColumns[0]].type.isTextual, chunk.nulls[keyColumns[0]].isEmpty {
             chunk.columns[keyColumns[0]].withUnsafeBufferPointer { column in
                 chunk.stringBytes.withUnsafeBytes { arena in
                     groupOf.withUnsafeMutableBufferPointer { out in
@@ -1044,7 +1044,7 @@ final class StatefulQuery {
         }
         keyScratch.withUnsafeMutableBufferPointer { parts in
             for (k, c) in keyColumns.enumerated() {
-                let isString = chunk.schema.attributes[c].type == .string
+                let isString = chunk.schema.attributes[c].type.isTextual
                 let nulls = chunk.nulls[c]
                 chunk.columns[c].withUnsafeBufferPointer { column in
                     if isString {
@@ -1136,7 +1136,7 @@ final class StatefulQuery {
                 var values: UnsafePointer<UInt64>? = nil
                 var nulls: UnsafePointer<UInt8>? = nil
                 var internedValues: [UInt64] = []
-                if case .column(let c, let type)? = plan.aggregates[a].argument, type != .string {
+                if case .column(let c, let type)? = plan.aggregates[a].argument, !type.isTextual {
                     // A plain attribute: read the chunk's column in place (no program, no copy).
                     let positions = outputPosition
                     let record: (Int, Int32) -> Void = { _, g in captured[a][positions[Int(g)]] = aggregator.value(Int(g)) }
@@ -1158,7 +1158,7 @@ final class StatefulQuery {
                     program.evaluate(chunk)
                     values = program.resultValues
                     nulls = program.resultNulls
-                    if program.resultType == .string {
+                    if program.resultType.isTextual {
                         // String slots point into this chunk's arena; compare strings by interned id.
                         internedValues = interned(program: program)
                     }
@@ -1217,7 +1217,7 @@ final class StatefulQuery {
                     let (bits, isNull) = captured[a][k]
                     if isNull {
                         output.setNull(o, k)
-                    } else if type == .string {
+                    } else if aggregators[a].kind == .unionSet {
                         // A set made by unionSet: its text is in the aggregator until the next chunk.
                         let offset = Int(bits >> 32), length = Int(bits & 0xFFFF_FFFF)
                         let text = aggregators[a].textArena[offset..<offset + length]
@@ -1286,7 +1286,7 @@ final class StatefulQuery {
         case .float, .double:
             let x = batch.double(c, a), y = batch.double(c, b)
             return x < y ? -1 : (x > y ? 1 : 0)
-        case .string:
+        case .string, .object:
             let x = batch.string(c, a), y = batch.string(c, b)
             return x < y ? -1 : (x > y ? 1 : 0)
         }

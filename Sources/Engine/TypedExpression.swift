@@ -43,7 +43,7 @@ indirect enum TypedExpression: Sendable {
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
         case .compare, .and, .or, .not, .isNull: return .bool
-        case .setFunction(.create, _): return .string
+        case .setFunction(.create, _): return .object
         case .setFunction(.size, _): return .int
         }
     }

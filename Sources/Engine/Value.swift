@@ -7,6 +7,8 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
     case double(Double)
     case string(String)
     case bool(Bool)
+    /// An `object` value as its JSON text (Tandem's objects are sets: `SetText`).
+    case object(String)
     case null
 
     public var description: String {
@@ -17,6 +19,7 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         case .double(let v): String(v)
         case .string(let v): v
         case .bool(let v): String(v)
+        case .object(let json): json
         case .null: "null"
         }
     }

@@ -148,7 +148,7 @@ final class VectorProgram {
         case .float(let v): bits = Double(v).bitPattern
         case .double(let v): bits = v.bitPattern
         case .bool(let v): bits = v ? 1 : 0
-        case .string(let s):
+        case .string(let s), .object(let s):
             precondition(arena.count < 1 << 31, "string constants over 2 GiB")
             bits = VectorProgram.programArenaBit | UInt64(arena.count) << 32 | UInt64(s.utf8.count)
             arena.append(contentsOf: s.utf8)
@@ -219,7 +219,7 @@ final class VectorProgram {
             switch type {
             case .int, .long, .bool: instructions.append(.compareInteger(VectorProgram.compareOp(op), dst: r, a: a, b: b))
             case .float, .double: instructions.append(.compareDouble(VectorProgram.compareOp(op), dst: r, a: a, b: b))
-            case .string: instructions.append(.compareString(equal: op == .equal, dst: r, a: a, b: b))
+            case .string, .object: instructions.append(.compareString(equal: op == .equal, dst: r, a: a, b: b))
             }
             return r
         case .and(let l, let rr):
@@ -330,11 +330,12 @@ final class VectorProgram {
         case .float: return .float(Float(Double(bitPattern: slot)))
         case .double: return .double(Double(bitPattern: slot))
         case .bool: return .bool(slot & 1 == 1)
-        case .string:
+        case .string, .object:
             let offset = Int(truncatingIfNeeded: (slot >> 32) & 0x7FFF_FFFF), length = Int(slot & 0xFFFF_FFFF)
             let bytes = slot & VectorProgram.programArenaBit != 0 ? Array(arena[offset..<offset + length])
                 : Array(batch.stringBytes[offset..<offset + length])
-            return .string(String(decoding: bytes, as: UTF8.self))
+            let text = String(decoding: bytes, as: UTF8.self)
+            return resultType == .object ? .object(text) : .string(text)
         }
     }
 
@@ -432,7 +433,7 @@ final class VectorProgram {
                     if let m, m[i] != 0 { continue }
                     let start = made.count
                     made.append(UInt8(ascii: "["))
-                    if type == .string {
+                    if type.isTextual {
                         let text = UnsafeBufferPointer(start: VectorProgram.bytes(s[i], batchBase, programBase),
                                                        count: Int(truncatingIfNeeded: s[i] & 0xFFFF_FFFF))
                         SetText.element(type, bits: s[i], text: text, into: &made)

@@ -175,6 +175,7 @@ struct SendCommand: ParsableCommand {
             case .double: batch.setDouble(c, row, Double(r % 10_000) / 100)
             case .string: batch.setString(c, row, SendCommand.symbols[i % 10])
             case .bool: batch.setBool(c, row, r & 1 == 0)
+            case .object: batch.setString(c, row, "[\"\(SendCommand.symbols[i % 10])\"]")  // a one-element set
             }
         }
     }
@@ -194,6 +195,7 @@ struct SendCommand: ParsableCommand {
             case .double: return .double(Double(r % 10_000) / 100)
             case .string: return .string("S\(i % 10)")
             case .bool: return .bool(r & 1 == 0)
+            case .object: return .object("[\"S\(i % 10)\"]")
             }
         }
     }

@@ -25,7 +25,7 @@ enum ReferenceDecoder {
         let types = schema.attributes.map(\.type)
         let minEventBytes = 8 + types.reduce(0) { sum, type in
             switch type {
-            case .int, .float, .string: sum + 4
+            case .int, .float, .string, .object: sum + 4
             case .long, .double: sum + 8
             case .bool: sum + 1
             }
@@ -106,12 +106,13 @@ enum ReferenceDecoder {
                         guard end - q >= 1 else { return (rows, .invalid) }
                         row.append(.bool(bytes[q] == 1))
                         q += 1
-                    case .string:
+                    case .string, .object:
                         guard end - q >= 4 else { return (rows, .invalid) }
                         let length = int32(q)
                         q += 4
                         guard length >= 0 && length <= maxStringBytes && end - q >= length else { return (rows, .invalid) }
-                        row.append(length == 0 ? .null : .string(String(decoding: bytes[q..<q + length], as: UTF8.self)))
+                        let text = String(decoding: bytes[q..<q + length], as: UTF8.self)
+                        row.append(length == 0 ? .null : type == .object ? .object(text) : .string(text))
                         q += length
                     }
                 }

@@ -37,6 +37,24 @@ import Testing
         #expect(batch.timestamps == [42])
     }
 
+    /// An `object` attribute takes any JSON value and keeps its text; bad JSON in it is rejected.
+    @Test func objectAttributesKeepTheirJSONText() throws {
+        let schema = StreamSchema(name: "Tags", attributes: [Attribute(name: "tags", type: .object), Attribute(name: "n", type: .int)])
+        let mapper = JSONEventMapper(schema: schema, failOnMissingAttribute: true)
+        var batch = EventBatch(schema: schema)
+        _ = try mapper.map(Array(#"[{"event":{"tags":["a", {"b":[1,2]}],"n":1}},{"event":{"n":2,"tags":null}}]"#.utf8),
+                           timestamp: 1, into: &batch)
+        #expect(batch.row(0) == [.object(#"["a", {"b":[1,2]}]"#), .int(1)])
+        #expect(batch.row(1) == [.null, .int(2)])
+        var rejected = EventBatch(schema: schema)  // discarded on error, as map says
+        do {
+            _ = try mapper.map(Array(#"{"event":{"tags":["a",],"n":1}}"#.utf8), timestamp: 1, into: &rejected)
+            Issue.record("accepted a trailing comma")
+        } catch {
+            #expect("\(error)".contains("tags"), "\(error)")
+        }
+    }
+
     @Test func arrayOfEventsAnyOrderAndWhitespace() throws {
         let json = """
              [ {"event": {"open":false, "ratio":1, "count":-2147483648, "volume":-9223372036854775808, "price":1e3, "symbol":"A"}} ,

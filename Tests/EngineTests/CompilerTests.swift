@@ -38,7 +38,7 @@ import Testing
             from Missing select a insert into B;
             from S select nope, price + symbol as p insert into C;
             from S[price > 1 select symbol insert into D;
-            define stream E (a object);
+            define stream E (a text);
             """
         do {
             _ = try SiddhiApp.compile(source: source, fileName: "bad.siddhi")
@@ -51,7 +51,7 @@ import Testing
             #expect(lines.contains("bad.siddhi:6:15: error: stream 'S' has no attribute 'nope'"))
             #expect(lines.contains("bad.siddhi:6:27: error: '+' needs numeric operands, got string"))
             #expect(lines.contains { $0.hasPrefix("bad.siddhi:7:18: error: expected ']'") })
-            #expect(lines.contains("bad.siddhi:8:20: error: attribute type 'object' is not supported"))
+            #expect(lines.contains("bad.siddhi:8:20: error: unknown attribute type 'text' (expected int, long, float, double, string, bool or object)"))
             #expect(error.errors.count == 7, "\(lines)")
             // Sorted by position.
             #expect(error.errors.map(\.position.line) == error.errors.map(\.position.line).sorted())

@@ -143,7 +143,7 @@ func compileErrors(_ source: String) -> [String] {
             from S select S.volume as v, Other.price as q insert into F;
             @info(name='dup') from S select price insert into G;
             @info(name='dup') from S select price insert into H;
-            define stream W (o object);
+            define stream W (o objekt);
             """)
         #expect(errors == [
             "e.siddhi:3:15: error: stream 'S' is already defined",
@@ -154,7 +154,7 @@ func compileErrors(_ source: String) -> [String] {
             "e.siddhi:10:15: error: stream 'S' has no attribute 'volume'",
             "e.siddhi:10:30: error: 'Other' is not the input stream of this query ('S')",
             "e.siddhi:12:1: error: query name 'dup' is already used",
-            "e.siddhi:13:20: error: attribute type 'object' is not supported",
+            "e.siddhi:13:20: error: unknown attribute type 'objekt' (expected int, long, float, double, string, bool or object)",
         ])
     }
 

@@ -1,44 +1,67 @@
 @testable import Engine
 import Testing
 
-/// Siddhi's sets: `createSet`, the `unionSet` aggregate and `sizeOfSet`. Sets are strings holding a
-/// sorted JSON array (`SetText`); TimeRateTests.replay also restores a snapshot after every line.
+/// Siddhi's sets: `createSet`, the `unionSet` aggregate and `sizeOfSet`, typed `object`. A set is
+/// held as the JSON text of its sorted distinct elements (`SetText`) and printed as a JSON array.
+/// Every case also runs with a snapshot restored after each input line and must print the same.
 @Suite struct SetFunctionTests {
     static func line(_ t: Int, _ sym: String, _ price: Double) -> String {
         #"{"stream":"S","timestamp":\#(t),"data":["\#(sym)",\#(price)]}"#
     }
 
+    /// `tandem replay` output lines of `source` over `lines`, checked against a restore after each line.
+    static func replay(_ source: String, _ lines: [String]) throws -> [String] {
+        let app = try SiddhiApp.compile(source: source, fileName: "s.siddhi")
+        var out: [String] = []
+        try Replay.run(app: app, lines: lines) { out.append($0) }
+        for cut in 1..<lines.count {
+            var resumed: [String] = []
+            try Replay.run(app: app, lines: lines, snapshotAfterLine: cut) { resumed.append($0) }
+            #expect(resumed == out, "restore after line \(cut)")
+        }
+        return out
+    }
+
     @Test func unionSetOverASlidingWindowCountsElements() throws {
-        let out = try TimeRateTests.replay("""
+        let out = try SetFunctionTests.replay("""
             define stream S (symbol string, price double);
+            define stream InitStream (initialSet object);
             from S select createSet(symbol) as initialSet insert into InitStream;
             from InitStream#window.length(3) select unionSet(initialSet) as symbols insert into Distinct;
             from Distinct select sizeOfSet(symbols) as size insert into Size;
             """, [SetFunctionTests.line(1, "IBM", 1), SetFunctionTests.line(2, "WSO2", 2), SetFunctionTests.line(3, "IBM", 3),
                   #"{"stream":"S","timestamp":4,"data":["A\"B",4.0]}"#, SetFunctionTests.line(5, "C", 5)])
-        // t5: WSO2 leaves with the t2 set; IBM stays, another set in the window still holds it.
-        #expect(out.contains(#"4: ["A\"B","IBM","WSO2"]"#), "\(out)")
-        #expect(out.contains(#"5: ["A\"B","C","IBM"]"#), "\(out)")
-        #expect(out.filter { $0.hasPrefix("5: ") }.contains("5: 3"))
-        #expect(out.filter { $0.hasPrefix("2: ") }.contains("2: 2"))
+        #expect(out.contains(#"{"stream":"InitStream","timestamp":1,"data":[["IBM"]]}"#), "\(out)")
+        #expect(out.contains(#"{"stream":"Distinct","timestamp":2,"data":[["IBM","WSO2"]]}"#), "\(out)")
+        #expect(out.contains(#"{"stream":"Distinct","timestamp":4,"data":[["A\"B","IBM","WSO2"]]}"#), "\(out)")
+        // t5: WSO2 leaves with the t2 set; IBM stays, since the t3 set in the window still holds it.
+        #expect(out.contains(#"{"stream":"Distinct","timestamp":5,"data":[["A\"B","C","IBM"]]}"#), "\(out)")
+        #expect(out.filter { $0.contains(#""Size""#) }.map { $0.split(separator: "[").last! } == ["1]}", "2]}", "2]}", "3]}", "3]}"])
     }
 
     @Test func unionSetPerGroupOverABatchWindow() throws {
-        let out = try TimeRateTests.replay("""
+        let out = try SetFunctionTests.replay("""
             define stream S (symbol string, price double);
             from S#window.lengthBatch(3) select symbol, unionSet(createSet(price)) as prices group by symbol insert into Out;
             """, [SetFunctionTests.line(1, "A", 1.5), SetFunctionTests.line(2, "B", 2), SetFunctionTests.line(3, "A", 1.5),
                   SetFunctionTests.line(4, "A", 7), SetFunctionTests.line(5, "A", 8), SetFunctionTests.line(6, "A", 7)])
         // Each batch starts an empty union (RESET); equal elements appear once.
-        #expect(out == ["3: A [1.5]", "2: B [2.0]", "6: A [7.0,8.0]"])
+        #expect(out == [#"{"stream":"Out","timestamp":3,"data":["A",[1.5]]}"#, #"{"stream":"Out","timestamp":2,"data":["B",[2.0]]}"#,
+                        #"{"stream":"Out","timestamp":6,"data":["A",[7.0,8.0]]}"#])
     }
 
-    @Test func sizeOfSetOfNullIsZeroAndMisuseIsReported() throws {
-        let out = try TimeRateTests.replay("""
-            define stream S (symbol string, price double);
-            from S select sizeOfSet(ifThenElse(price > 2.0, createSet(symbol), null)) as n insert into Out;
-            """, [SetFunctionTests.line(1, "A", 1), SetFunctionTests.line(2, "B", 5)])
-        #expect(out == ["1: 0", "2: 1"])
+    /// Object attributes take any JSON value; a set is a JSON array, anything else adds nothing to a union.
+    @Test func objectAttributesReadJSONValues() throws {
+        let out = try SetFunctionTests.replay("""
+            define stream T (tags object, n int);
+            from T#window.length(2) select unionSet(tags) as all, sizeOfSet(tags) as k insert into Out;
+            """, [#"{"stream":"T","timestamp":1,"data":[["a","b"],1]}"#, #"{"stream":"T","timestamp":2,"data":[["b", "c"],2]}"#,
+                  #"{"stream":"T","timestamp":3,"data":[null,3]}"#, #"{"stream":"T","timestamp":4,"data":[{"x":1},4]}"#])
+        #expect(out == [#"{"stream":"Out","timestamp":1,"data":[["a","b"],2]}"#, #"{"stream":"Out","timestamp":2,"data":[["a","b","c"],2]}"#,
+                        #"{"stream":"Out","timestamp":3,"data":[["b","c"],0]}"#, #"{"stream":"Out","timestamp":4,"data":[[],null]}"#])
+    }
+
+    @Test func misuseIsReported() {
         func errors(_ source: String) -> String {
             do {
                 _ = try SiddhiApp.compile(source: "define stream S (symbol string, price double);\n" + source, fileName: "s.siddhi")
@@ -49,7 +72,9 @@ import Testing
         }
         let numeric = errors("from S select unionSet(price) as u insert into Out;")
         #expect(numeric.contains("s.siddhi:2:24") && numeric.contains("unionSet cannot take a double"), "\(numeric)")
-        let size = errors("from S select sizeOfSet(price) as n insert into Out;")
+        let size = errors("from S select sizeOfSet(symbol) as n insert into Out;")
         #expect(size.contains("s.siddhi:2:25") && size.contains("sizeOfSet() takes a set"), "\(size)")
+        let convert = errors("from S select convert(price, 'object') as o insert into Out;")
+        #expect(convert.contains("s.siddhi:2:15") && convert.contains("an object converts only to string"), "\(convert)")
     }
 }
