@@ -16,14 +16,8 @@ final class KeyedLengthAggregate {
         case aggregate(Int)
     }
 
-    private enum Function {
-        case count
-        case sum(column: Int, integer: Bool)
-        case avg(column: Int, integer: Bool)
-    }
-
     private let length: Int
-    private let functions: [Function]
+    private let functions: [RunningAggregate]
     /// Per aggregate: its argument column (−1 for count()) and whether it sums integers.
     private let argumentColumns: [Int]
     private let isInteger: [Bool]
@@ -53,18 +47,7 @@ final class KeyedLengthAggregate {
         guard case .length(let n)? = plan.window, n >= 1, n <= KeyedLengthAggregate.lengthMax,
               plan.join == nil, plan.pattern == nil, plan.postFilter == nil, plan.groupBy.isEmpty, plan.having == nil, plan.orderBy.isEmpty,
               plan.limit == nil, plan.offset == nil, plan.outputRate == nil, plan.outputEventType == .current,
-              !plan.aggregates.isEmpty else { return nil }
-        var functions: [Function] = []
-        for aggregate in plan.aggregates {
-            switch (aggregate.kind, aggregate.argument) {
-            case (.count, nil): functions.append(.count)
-            case (.sum, .column(let c, let t)?) where t.isNumeric:
-                functions.append(.sum(column: c, integer: t == .int || t == .long))
-            case (.avg, .column(let c, let t)?) where t.isNumeric:
-                functions.append(.avg(column: c, integer: t == .int || t == .long))
-            default: return nil
-            }
-        }
+              let functions = RunningAggregate.of(plan) else { return nil }
         var projections: [Projection] = []
         for p in plan.projections {
             switch p {
@@ -75,18 +58,8 @@ final class KeyedLengthAggregate {
         }
         length = n
         self.functions = functions
-        argumentColumns = functions.map { f in
-            switch f {
-            case .count: return -1
-            case .sum(let c, _), .avg(let c, _): return c
-            }
-        }
-        isInteger = functions.map { f in
-            switch f {
-            case .count: return true
-            case .sum(_, let integer), .avg(_, let integer): return integer
-            }
-        }
+        argumentColumns = functions.map(\.column)
+        isInteger = functions.map(\.integer)
         self.projections = projections
         filter = plan.filter.map(VectorProgram.init)
         output = EventBatch(schema: plan.output)

@@ -10,13 +10,7 @@
 /// general path's own (window, group table, aggregators), so snapshots are the same and timer
 /// expiries still run the general path. The output is the same row for row; a test runs both.
 struct SlidingShape {
-    enum Function {
-        case count
-        case sum(column: Int, integer: Bool)
-        case avg(column: Int, integer: Bool)
-    }
-
-    let functions: [Function]
+    let functions: [RunningAggregate]
 
     init?(plan: QueryPlan, tracksWindow: Bool) {
         switch plan.window {
@@ -24,26 +18,9 @@ struct SlidingShape {
         case .time(let t)? where t >= 0: break
         default: return nil
         }
-        guard plan.join == nil, plan.pattern == nil, plan.postFilter == nil, plan.having == nil, plan.orderBy.isEmpty, plan.limit == nil,
-              plan.offset == nil, plan.outputRate == nil, plan.outputEventType == .current, !tracksWindow,
-              !plan.aggregates.isEmpty else { return nil }
-        var functions: [Function] = []
-        for aggregate in plan.aggregates {
-            switch (aggregate.kind, aggregate.argument) {
-            case (.count, nil): functions.append(.count)
-            case (.sum, .column(let c, let t)?) where t.isNumeric:
-                functions.append(.sum(column: c, integer: t == .int || t == .long))
-            case (.avg, .column(let c, let t)?) where t.isNumeric:
-                functions.append(.avg(column: c, integer: t == .int || t == .long))
-            default: return nil
-            }
-        }
-        for p in plan.projections {
-            switch p {
-            case .column, .aggregate: continue
-            default: return nil
-            }
-        }
+        guard plan.join == nil, plan.pattern == nil, plan.postFilter == nil, plan.having == nil, plan.orderBy.isEmpty,
+              plan.limit == nil, plan.offset == nil, plan.outputRate == nil, plan.outputEventType == .current, !tracksWindow,
+              let functions = RunningAggregate.of(plan) else { return nil }
         self.functions = functions
     }
 }
@@ -137,11 +114,7 @@ extension StatefulQuery {
             let sums = aggregator.runningSums(groupCount: groupCount)
             scratch.captured[a].removeAll(keepingCapacity: true)
             scratch.captured[a].append(contentsOf: repeatElement((0, true), count: m))
-            var column = -1, integer = true
-            switch function {
-            case .count: break
-            case .sum(let c, let i), .avg(let c, let i): column = c; integer = i
-            }
+            let column = function.column, integer = function.integer
             let storeValues = column >= 0 ? store.columns[column] : nil
             let storeNulls = column >= 0 ? store.nulls[column] : nil
             let batchValues = column >= 0 ? batch.columns[column] : []

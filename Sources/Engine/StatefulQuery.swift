@@ -1212,7 +1212,7 @@ final class StatefulQuery {
         for (k, r) in outputRows.enumerated() { output.timestamps[k] = chunk.timestamps[Int(r)] }
         for (o, projection) in plan.projections.enumerated() {
             switch projection {
-            case .aggregate(let a, let type):
+            case .aggregate(let a, _):
                 for k in 0..<rows {
                     let (bits, isNull) = captured[a][k]
                     if isNull {
