@@ -11,15 +11,7 @@ import Testing
 
     /// `tandem replay` output lines of `source` over `lines`, checked against a restore after each line.
     static func replay(_ source: String, _ lines: [String]) throws -> [String] {
-        let app = try SiddhiApp.compile(source: source, fileName: "s.siddhi")
-        var out: [String] = []
-        try Replay.run(app: app, lines: lines) { out.append($0) }
-        for cut in 1..<lines.count {
-            var resumed: [String] = []
-            try Replay.run(app: app, lines: lines, snapshotAfterLine: cut) { resumed.append($0) }
-            #expect(resumed == out, "restore after line \(cut)")
-        }
-        return out
+        try TimeRateTests.replayLines(SiddhiApp.compile(source: source, fileName: "s.siddhi"), lines)
     }
 
     @Test func unionSetOverASlidingWindowCountsElements() throws {

@@ -6,13 +6,18 @@ import Testing
     /// Replays `lines` (JSONL) and returns "timestamp: values" per output event; also checks that a
     /// snapshot and restore after any line changes nothing.
     static func replay(_ source: String, _ lines: [String]) throws -> [String] {
-        let app = try SiddhiApp.compile(source: source, fileName: "r.siddhi")
+        try replayLines(SiddhiApp.compile(source: source, fileName: "r.siddhi"), lines).map(TimeRateTests.short)
+    }
+
+    /// The output lines of `app` over `lines`; expects the same lines with a snapshot taken after
+    /// any line and restored into a fresh runtime.
+    static func replayLines(_ app: SiddhiApp, _ lines: [String]) throws -> [String] {
         var out: [String] = []
-        try Replay.run(app: app, lines: lines) { out.append(TimeRateTests.short($0)) }
+        try Replay.run(app: app, lines: lines) { out.append($0) }
         for cut in 1..<lines.count {
             var resumed: [String] = []
-            try Replay.run(app: app, lines: lines, snapshotAfterLine: cut) { resumed.append(TimeRateTests.short($0)) }
-            #expect(resumed == out, "restore after line \(cut)")
+            try Replay.run(app: app, lines: lines, snapshotAfterLine: cut) { resumed.append($0) }
+            #expect(resumed == out, "restore after line \(cut) changed the output")
         }
         return out
     }
