@@ -831,6 +831,8 @@ struct Compiler {
         case .isNull(let operand, _):
             guard let typed = check(operand, input: input) else { return nil }
             return .isNull(typed)
+        case .function(TableInSyntax.namespace, let name, let arguments, let position) where arguments.count == 1:
+            return checkInTable(arguments[0], table: name, position: position, input: input)
         case .function(let namespace, let name, let arguments, let position):
             return checkFunction(namespace: namespace, name: name, arguments: arguments, position: position, input: input)
         case .binary(let op, let lhs, let rhs, let position):

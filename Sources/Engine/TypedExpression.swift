@@ -27,6 +27,8 @@ indirect enum TypedExpression: Sendable {
     case extremum(isMaximum: Bool, [TypedExpression], AttributeType)
     /// The value of aggregate number N of the query (only as a whole select item).
     case aggregate(Int, AttributeType)
+    /// `condition in Table`: whether some row of the table satisfies the condition (`TableIn.swift`).
+    case inTable(InTableCondition)
 
     /// nil only for a bare `null` literal.
     var type: AttributeType? {
@@ -38,7 +40,7 @@ indirect enum TypedExpression: Sendable {
         case .arithmetic(_, _, _, let t), .negate(_, let t), .aggregate(_, let t): return t
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
-        case .compare, .and, .or, .not, .isNull: return .bool
+        case .compare, .and, .or, .not, .isNull, .inTable: return .bool
         }
     }
 }
