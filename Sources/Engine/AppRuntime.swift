@@ -41,6 +41,8 @@ public final class AppRuntime: @unchecked Sendable {
     private let tables: [Table]
     /// The tables by name, published to the thread while queries are built and run (`TableIn.swift`).
     private let registry: TableRegistry
+    /// Tables with a store attached.
+    private var storedTables: [Table] = []
     /// Per query: the writer of the table it changes, if any.
     private let writers: [TableWriter?]
     private var callbacks: [[OutputCallback]]
@@ -195,10 +197,12 @@ public final class AppRuntime: @unchecked Sendable {
         precondition(batch.schema === app.streams[streamIndex] || batch.schema.attributes == app.streams[streamIndex].attributes,
                      "batch schema differs from stream \(app.streams[streamIndex].name)")
         guard !batch.isEmpty else { return }
+        loadStores()
         registry.scope {
             if !triggersStarted { startTriggers(atMs: isPlayback ? batch.timestamps[0] : currentTimeMs) }
             route(streamIndex, batch, keys: nil, depth: 0, notify: false)
         }
+        flushStores()
         if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
 
@@ -214,7 +218,43 @@ public final class AppRuntime: @unchecked Sendable {
     public func advanceTime(to timeMs: Int64) {
         guard timeMs >= currentTimeMs else { return }
         currentTimeMs = timeMs
+        loadStores()
         registry.scope { advanceTimeInScope(to: timeMs) }
+        flushStores()
+    }
+
+    // MARK: Stored tables
+
+    /// Keeps the rows of table `name` (a `@store` table) in `store`: the table is loaded from it
+    /// before the next batch, and every batch's changes go to it. Call before the runtime runs.
+    public func attachStore(_ store: TableStore, table name: String) {
+        guard let table = registry.tables[name] else { preconditionFailure("unknown table \(name)") }
+        table.store = store
+        storedTables.append(table)
+    }
+
+    /// Loads the stored tables that need it (attached or restored since): the engine thread calls
+    /// it at start so the first batch does not wait for the database. Returns the rows skipped
+    /// (not fitting the table's attributes, or repeating its primary key).
+    @discardableResult
+    public func loadStores() -> Int {
+        var skipped = 0
+        for table in storedTables where table.needsLoad { skipped += table.loadFromStore() }
+        return skipped
+    }
+
+    /// Rows held per stored table, by name (status and tests).
+    public func storedRowCounts() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for table in storedTables { out[table.schema.name] = table.liveCount }
+        return out
+    }
+
+    /// Hands each stored table's changes of the batch just run to its store (one unit per batch).
+    private func flushStores() {
+        for table in storedTables where !table.pendingChanges.isEmpty {
+            table.store?.record(table.takePendingChanges())
+        }
     }
 
     private func advanceTimeInScope(to timeMs: Int64) {

@@ -268,12 +268,11 @@ struct Compiler {
         let schema = StreamSchema(name: node.name, attributes: attributes)
         var primaryKey: [Int] = []
         var indexes: [Int] = []
+        var store: TableStoreSpec? = nil
         for annotation in node.annotations {
             let lower = annotation.name.lowercased()
             guard lower == "primarykey" || lower == "index" else {
-                if lower == "store" {
-                    diagnostics.error(annotation.position, "@store tables (RDBMS) are not supported yet; tables are in memory")
-                }
+                if lower == "store" { store = storeSpec(annotation, table: node.name) }
                 continue
             }
             for element in annotation.elements {
@@ -284,7 +283,7 @@ struct Compiler {
                 if lower == "primarykey" { primaryKey.append(column) } else { indexes.append(column) }
             }
         }
-        tables[node.name] = TableSpec(schema: schema, primaryKey: primaryKey, indexes: indexes)
+        tables[node.name] = TableSpec(schema: schema, primaryKey: primaryKey, indexes: indexes, store: store)
         tableOrder.append(node.name)
     }
 
