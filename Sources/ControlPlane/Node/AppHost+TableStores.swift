@@ -13,7 +13,7 @@ extension AppHost {
             let name = table.options["datasource"] ?? ""
             guard let datasource = datasources[name] else {
                 let known = datasources.keys.sorted()
-                throw DeployError(app: app.name, message: "\(at): table '\(table.name)': datasource '\(name)' is not defined in deployment.yaml (wso2.datasources.dataSources\(known.isEmpty ? " is empty" : ": \(known.joined(separator: ", "))"))")
+                throw DeployError(app: app.name, message: "\(at): table '\(table.name)': datasource '\(name)' is not defined in deployment.yaml (wso2.datasources.dataSources\(known.isEmpty ? " has none usable" : " usable: \(known.joined(separator: ", "))"); a datasource with problems is left out, see the configuration warnings)")
             }
             do {
                 stores.append(try MySQLTableStore(table: table, datasource: name, endpoint: datasource.endpoint, canWrite: canWrite, logger: logger))
