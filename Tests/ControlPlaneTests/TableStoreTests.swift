@@ -207,6 +207,58 @@ import Testing
         store.close(drain: true)
     }
 
+    @Test func aKilledConnectionIsReopenedAndTheTransactionRetried() throws {
+        guard let db = TableStoreTests.connect() else { return }
+        let name = TableStoreTests.uniqueName("stock")
+        defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
+        let app = try TableStoreTests.app(table: name)
+        let runtime = AppRuntime(app: app)
+        let store = try TableStoreTests.store(app)
+        runtime.attachStore(store, table: "StockTable")
+        TableStoreTests.send(runtime, "Ins", [.string("A"), .double(1), .long(1)])
+        #expect(store.waitUntilWritten(timeoutMs: 10_000))
+        // Kill every other connection to the test database (the writer's among them).
+        let mine = try db.query("SELECT CONNECTION_ID()")[0][0] ?? ""
+        for row in try db.query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '\(TableStoreTests.database)' AND ID <> \(mine)") {
+            try? db.execute("KILL CONNECTION \(row[0] ?? "0")")
+        }
+        for i in 0..<50 { TableStoreTests.send(runtime, "Ins", [.string("K\(i)"), .double(Double(i)), .long(Int64(i))]) }
+        #expect(store.waitUntilWritten(timeoutMs: 15_000))
+        #expect(try db.query("SELECT COUNT(*) FROM `\(name)`") == [["51"]])
+        #expect(store.counts.failed == 0)
+        store.close(drain: true)
+    }
+
+    /// Throughput of the writer against the local MariaDB (debug build; printed, loosely bounded).
+    @Test func writeThroughput() throws {
+        guard let db = TableStoreTests.connect() else { return }
+        let name = TableStoreTests.uniqueName("stock")
+        defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
+        let app = try TableStoreTests.app(table: name)
+        let runtime = AppRuntime(app: app)
+        let store = try TableStoreTests.store(app)
+        runtime.attachStore(store, table: "StockTable")
+        runtime.loadStores()
+        let index = runtime.streamIndex("Ins")!
+        let rows = 20_000, perBatch = 500
+        let start = ContinuousClock.now
+        for b in 0..<(rows / perBatch) {
+            var batch = EventBatch(schema: runtime.streams[index])
+            for i in 0..<perBatch {
+                let k = b * perBatch + i
+                _ = batch.append(timestamp: Int64(k), values: [.string("S\(k)"), .double(Double(k)), .long(Int64(k))])
+            }
+            runtime.send(streamIndex: index, batch: batch)
+        }
+        let queued = ContinuousClock.now - start
+        #expect(store.waitUntilWritten(timeoutMs: 120_000))
+        let total = ContinuousClock.now - start
+        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        print("table-store write throughput: \(rows) upserts in \(total) (engine side \(queued)): \(Int(Double(rows) / seconds)) rows/s, \(store.counts.transactions) transactions")
+        #expect(try db.query("SELECT COUNT(*) FROM `\(name)`") == [["\(rows)"]])
+        store.close(drain: true)
+    }
+
     @Test func deployErrorsNameTheDatasourceAndWhere() throws {
         let app = try TableStoreTests.app(table: "never_created")
         do {

@@ -447,6 +447,8 @@ final class AppHost: @unchecked Sendable {
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
         closePorts()
+        // An engine still loading a stored table from a database that is down must not hang the stop.
+        for store in tableStores { store.abandonLoad() }
         stopEngine()
         // Still active (undeploy, graceful stop): write what waits; demoted: discard it.
         let mayWrite = fence.isOpen

@@ -53,6 +53,11 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
     private var discardOnClose = false
     private var writerRunning = false
     private var writerDone = false
+    /// A load given up (the host stopped while the database was down): the engine's copy is not
+    /// the database's, so its changes must not be written.
+    private var loadAbandoned = false
+    /// The host is stopping: a load that fails gives up instead of retrying.
+    private var stopRequested = false
     private var written = 0
     private var failed = 0
     private var transactions = 0
@@ -137,9 +142,13 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
                 logger.error("table '\(table.name)': cannot load from datasource '\(datasource)' (\(endpoint.host):\(endpoint.port)): \(error); retrying in \(delayMs) ms")
             }
             lock.lock()
-            let closed = closing
+            let gaveUp = closing || stopRequested
+            loadAbandoned = gaveUp
             lock.unlock()
-            if closed { return [] }
+            if gaveUp {
+                logger.error("table '\(table.name)': load from datasource '\(datasource)' abandoned (stopping); this run writes nothing to it")
+                return []
+            }
             Thread.sleep(forTimeInterval: Double(delayMs) / 1000)
             delayMs = min(delayMs * 2, 5_000)
         }
@@ -154,8 +163,8 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         while !closing && pendingLocked > 0 && pendingLocked + changes.count > queueChangesMax {
             lock.wait()
         }
-        if closing {
-            logger.error("table '\(table.name)': \(changes.count) changes after the store closed are not written")
+        if closing || loadAbandoned {
+            logger.error("table '\(table.name)': \(changes.count) changes not written (\(closing ? "the store is closed" : "the table was never loaded"))")
             return
         }
         queue.append(contentsOf: changes)
@@ -179,6 +188,16 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
             if !lock.wait(until: deadline) { return pendingLocked == 0 }
         }
         return pendingLocked == 0
+    }
+
+    /// Makes a `load` that is waiting for the database give up (the host is stopping: its engine
+    /// thread must not hang on a database that is down); changes after a load given up are not
+    /// written. A table already loaded is not affected.
+    public func abandonLoad() {
+        lock.lock()
+        stopRequested = true
+        lock.broadcast()
+        lock.unlock()
     }
 
     /// Stops the writer: with `drain`, after it wrote what waits (up to `timeoutMs`); without,
