@@ -316,7 +316,23 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
     private func apply(_ changes: [TableChange], on connection: MySQLConnection) throws(MySQLError) -> Bool {
         try connection.execute("START TRANSACTION")
         do {
-            for change in changes { try apply(change, on: connection) }
+            var i = 0
+            while i < changes.count {
+                // A run of inserts goes in multi-row statements (fewer round trips); sizes are
+                // fixed so that the connection's prepared-statement cache holds them all.
+                var run = 0
+                while i + run < changes.count, run < MySQLTableStore.insertRowsMax, case .insert = changes[i + run] { run += 1 }
+                if let size = MySQLTableStore.insertSizes.first(where: { $0 > 1 && $0 <= run }) {
+                    var values: [MySQLValue] = []
+                    values.reserveCapacity(size * columns.count)
+                    for case .insert(let row) in changes[i..<i + size] { values.append(contentsOf: row.map(MySQLTableStore.parameter)) }
+                    try connection.execute(upsertSQL(rows: size), values)
+                    i += size
+                } else {
+                    try apply(changes[i], on: connection)
+                    i += 1
+                }
+            }
             guard canWrite() else {
                 try connection.execute("ROLLBACK")
                 return false
@@ -348,16 +364,24 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         }
     }
 
+    /// Rows per multi-row insert statement, largest first (1: the single-row statement).
+    static let insertSizes = [64, 8, 1]
+    static var insertRowsMax: Int { insertSizes[0] }
+
+    /// `INSERT` of `rows` rows; with a primary key an upsert (a later row of the same key wins, as
+    /// in the engine's order of changes).
+    private func upsertSQL(rows: Int) -> String {
+        let marks = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let tuples = Array(repeating: marks, count: rows).joined(separator: ", ")
+        guard !keyColumns.isEmpty else { return "INSERT INTO \(quoted) (\(columnList)) VALUES \(tuples)" }
+        let others = columns.indices.filter { !keyColumns.contains($0) }
+        if others.isEmpty { return "INSERT IGNORE INTO \(quoted) (\(columnList)) VALUES \(tuples)" }
+        return "INSERT INTO \(quoted) (\(columnList)) VALUES \(tuples) ON DUPLICATE KEY UPDATE "
+            + others.map { "`\(columns[$0])` = VALUES(`\(columns[$0])`)" }.joined(separator: ", ")
+    }
+
     private func upsert(_ row: [Value], on connection: MySQLConnection) throws(MySQLError) {
-        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        var sql = "INSERT INTO \(quoted) (\(columnList)) VALUES (\(marks))"
-        if !keyColumns.isEmpty {
-            let others = columns.indices.filter { !keyColumns.contains($0) }
-            sql = others.isEmpty
-                ? "INSERT IGNORE INTO \(quoted) (\(columnList)) VALUES (\(marks))"
-                : sql + " ON DUPLICATE KEY UPDATE " + others.map { "`\(columns[$0])` = VALUES(`\(columns[$0])`)" }.joined(separator: ", ")
-        }
-        try connection.execute(sql, row.map(MySQLTableStore.parameter))
+        try connection.execute(upsertSQL(rows: 1), row.map(MySQLTableStore.parameter))
     }
 
     private func delete(_ row: [Value], on connection: MySQLConnection) throws(MySQLError) {
