@@ -71,6 +71,26 @@ import Testing
         #expect(out == ["2: A yes", "3: B no", "2: A 5"])
     }
 
+    @Test func inInsidePartitionsAndOnNamedWindows() throws {
+        let out = try TimeRateTests.replay("""
+            define stream Add (symbol string);
+            define stream S (symbol string, volume long);
+            define table T (symbol string);
+            define window W (symbol string, volume long) length(2);
+            from Add insert into T;
+            from S insert into W;
+            from W select symbol, volume having symbol in T insert into FromWindow;
+            partition with (symbol of S)
+            begin
+              from S[symbol in T]#window.length(2) select symbol, sum(volume) as total insert into PerSymbol;
+            end;
+            """, [
+            TableInTests.line("Add", 1, #""A""#),
+            TableInTests.line("S", 2, #""A",5"#), TableInTests.line("S", 3, #""B",7"#), TableInTests.line("S", 4, #""A",1"#),
+        ])
+        #expect(out == ["2: A 5", "2: A 5", "4: A 1", "4: A 6"])
+    }
+
     @Test func inErrorsSayWhere() {
         do {
             _ = try SiddhiApp.compile(source: """
@@ -81,6 +101,7 @@ import Testing
                 from S[(T.nope == symbol) in T] select symbol insert into O2;
                 from S[price in N] select symbol insert into O3;
                 from S[(X.symbol == symbol) in T] select symbol insert into O4;
+                from S join T on T.symbol == S.symbol and (T.price > 1.0 in T) select S.symbol insert into O5;
                 """, fileName: "i.siddhi")
             Issue.record("compiled")
         } catch {
@@ -89,6 +110,7 @@ import Testing
             #expect(text.contains("i.siddhi:5:9: error: 'T' has no attribute 'nope'"), "\(text)")
             #expect(text.contains("i.siddhi:6:8: error: 'in N' needs a bool condition"), "\(text)")
             #expect(text.contains("i.siddhi:7:9: error: 'X' is not an input of this query"), "\(text)")
+            #expect(text.contains("i.siddhi:8:61: error: 'in T' is supported in filters, select and having of single-stream queries only"), "\(text)")
         }
     }
 }
