@@ -105,3 +105,67 @@ import Testing
         #expect(node.stderr.contains("nods.siddhi:3:1: table 'T': datasource 'MISSING_DB' is not defined in deployment.yaml"), "\(node.stderr)")
     }
 }
+
+/// An HA pair with a stored table: the active writes it, the passive (which deploys the app and
+/// checks the datasource) neither loads nor writes it; after `kill -9` of the active the passive
+/// loads the table from the database, replays the queued events over it (upserts by key, so the
+/// events the old active had already written apply harmlessly again) and writes on.
+@Suite(.serialized) struct StoreHAEndToEndTests {
+    @Test func passiveTakesOverAStoredTable() throws {
+        let db = HAFailoverTests.Cluster.database
+        let admin: MySQLConnection
+        do {
+            admin = try MySQLConnection(MySQLEndpoint(host: db.host, port: db.port, user: db.user, password: db.password))
+        } catch {
+            Issue.record("MariaDB not reachable at \(db.host):\(db.port): \(error)")
+            return
+        }
+        for name in ["persistencedb", "clusterdb"] { try admin.execute("CREATE DATABASE IF NOT EXISTS \(name)") }
+        let cluster = try HAFailoverTests.Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let table = "ha_last_\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? admin.execute("DROP TABLE IF EXISTS persistencedb.\(table)") }
+        try """
+            @App:name('\(cluster.appName)')
+            @source(type='tcp', port='\(cluster.sourcePort)', context='In', @map(type='binary'))
+            define stream In (symbol string, seq long);
+            @sink(type='log', prefix='OUT')
+            define stream Out (symbol string, n long, total long);
+            @store(type='rdbms', datasource='PERSISTENCE_DB', table.name='\(table)')
+            @PrimaryKey('symbol')
+            define table Last (symbol string, seq long);
+            from In select symbol, seq update or insert into Last set Last.seq = seq on Last.symbol == symbol;
+            from In#window.length(1048576) select symbol, count() as n, sum(seq) as total group by symbol insert into Out;
+            """.write(to: cluster.apps.appendingPathComponent("counts.siddhi"), atomically: true, encoding: .utf8)
+
+        let (a, b) = try HAFailoverTests.startInSyncPair(cluster)
+        defer { _ = a.terminate(); _ = b.terminate() }
+        let total = 12_000, stopAt = 6_000
+        let written = HAFailoverTests.publish(port: cluster.sourcePort, from: 1, total: total, pauseUs: 1_000) { sent in
+            if sent == stopAt { kill(a.process.processIdentifier, SIGKILL) }
+        }
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
+        // While passive, B never loaded the table (so never created or wrote it either): its first
+        // line about the table comes with the takeover (restore, then replay).
+        let takeover = b.stderr.range(of: "restored revision") ?? b.stderr.range(of: "replayed")
+        let beforeTakeover = takeover.map { String(b.stderr[..<$0.lowerBound]) } ?? b.stderr
+        #expect(!beforeTakeover.contains("table 'Last'"), "\(b.stderr)")
+        #expect(a.stderr.contains("table 'Last': loaded 0 rows"), "\(a.stderr)")
+        let resume = try #require(HAFailoverTests.resumeSequence(b.stderr), "no resume point in B's log: \(b.stderr)")
+        #expect(resume <= written)
+        #expect(HAFailoverTests.publish(port: cluster.sourcePort, from: resume + 1, total: total, pauseUs: 0) == total)
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
+        // The last seq per symbol, as one node would have written it.
+        let expected = (0..<HAFailoverTests.symbols).map { k in ["S\(k)", "\(total - (total - k) % HAFailoverTests.symbols)"] }
+            .sorted { $0[0] < $1[0] }
+        var rows: [[String?]] = []
+        for _ in 0..<100 {
+            rows = try admin.query("SELECT symbol, seq FROM persistencedb.\(table) ORDER BY symbol")
+            if rows == expected { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(rows == expected, "B: \(b.stderr)")
+        #expect(b.stderr.contains("table 'Last': loaded"), "\(b.stderr)")
+        #expect(!b.stderr.contains("refused") && !b.stderr.contains("not written"), "\(b.stderr)")
+    }
+}
