@@ -187,6 +187,33 @@ import Testing
         store.close(drain: true)
     }
 
+    @Test func aStopUnblocksAnEngineWaitingOnAFullQueue() throws {
+        guard let db = TableStoreTests.connect() else { return }
+        let name = TableStoreTests.uniqueName("stock")
+        defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
+        let app = try TableStoreTests.app(table: name)
+        let runtime = AppRuntime(app: app)
+        // A node that lost the right to write (lease lapsed) with a full queue: the engine waits…
+        let store = try TableStoreTests.store(app, canWrite: { false }, queue: 2)
+        runtime.attachStore(store, table: "StockTable")
+        let done = Shared(0)
+        let engine = Thread {
+            for i in 0..<5 {
+                TableStoreTests.send(runtime, "Ins", [.string("S\(i)"), .double(1), .long(1)])
+                done.value += 1
+            }
+        }
+        engine.start()
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(done.value == 2)
+        // …until the host stops it (demoted: discard), which must not hang.
+        store.beginStop(drain: false)
+        for _ in 0..<100 where done.value < 5 { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(done.value == 5)
+        store.close(drain: false)
+        #expect(try db.query("SHOW TABLES LIKE '\(name)'").isEmpty)
+    }
+
     @Test func tablesWithoutAKeyDeleteAndUpdateOneMatchingRow() throws {
         guard let db = TableStoreTests.connect() else { return }
         let name = TableStoreTests.uniqueName("stock")

@@ -447,11 +447,12 @@ final class AppHost: @unchecked Sendable {
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
         closePorts()
-        // An engine still loading a stored table from a database that is down must not hang the stop.
-        for store in tableStores { store.abandonLoad() }
-        stopEngine()
-        // Still active (undeploy, graceful stop): write what waits; demoted: discard it.
+        // Still active (undeploy, graceful stop): write what waits; demoted: discard it. Either way
+        // an engine waiting on a store (loading from a database that is down, or a full queue)
+        // must not hang the stop.
         let mayWrite = fence.isOpen
+        for store in tableStores { store.beginStop(drain: mayWrite) }
+        stopEngine()
         for store in tableStores { store.close(drain: mayWrite) }
         if sinksStarted {
             for sink in tcpSinks { sink.stop() }

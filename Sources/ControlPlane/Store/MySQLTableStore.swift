@@ -58,6 +58,9 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
     private var loadAbandoned = false
     /// The host is stopping: a load that fails gives up instead of retrying.
     private var stopRequested = false
+    /// Set when the host stops: `record` waits for room no later than this, then discards (logged),
+    /// so that a stop cannot hang on a database that is down.
+    private var stopDeadline: Date?
     private var written = 0
     private var failed = 0
     private var transactions = 0
@@ -161,7 +164,14 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         startWriterLocked()
         // Backpressure: wait for room (a unit larger than the whole queue goes in once it is empty).
         while !closing && pendingLocked > 0 && pendingLocked + changes.count > queueChangesMax {
-            lock.wait()
+            if let stopDeadline {
+                guard lock.wait(until: stopDeadline) else {
+                    logger.error("table '\(table.name)': \(changes.count) changes not written (stopping, and the database took none for too long)")
+                    return
+                }
+            } else {
+                lock.wait()
+            }
         }
         if closing || loadAbandoned {
             logger.error("table '\(table.name)': \(changes.count) changes not written (\(closing ? "the store is closed" : "the table was never loaded"))")
@@ -190,12 +200,18 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         return pendingLocked == 0
     }
 
-    /// Makes a `load` that is waiting for the database give up (the host is stopping: its engine
-    /// thread must not hang on a database that is down); changes after a load given up are not
-    /// written. A table already loaded is not affected.
-    public func abandonLoad() {
+    /// The host is about to stop its engine thread, which must not hang on this store: a `load`
+    /// waiting for the database gives up (changes after a load given up are not written; a table
+    /// already loaded is not affected), and `record` waits for room at most `timeoutMs` more. Without
+    /// `drain` (the node may no longer write) the store closes at once and `record` discards.
+    public func beginStop(drain: Bool, timeoutMs: Int = 10_000) {
         lock.lock()
         stopRequested = true
+        stopDeadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        if !drain {
+            closing = true
+            discardOnClose = true
+        }
         lock.broadcast()
         lock.unlock()
     }
@@ -266,7 +282,7 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
                 delayMs = 100
                 lock.lock()
                 if applied {
-                    queueHead += batch.count
+                    queueHead = min(queueHead + batch.count, queue.count)  // close may have discarded meanwhile
                     written += batch.count
                     transactions += 1
                     if queueHead > 4_096 && queueHead * 2 > queue.count {
@@ -297,7 +313,7 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
                 }
                 guard connection != nil else { continue }  // retried whole after reconnecting
                 lock.lock()
-                queueHead += batch.count
+                queueHead = min(queueHead + batch.count, queue.count)
                 written += batch.count - refused
                 failed += refused
                 lock.broadcast()
