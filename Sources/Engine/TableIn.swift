@@ -24,6 +24,9 @@ struct InTableCondition: Sendable {
     var pair: StreamSchema
     var condition: TypedExpression
     var probe: (column: Int, probe: TypedExpression)?
+    /// The condition is the probe's equality alone, on a column whose key words compare as `==`
+    /// does (not float or double: -0.0 and NaN): a found key is a match, no pair is evaluated.
+    var isKeyOnly = false
 }
 
 extension Compiler {
@@ -68,7 +71,11 @@ extension Compiler {
         let eventRange = 0..<input.attributes.count
         let tableRange = eventRange.upperBound..<pair.attributes.count
         let probe = Compiler.equalityProbe(result, otherRange: tableRange, probing: eventRange)
-        return .inTable(InTableCondition(table: name, pair: pair, condition: result, probe: probe))
+        var keyOnly = false
+        if let probe, case .compare(.equal, _, _, _) = result, ![.float, .double].contains(table.schema.attributes[probe.column].type) {
+            keyOnly = true  // a lone equality: it is the probe
+        }
+        return .inTable(InTableCondition(table: name, pair: pair, condition: result, probe: probe, isKeyOnly: keyOnly))
     }
 }
 
@@ -109,6 +116,7 @@ final class InTableLookup {
     let table: Table
     private let condition: VectorProgram
     private let probe: (column: Int, program: VectorProgram)?
+    private let isKeyOnly: Bool
     private var pair: EventBatch
     private var left: [Int32] = []
     private var right: [Int32] = []
@@ -123,6 +131,7 @@ final class InTableLookup {
         self.table = table
         condition = VectorProgram(spec.condition)
         probe = spec.probe.map { ($0.column, VectorProgram($0.probe)) }
+        isKeyOnly = spec.isKeyOnly
         pair = EventBatch(schema: spec.pair)
     }
 
@@ -136,6 +145,19 @@ final class InTableLookup {
             // The probe reads event attributes only, which lead the pair: it runs over the batch itself.
             probe.program.evaluate(batch)
             let keys = table.probeKeys(probe.program, batch: batch, count: n, column: probe.column)
+            if isKeyOnly {
+                // Null never equals anything, so a null key (event or row) is no match.
+                let isPrimary = table.isPrimaryKey(probe.column)
+                for i in 0..<n {
+                    guard let key = keys[i], key != GroupTable.nullPart else { continue }
+                    if isPrimary {
+                        if table.primaryRow(key) != nil { out[i] = 1 }
+                    } else if let rows = table.rows(matching: key, column: probe.column), !rows.isEmpty {
+                        out[i] = 1
+                    }
+                }
+                return
+            }
             for i in 0..<n {
                 guard let rows = table.rows(matching: keys[i], column: probe.column) else { continue }
                 for row in rows {

@@ -37,6 +37,15 @@ import Testing
         #expect(out == TableInTests.expected)
     }
 
+    @Test(arguments: ["", "@PrimaryKey('symbol')", "@Index('symbol')"])
+    func nullNeverMatches(key: String) throws {
+        let out = try TimeRateTests.replay(TableInTests.app.replacingOccurrences(of: "KEY", with: key), [
+            TableInTests.line("Add", 1, #"null,1.0"#), TableInTests.line("Add", 2, #""A",1.0"#),
+            TableInTests.line("S", 3, #"null,0.5,1"#), TableInTests.line("S", 4, #""A",0.5,2"#),
+        ])
+        #expect(out == ["3: null 1", "4: A 2", "4: A 0.5"])
+    }
+
     @Test func inConditionOverManyRowsMatchesAJoinCount() throws {
         // A scan (no index) and a primary-key lookup agree over a table of hundreds of rows and a
         // batch-wide filter.
