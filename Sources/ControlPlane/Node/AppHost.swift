@@ -485,7 +485,8 @@ final class AppHost: @unchecked Sendable {
 
     private func runEngine() {
         // Stored tables load before the first batch (a restore or replay may have loaded them already).
-        runtime.loadStores()
+        let skipped = runtime.loadStores()
+        if skipped > 0 { logger.error("app '\(app.name)': \(skipped) database rows of stored tables skipped at load (a value that does not fit, or a repeated primary key)") }
         let rings = sources.map(\.ring)
         let returns = returnRings
         var fenceWarned = false
