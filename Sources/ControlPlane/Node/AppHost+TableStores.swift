@@ -16,7 +16,8 @@ extension AppHost {
                 throw DeployError(app: app.name, message: "\(at): table '\(table.name)': datasource '\(name)' is not defined in deployment.yaml (wso2.datasources.dataSources\(known.isEmpty ? " has none usable" : " usable: \(known.joined(separator: ", "))"); a datasource with problems is left out, see the configuration warnings)")
             }
             do {
-                stores.append(try MySQLTableStore(table: table, datasource: name, endpoint: datasource.endpoint, canWrite: canWrite, logger: logger))
+                stores.append(try MySQLTableStore(table: table, datasource: name, endpoint: datasource.endpoint, canWrite: canWrite, logger: logger,
+                                              metricDimensions: [("app", app.name)]))
             } catch {
                 throw DeployError(app: app.name, message: "\(at): table '\(table.name)': datasource '\(name)' (\(datasource.url.host):\(datasource.url.port)/\(datasource.url.database)): \(error)")
             }

@@ -453,7 +453,10 @@ final class AppHost: @unchecked Sendable {
         let mayWrite = fence.isOpen
         for store in tableStores { store.beginStop(drain: mayWrite) }
         stopEngine()
-        for store in tableStores { store.close(drain: mayWrite) }
+        for store in tableStores {
+            store.close(drain: mayWrite)
+            store.destroyMetrics()
+        }
         if sinksStarted {
             for sink in tcpSinks { sink.stop() }
             for sink in httpSinks { sink.stop() }

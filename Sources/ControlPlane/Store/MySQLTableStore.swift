@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import Metrics
 
 /// The rows of a `@store(type='rdbms', datasource='NAME', table.name='…')` table, in a MySQL or
 /// MariaDB table of that datasource's database.
@@ -65,10 +66,26 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
     private var failed = 0
     private var transactions = 0
 
+    /// `tandem_table_store_changes_written_total`, `…_failed_total` (refused by the server),
+    /// `…_discarded_total` (not written: demoted, or stopping with the database down),
+    /// `tandem_table_store_transactions_total` and the gauge `tandem_table_store_pending_changes`.
+    private let writtenMetric: Counter
+    private let failedMetric: Counter
+    private let discardedMetric: Counter
+    private let transactionsMetric: Counter
+    private let pendingMetric: Gauge
+
     /// Opens the datasource to check it (at deploy): unreachable, or a database table whose columns
     /// differ from the Siddhi table's, is an error. Creates nothing (a passive node deploys this too).
     public init(table: StoredTable, datasource: String, endpoint: MySQLEndpoint, canWrite: @escaping @Sendable () -> Bool,
-                logger: Logger, queueChangesMax: Int = MySQLTableStore.defaultQueueChangesMax) throws(MySQLError) {
+                logger: Logger, queueChangesMax: Int = MySQLTableStore.defaultQueueChangesMax,
+                metricDimensions: [(String, String)] = []) throws(MySQLError) {
+        let labels = metricDimensions + [("table", table.name)]
+        writtenMetric = Counter(label: "tandem_table_store_changes_written_total", dimensions: labels)
+        failedMetric = Counter(label: "tandem_table_store_changes_failed_total", dimensions: labels)
+        discardedMetric = Counter(label: "tandem_table_store_changes_discarded_total", dimensions: labels)
+        transactionsMetric = Counter(label: "tandem_table_store_transactions_total", dimensions: labels)
+        pendingMetric = Gauge(label: "tandem_table_store_pending_changes", dimensions: labels)
         self.table = table
         self.datasource = datasource
         self.endpoint = endpoint
@@ -166,6 +183,7 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         while !closing && pendingLocked > 0 && pendingLocked + changes.count > queueChangesMax {
             if let stopDeadline {
                 guard lock.wait(until: stopDeadline) else {
+                    discardedMetric.increment(by: changes.count)
                     logger.error("table '\(table.name)': \(changes.count) changes not written (stopping, and the database took none for too long)")
                     return
                 }
@@ -174,10 +192,12 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
             }
         }
         if closing || loadAbandoned {
+            discardedMetric.increment(by: changes.count)
             logger.error("table '\(table.name)': \(changes.count) changes not written (\(closing ? "the store is closed" : "the table was never loaded"))")
             return
         }
         queue.append(contentsOf: changes)
+        pendingMetric.record(pendingLocked)
         lock.broadcast()
     }
 
@@ -232,11 +252,22 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
         lock.broadcast()
         let left = pendingLocked
         if left > 0 {
+            discardedMetric.increment(by: left)
+            pendingMetric.record(0)
             logger.error("table '\(table.name)': \(left) changes not written to datasource '\(datasource)' (\(drain ? "the database did not take them in time" : "this node may no longer write; the active replays them"))")
             queue.removeAll()
             queueHead = 0
         }
         lock.unlock()
+    }
+
+    /// Removes the metric series (the app was undeployed or the host replaced).
+    public func destroyMetrics() {
+        writtenMetric.destroy()
+        failedMetric.destroy()
+        discardedMetric.destroy()
+        transactionsMetric.destroy()
+        pendingMetric.destroy()
     }
 
     private var pendingLocked: Int { queue.count - queueHead }
@@ -285,6 +316,9 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
                     queueHead = min(queueHead + batch.count, queue.count)  // close may have discarded meanwhile
                     written += batch.count
                     transactions += 1
+                    writtenMetric.increment(by: batch.count)
+                    transactionsMetric.increment()
+                    pendingMetric.record(pendingLocked)
                     if queueHead > 4_096 && queueHead * 2 > queue.count {
                         queue.removeFirst(queueHead)
                         queueHead = 0
@@ -316,6 +350,9 @@ public final class MySQLTableStore: TableStore, @unchecked Sendable {
                 queueHead = min(queueHead + batch.count, queue.count)
                 written += batch.count - refused
                 failed += refused
+                writtenMetric.increment(by: batch.count - refused)
+                failedMetric.increment(by: refused)
+                pendingMetric.record(pendingLocked)
                 lock.broadcast()
                 lock.unlock()
             }
