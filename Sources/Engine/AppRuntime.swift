@@ -39,6 +39,10 @@ public final class AppRuntime: @unchecked Sendable {
     private let targets: [Int]
     /// In-memory tables, in definition order.
     private let tables: [Table]
+    /// The tables by name, published to the thread while queries are built and run (`TableIn.swift`).
+    private let registry: TableRegistry
+    /// Tables with a store attached.
+    private var storedTables: [Table] = []
     /// Per query: the writer of the table it changes, if any.
     private let writers: [TableWriter?]
     private var callbacks: [[OutputCallback]]
@@ -59,6 +63,8 @@ public final class AppRuntime: @unchecked Sendable {
         var tableByName: [String: Table] = [:]
         for t in tables { tableByName[t.schema.name] = t }
         self.tables = tables
+        let registry = TableRegistry(tableByName)
+        self.registry = registry
         let partitionKeys = app.partitions.map { PartitionKeys(spec: $0) }
         self.partitionKeys = partitionKeys
                 let aggregations = app.aggregations.map { IncrementalAggregation(spec: $0) }
@@ -70,7 +76,8 @@ public final class AppRuntime: @unchecked Sendable {
         }
         self.aggregations = aggregations
         aggregationFeeds = feeds
-        queries = app.queries.map { plan in
+        // Programs with `in` conditions find their tables through the registry while being built.
+        queries = registry.scope { app.queries.map { plan -> Query in
             if let p = plan.partition { return .partitioned(PartitionedQuery(plan: plan, keys: partitionKeys[p], tables: tableByName)) }
             if let read = plan.aggregationJoin {
                 return .aggregationJoin(AggregationJoinQuery(plan: plan, aggregation: aggregationByName[read.aggregation]!))
@@ -78,7 +85,7 @@ public final class AppRuntime: @unchecked Sendable {
             if plan.join != nil { return .join(JoinQuery(plan: plan, tables: tableByName)) }
             if plan.pattern != nil { return .pattern(PatternQuery(plan: plan)) }
             return plan.isStateful ? .stateful(StatefulQuery(plan: plan)) : .stateless(QueryRuntime(plan: plan))
-        }
+        } }
         statefulQueries = queries.compactMap { if case .stateful(let q) = $0 { return q } else { return nil } }
         joinQueries = queries.compactMap { if case .join(let q) = $0 { return q } else { return nil } }
         patternQueries = queries.compactMap { if case .pattern(let q) = $0 { return q } else { return nil } }
@@ -103,7 +110,7 @@ public final class AppRuntime: @unchecked Sendable {
         }
         self.consumers = consumers
         targets = app.queries.map { $0.table == nil ? byName[$0.output.name]! : -1 }
-        writers = app.queries.map { plan in plan.table.map { TableWriter(table: tableByName[$0.name]!, plan: plan) } }
+        writers = registry.scope { app.queries.map { plan in plan.table.map { TableWriter(table: tableByName[$0.name]!, plan: plan) } } }
         callbacks = Array(repeating: [], count: app.streams.count)
         insertCallbacks = callbacks
     }
@@ -190,8 +197,12 @@ public final class AppRuntime: @unchecked Sendable {
         precondition(batch.schema === app.streams[streamIndex] || batch.schema.attributes == app.streams[streamIndex].attributes,
                      "batch schema differs from stream \(app.streams[streamIndex].name)")
         guard !batch.isEmpty else { return }
-        if !triggersStarted { startTriggers(atMs: isPlayback ? batch.timestamps[0] : currentTimeMs) }
-        route(streamIndex, batch, keys: nil, depth: 0, notify: false)
+        loadStores()
+        registry.scope {
+            if !triggersStarted { startTriggers(atMs: isPlayback ? batch.timestamps[0] : currentTimeMs) }
+            route(streamIndex, batch, keys: nil, depth: 0, notify: false)
+        }
+        flushStores()
         if isPlayback, let last = batch.timestamps.last { currentTimeMs = max(currentTimeMs, last) }
     }
 
@@ -207,6 +218,46 @@ public final class AppRuntime: @unchecked Sendable {
     public func advanceTime(to timeMs: Int64) {
         guard timeMs >= currentTimeMs else { return }
         currentTimeMs = timeMs
+        loadStores()
+        registry.scope { advanceTimeInScope(to: timeMs) }
+        flushStores()
+    }
+
+    // MARK: Stored tables
+
+    /// Keeps the rows of table `name` (a `@store` table) in `store`: the table is loaded from it
+    /// before the next batch, and every batch's changes go to it. Call before the runtime runs.
+    public func attachStore(_ store: TableStore, table name: String) {
+        guard let table = registry.tables[name] else { preconditionFailure("unknown table \(name)") }
+        table.store = store
+        storedTables.append(table)
+    }
+
+    /// Loads the stored tables that need it (attached or restored since): the engine thread calls
+    /// it at start so the first batch does not wait for the database. Returns the rows skipped
+    /// (not fitting the table's attributes, or repeating its primary key).
+    @discardableResult
+    public func loadStores() -> Int {
+        var skipped = 0
+        for table in storedTables where table.needsLoad { skipped += table.loadFromStore() }
+        return skipped
+    }
+
+    /// Rows held per stored table, by name (status and tests).
+    public func storedRowCounts() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for table in storedTables { out[table.schema.name] = table.liveCount }
+        return out
+    }
+
+    /// Hands each stored table's changes of the batch just run to its store (one unit per batch).
+    private func flushStores() {
+        for table in storedTables where !table.pendingChanges.isEmpty {
+            table.store?.record(table.takePendingChanges())
+        }
+    }
+
+    private func advanceTimeInScope(to timeMs: Int64) {
         if !triggersStarted { startTriggers(atMs: timeMs) }
         fireTriggers(upTo: timeMs)
         for (q, query) in queries.enumerated() {
@@ -398,7 +449,10 @@ public final class AppRuntime: @unchecked Sendable {
             guard try r.int() == partitionKeys.count else { throw SnapshotError("partition count differs") }
             for k in partitionKeys { keyStates.append(try k.decode(from: &r)) }
             guard try r.int() == partitionedQueries.count else { throw SnapshotError("partitioned query count differs") }
-            for q in partitionedQueries { partitionedStates.append(try q.decode(from: &r)) }
+            // Decoding builds partition instances, whose programs may read tables.
+            try registry.scope { () throws(SnapshotError) in
+                for q in partitionedQueries { partitionedStates.append(try q.decode(from: &r)) }
+            }
         }
         let started = try r.bool()
         let dueCount = try r.int()

@@ -270,12 +270,11 @@ struct Compiler {
         let schema = StreamSchema(name: node.name, attributes: attributes)
         var primaryKey: [Int] = []
         var indexes: [Int] = []
+        var store: TableStoreSpec? = nil
         for annotation in node.annotations {
             let lower = annotation.name.lowercased()
             guard lower == "primarykey" || lower == "index" else {
-                if lower == "store" {
-                    diagnostics.error(annotation.position, "@store tables (RDBMS) are not supported yet; tables are in memory")
-                }
+                if lower == "store" { store = storeSpec(annotation, table: node.name) }
                 continue
             }
             for element in annotation.elements {
@@ -286,7 +285,7 @@ struct Compiler {
                 if lower == "primarykey" { primaryKey.append(column) } else { indexes.append(column) }
             }
         }
-        tables[node.name] = TableSpec(schema: schema, primaryKey: primaryKey, indexes: indexes)
+        tables[node.name] = TableSpec(schema: schema, primaryKey: primaryKey, indexes: indexes, store: store)
         tableOrder.append(node.name)
     }
 
@@ -852,6 +851,8 @@ struct Compiler {
         case .isNull(let operand, _):
             guard let typed = check(operand, input: input) else { return nil }
             return .isNull(typed)
+        case .function(TableInSyntax.namespace, let name, let arguments, let position) where arguments.count == 1:
+            return checkInTable(arguments[0], table: name, position: position, input: input)
         case .function(let namespace, let name, let arguments, let position):
             return checkFunction(namespace: namespace, name: name, arguments: arguments, position: position, input: input)
         case .binary(let op, let lhs, let rhs, let position):

@@ -62,6 +62,10 @@ extension Compiler {
         switch e {
         case .column(let c, _): return [c]
         case .constant, .timestamp, .currentTime, .uuid: return []
+        case .inTable(let c):
+            // The event attributes lead the condition's pair schema: those are the input's.
+            let width = c.pair.attributes.prefix { $0.name.hasPrefix("#0.") }.count
+            return columnsRead(c.condition).map { $0.filter { $0 < width } }
         case .aggregate: return nil
         case .arithmetic(_, let a, let b, _), .compare(_, let a, let b, _), .and(let a, let b), .or(let a, let b):
             guard let x = columnsRead(a), let y = columnsRead(b) else { return nil }

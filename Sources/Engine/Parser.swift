@@ -621,11 +621,24 @@ struct Parser {
     }
 
     private mutating func parseAnd() throws(Abort) -> Expression {
-        var left = try parseEquality()
+        var left = try parseIn()
         while current.isKeyword("and") {
             let p = current.position
             advance()
-            left = .binary(.and, left, try parseEquality(), p)
+            left = .binary(.and, left, try parseIn(), p)
+        }
+        return left
+    }
+
+    /// `condition in Table` (Siddhi's grammar: looser than `==`, tighter than `and`). Kept as a
+    /// `#in` function named after the table, at the table name's position, so that every rewrite
+    /// of expressions carries it through unchanged (see `TableIn.swift`).
+    private mutating func parseIn() throws(Abort) -> Expression {
+        var left = try parseEquality()
+        while current.isKeyword("in") {
+            advance()
+            let (table, tablePosition) = try identifier("a table name")
+            left = .function(namespace: TableInSyntax.namespace, name: table, arguments: [left], tablePosition)
         }
         return left
     }

@@ -109,6 +109,8 @@ struct TableSpec: Sendable {
     var primaryKey: [Int]
     /// `@Index` columns, one index each.
     var indexes: [Int]
+    /// `@store(…)`: the rows persist in that store (the table keeps a copy in memory).
+    var store: TableStoreSpec? = nil
 }
 
 /// One input of a join: a stream (with filter and window) or a table.

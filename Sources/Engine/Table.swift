@@ -19,9 +19,19 @@ final class Table {
     private var primary: [UInt64: Int32] = [:]
     /// Single string primary key: row per interned id (-1: none), alongside `primary`.
     private var primaryById: [Int32] = []
-    private var stringPrimary: Bool { spec.primaryKey.count == 1 && schema.attributes[spec.primaryKey[0]].type == .string }
+    private var stringPrimary: Bool { spec.primaryKey.count == 1 && schema.attributes[spec.primaryKey[0]].type.isTextual }
     private var primaryMulti: [[UInt64]: Int32] = [:]
     private var indexes: [Int: [UInt64: [Int32]]] = [:]
+
+    /// Where the rows persist (`@store`), once the host attached one; nil: memory only.
+    var store: TableStore? {
+        didSet { needsLoad = store != nil }
+    }
+    /// The in-memory copy must be (re)loaded from the store before the next batch: after the store
+    /// was attached and after a restore (a stored table's contents are the store's, not the snapshot's).
+    private(set) var needsLoad = false
+    /// Changes since the runtime last handed them to the store (one engine batch's).
+    private(set) var pendingChanges: [TableChange] = []
 
     init(spec: TableSpec) {
         self.spec = spec
@@ -37,7 +47,7 @@ final class Table {
         if batch.isNull(column, row) { return GroupTable.nullPart }
         let slot = batch.columns[column][row]
         switch type {
-        case .string:
+        case .string, .object:
             return batch.withStringBytes(column, row) { bytes -> UInt64? in
                 if inserting { return UInt64(interner.id(bytes)) }
                 return interner.find(bytes).map { UInt64($0) }
@@ -77,7 +87,7 @@ final class Table {
                 continue
             }
             switch type {
-            case .string:
+            case .string, .object:
                 out[i] = program.withResultBytes(i, batch: batch) { interner.find($0) }.map { UInt64($0) }
             case .float, .double:
                 out[i] = Double(bitPattern: values[i]) == 0 ? 0 : values[i]
@@ -144,6 +154,7 @@ final class Table {
             alive.append(true)
             liveCount += 1
             indexRow(row)
+            if store != nil { pendingChanges.append(.insert(rows.row(row))) }
         }
         rejectedCount += rejected
         return rejected
@@ -167,6 +178,7 @@ final class Table {
         for row in victims where alive[Int(row)] {
             alive[Int(row)] = false
             liveCount -= 1
+            if store != nil { pendingChanges.append(.delete(rows.row(Int(row)))) }
         }
         if liveCount * 2 < alive.count || liveCount == 0 { compact() } else { reindex() }
     }
@@ -186,6 +198,7 @@ final class Table {
             }
         }
         if columns.contains(where: { spec.primaryKey.contains($0) || indexes[$0] != nil }) { reindex() }
+        if store != nil { pendingChanges.append(.update(old: old, new: rows.row(Int(row)))) }
         return true
     }
 
@@ -215,8 +228,43 @@ final class Table {
         for row in 0..<rows.count where alive[row] { indexRow(row) }
     }
 
-    /// Takes the rows and indexes of `other` (a table of the same spec, from a snapshot).
+    /// Takes the changes to hand to the store (clears them).
+    func takePendingChanges() -> [TableChange] {
+        defer { pendingChanges.removeAll(keepingCapacity: true) }
+        return pendingChanges
+    }
+
+    /// Replaces the rows with the store's (nothing is recorded as a change). Rows that do not fit
+    /// the table's attributes, or repeat a primary key, are skipped and returned as a count.
+    @discardableResult
+    func loadFromStore() -> Int {
+        guard let store else { return 0 }
+        let fresh = Table(spec: spec)
+        var batch = EventBatch(schema: schema)
+        var skipped = 0
+        for values in store.load() {
+            if values.count != schema.attributes.count || !batch.append(timestamp: 0, values: values) { skipped += 1 }
+        }
+        skipped += fresh.insert(batch)
+        fresh.rejectedCount = rejectedCount
+        adopt(fresh)
+        needsLoad = false
+        pendingChanges.removeAll()
+        return skipped
+    }
+
+    /// Takes the rows and indexes of `other` (a table of the same spec, from a snapshot). A stored
+    /// table keeps none of them: it reloads from its store before the next batch.
     func replaceContents(with other: Table) {
+        if store != nil {
+            needsLoad = true
+            pendingChanges.removeAll()
+            return
+        }
+        adopt(other)
+    }
+
+    private func adopt(_ other: Table) {
         rows = other.rows
         alive = other.alive
         liveCount = other.liveCount
@@ -231,6 +279,12 @@ final class Table {
     // MARK: Snapshot
 
     func write(to w: inout SnapshotWriter) {
+        // A stored table's rows are in its store: the snapshot holds none of them.
+        if store != nil {
+            w.int(0)
+            w.int(rejectedCount)
+            return
+        }
         w.int(liveCount)
         for row in 0..<rows.count where alive[row] { w.row((rows.timestamps[row], rows.row(row))) }
         w.int(rejectedCount)

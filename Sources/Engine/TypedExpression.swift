@@ -31,6 +31,8 @@ indirect enum TypedExpression: Sendable {
     case setFunction(SetFunction, TypedExpression)
 
     enum SetFunction: Sendable { case create, size }
+    /// `condition in Table`: whether some row of the table satisfies the condition (`TableIn.swift`).
+    case inTable(InTableCondition)
 
     /// nil only for a bare `null` literal.
     var type: AttributeType? {
@@ -42,7 +44,7 @@ indirect enum TypedExpression: Sendable {
         case .arithmetic(_, _, _, let t), .negate(_, let t), .aggregate(_, let t): return t
         case .widen(_, _, let to), .convert(_, _, let to): return to
         case .ifThenElse(_, _, _, let t), .coalesce(_, let t), .extremum(_, _, let t): return t
-        case .compare, .and, .or, .not, .isNull: return .bool
+        case .compare, .and, .or, .not, .isNull, .inTable: return .bool
         case .setFunction(.create, _): return .object
         case .setFunction(.size, _): return .int
         }

@@ -44,7 +44,12 @@ final class VectorProgram {
         case createSet(AttributeType, dst: Int, src: Int)
         /// `sizeOfSet(src)`: elements in a set's text (null: 0, as Siddhi; not a set: null).
         case sizeOfSet(dst: Int, src: Int)
+        /// `condition in Table`: `inTables[lookup]` fills the register.
+        case inTable(dst: Int, lookup: Int)
     }
+
+    /// The `in` conditions of the program, bound to their tables when it is built.
+    private var inTables: [InTableLookup] = []
 
     /// Set in a string slot that points into the program's arena rather than the batch's.
     static let programArenaBit: UInt64 = 1 << 63
@@ -171,6 +176,11 @@ final class VectorProgram {
             return r
         case .aggregate:
             preconditionFailure("aggregates are computed by the query's aggregators, not by vector programs")
+        case .inTable(let condition):
+            let r = newRegister()
+            inTables.append(InTableLookup(condition))
+            instructions.append(.inTable(dst: r, lookup: inTables.count - 1))
+            return r
         case .column(let column, _):
             let r = newRegister()
             instructions.append(.load(dst: r, column: column))
@@ -566,6 +576,9 @@ final class VectorProgram {
             } else {
                 mayBeNull[dst] = false
             }
+        case .inTable(let dst, let lookup):
+            inTables[lookup].evaluate(batch, count: n, into: values[dst])
+            mayBeNull[dst] = false
         case .extremum(let isMaximum, let kind, let dst, let a, let b):
             let x = values[a], y = values[b], d = values[dst]
             switch (kind, isMaximum) {

@@ -43,6 +43,13 @@ struct PerfEngineCommand: ParsableCommand {
             from Load insert into T;
             from S join T on T.symbol == S.symbol select S.symbol as symbol, S.price as price, T.limit as limit insert into Out;
             """),
+        // `in` over the same keyed table: a key lookup per event, batch-wide.
+        ("in", """
+            define stream Load (symbol string, limit double);
+            @PrimaryKey('symbol') define table T (symbol string, limit double);
+            from Load insert into T;
+            from S[symbol in T] select symbol, price, volume insert into Out;
+            """),
         // Over 1000 symbols (the other scenarios use 10): one length window and average per symbol.
         ("partition", "partition with (symbol of S) begin from S#window.length(100) select symbol, avg(price) as avgPrice insert into Out; end;"),
     ]
@@ -50,9 +57,9 @@ struct PerfEngineCommand: ParsableCommand {
     /// Distinct symbols in a scenario's workload.
     static func symbols(_ name: String) -> Int { name == "partition" ? 1000 : 10 }
 
-    /// Before timing: the join scenario's table gets 10 000 rows ("S0" … "S9999").
+    /// Before timing: the join and in scenarios' table gets 10 000 rows ("S0" … "S9999").
     static func setUp(_ name: String, _ runtime: AppRuntime) {
-        guard name == "join", let load = runtime.streamIndex("Load") else { return }
+        guard name == "join" || name == "in", let load = runtime.streamIndex("Load") else { return }
         var rows = EventBatch(schema: runtime.streams[load], capacity: 10_000)
         for i in 0..<10_000 { _ = rows.append(timestamp: 0, values: [.string("S\(i)"), .double(Double(i % 100))]) }
         runtime.send(streamIndex: load, batch: rows)

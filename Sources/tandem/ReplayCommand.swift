@@ -33,6 +33,10 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write(Data((errors.description + "\n").utf8))
             throw ExitCode(1)
         }
+        // Replay has no deployment datasources: @store tables run in memory, starting empty.
+        for table in compiled.storedTables {
+            FileHandle.standardError.write(Data("\(app):\(table.position): warning: table '\(table.name)' has @store(type='\(table.type)'); replay keeps it in memory, starting empty, and writes no database\n".utf8))
+        }
         let text: String
         do { text = try String(contentsOfFile: input, encoding: .utf8) } catch {
             FileHandle.standardError.write(Data("\(input): cannot read: \(error.localizedDescription)\n".utf8))

@@ -137,7 +137,12 @@ final class AppHost: @unchecked Sendable {
     /// Events in and out, for the status page, statistics and metrics.
     let counters: AppHostCounters
 
-    init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false) throws(DeployError) {
+    /// The stores of the app's `@store(type='rdbms')` tables (see `MySQLTableStore`).
+    private(set) var tableStores: [MySQLTableStore] = []
+
+    /// `datasources`: deployment.yaml's, which `@store(type='rdbms', datasource='NAME')` tables name.
+    init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false,
+         datasources: [String: DatasourceConfig] = [:]) throws(DeployError) {
         self.haAcks = haAcks
         self.app = app
         self.logger = logger
@@ -252,6 +257,12 @@ final class AppHost: @unchecked Sendable {
             sources.append(source)
             returnRings.append(nil)
         }
+        // Only a node whose fence is open (standalone, or the active within its lease) writes.
+        // `fence` is replaced before start, so it is read at each write, not captured now.
+        tableStores = try AppHost.tableStores(app, datasources: datasources, logger: logger) { [weak self] in
+            self?.fence.isOpen ?? false
+        }
+        for store in tableStores { runtime.attachStore(store, table: store.table.name) }
     }
 
     /// Replaces the state with a snapshot (before `start`). Sets the sequence to `lastSequence`.
@@ -436,7 +447,16 @@ final class AppHost: @unchecked Sendable {
     /// Closes the ports (their decoded events still reach the engine), then drains and stops the engine.
     func stop() {
         closePorts()
+        // Still active (undeploy, graceful stop): write what waits; demoted: discard it. Either way
+        // an engine waiting on a store (loading from a database that is down, or a full queue)
+        // must not hang the stop.
+        let mayWrite = fence.isOpen
+        for store in tableStores { store.beginStop(drain: mayWrite) }
         stopEngine()
+        for store in tableStores {
+            store.close(drain: mayWrite)
+            store.destroyMetrics()
+        }
         if sinksStarted {
             for sink in tcpSinks { sink.stop() }
             for sink in httpSinks { sink.stop() }
@@ -467,6 +487,9 @@ final class AppHost: @unchecked Sendable {
     }
 
     private func runEngine() {
+        // Stored tables load before the first batch (a restore or replay may have loaded them already).
+        let skipped = runtime.loadStores()
+        if skipped > 0 { logger.error("app '\(app.name)': \(skipped) database rows of stored tables skipped at load (a value that does not fit, or a repeated primary key)") }
         let rings = sources.map(\.ring)
         let returns = returnRings
         var fenceWarned = false

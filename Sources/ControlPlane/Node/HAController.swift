@@ -295,7 +295,7 @@ final class HAController: @unchecked Sendable {
 
     /// A host of this HA node for `app` (not started).
     private func makeHost(_ app: SiddhiApp) throws(DeployError) -> AppHost {
-        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true)
+        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true, datasources: config.datasources)
         host.fence = fence
         host.syncLink = link
         host.onSnapshot = { [wake] in wake.signal() }

@@ -108,7 +108,7 @@ final class StandaloneController: @unchecked Sendable {
     private var launcher: AppTable.Launcher {
         AppTable.Launcher(
             make: { [config, logger, wake] (app: SiddhiApp) throws(DeployError) -> AppHost in
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger)
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources)
                 host.onSnapshot = { wake.signal() }
                 return host
             },

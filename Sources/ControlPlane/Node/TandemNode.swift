@@ -75,7 +75,7 @@ public final class TandemNode {
                     logger.error("\(path): an app named '\(app.name)' is already deployed; skipped")
                     continue
                 }
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger)
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources)
                 // HA: the controller builds its own hosts; this one only checked the app.
                 table.insert(AppTable.Slot(app: app, source: source, path: path, host: ha ? nil : host))
                 if !ha { pending.append(host) }
