@@ -69,10 +69,13 @@ final class PatternQuery {
     private(set) var droppedCount = 0
     private var scratch: EventBatch
     private let selector: Selector
+    /// Runs the pattern when it is not a linear chain (counting, logical, absent steps).
+    private let machine: PatternMachine?
 
     init(plan: QueryPlan) {
         self.plan = plan
         pattern = plan.pattern!
+        machine = pattern.isLinear ? nil : PatternMachine(plan: plan)
         firstFilter = pattern.states[0].streamCondition.map(VectorProgram.init)
         conditions = pattern.states.map { $0.condition.map(VectorProgram.init) }
         captures = pattern.states.map { EventBatch(schema: $0.schema) }
@@ -80,9 +83,12 @@ final class PatternQuery {
         selector = Selector(plan: plan)
     }
 
-    var nextTimerMs: Int64? { selector.nextTimerMs }
+    var nextTimerMs: Int64? { machine?.nextTimerMs ?? selector.nextTimerMs }
 
-    func advanceTime(to clockMs: Int64) -> EventBatch? { selector.advanceTime(to: clockMs) }
+    func advanceTime(to clockMs: Int64) -> EventBatch? { machine?.advanceTime(to: clockMs) ?? selector.advanceTime(to: clockMs) }
+
+    /// Partial matches dropped at `partialsMax`.
+    var partialsDropped: Int { machine?.droppedCount ?? droppedCount }
 
     /// Copies row `r` of `batch` into state `k`'s captures; returns its row there.
     private func capture(_ k: Int, _ batch: EventBatch, _ r: Int) -> Int32 {
@@ -91,6 +97,7 @@ final class PatternQuery {
 
     /// Events of `stream` arrived.
     func process(stream: String, _ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        if let machine { return machine.process(stream: stream, batch, clockMs: clockMs, playback: playback) }
         let n = batch.count
         guard n > 0, !finished else { return nil }
         let states = pattern.states
@@ -254,7 +261,15 @@ final class PatternQuery {
 
     // MARK: Snapshot
 
+    /// The layout tags of a pattern's state (snapshot version 4 on; version 3 has linear only).
+    static let linearLayout = 1, machineLayout = 2
+
     func write(to w: inout SnapshotWriter) {
+        w.int(machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout)
+        if let machine {
+            machine.write(to: &w)
+            return
+        }
         w.bool(started)
         w.bool(finished)
         w.int64(nextOrder)
@@ -277,9 +292,19 @@ final class PatternQuery {
         var partials: [Partial]
         var captures: [EventBatch]
         var selector: StatefulQuery.State?
+        var machine: PatternMachine.State? = nil
     }
 
     func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+        let layout = r.formatVersion >= 4 ? try r.int() : PatternQuery.linearLayout
+        guard layout == (machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout) else {
+            throw SnapshotError(r.formatVersion >= 4 ? "pattern state layout \(layout) differs from this pattern's"
+                                : "a version-\(r.formatVersion) snapshot has no state for this pattern form (counting, logical or absent steps)")
+        }
+        if let machine {
+            return State(started: false, finished: false, nextOrder: 0, droppedCount: 0, partials: [], captures: [], selector: nil,
+                         machine: try machine.decode(from: &r))
+        }
         let started = try r.bool(), finished = try r.bool()
         let nextOrder = try r.int64()
         let dropped = try r.int()
@@ -307,6 +332,10 @@ final class PatternQuery {
     }
 
     func apply(_ state: State) {
+        if let machine, let machineState = state.machine {
+            machine.apply(machineState)
+            return
+        }
         started = state.started
         finished = state.finished
         nextOrder = state.nextOrder
