@@ -166,9 +166,13 @@ final class PatternMachine {
     func advanceTime(to clockMs: Int64) -> EventBatch? {
         start(clockMs)
         fireTimers(upTo: clockMs)
-        collect()
-        if completions.isEmpty { return selector.advanceTime(to: clockMs) }
-        return flush(clockMs: clockMs, playback: true)
+        if completions.isEmpty {
+            collect()
+            return selector.advanceTime(to: clockMs)
+        }
+        let output = flush(clockMs: clockMs, playback: true)
+        collect()  // after the matches were copied out: compaction renumbers captured rows
+        return output
     }
 
     /// Fires the absence timers due at or before `clockMs`, in time order.
@@ -263,8 +267,9 @@ final class PatternMachine {
             }
             for s in consumers { take(s, batch, r, ms) }
         }
-        collect()
-        return flush(clockMs: clockMs, playback: playback)
+        let output = flush(clockMs: clockMs, playback: playback)
+        collect()  // after the matches were copied out: compaction renumbers captured rows
+        return output
     }
 
     /// Moves state `s`'s fresh partial matches to pending (both sides of a logical step).
@@ -366,9 +371,13 @@ final class PatternMachine {
             }
             var p = partials[id]!
             p.rows[s].append(eventRow)
-            p.timestampMs = ms
             if e == 0 && p.firstMs == nil { p.firstMs = ms }
+            // The time moves with a step that is met (an `and` side waiting for its partner keeps the
+            // time the step began: its absence timer counts from there).
+            let waits = logical == .and && !isCounting(s) && !partnerCanProceed(partnerOf[s]!, p)
+            if !waits { p.timestampMs = ms }
             partials[id] = p
+            if waits { continue }
             if isCounting(s) {
                 let n = p.rows[s].count
                 let full = n >= effectiveMax[s]
@@ -380,9 +389,6 @@ final class PatternMachine {
                     if !full && !(n == state.minCount && e == lastElement) { kept.append(id) }
                 }
                 continue
-            }
-            if logical == .and, let partner = partnerOf[s], !partnerCanProceed(partner, partials[id]!) {
-                continue  // waits for its partner; this side is done
             }
             advance(e, id, ms)
         }
