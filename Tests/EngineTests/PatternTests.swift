@@ -167,6 +167,35 @@ private let streams = """
                 """,
              input: [s(1000, "A", 1), s(1500, "B", 2), s(2100, "B", 3), s(2200, "A", 4), s(2300, "B", 5), s(2400, "B", 6)],
              expected: [out(2400, "4.0,5.0,6.0")]),
+        Case(name: "every on a later step",
+             query: """
+                from e1=S[sym == 'A'] -> every e2=T
+                select e1.price as a, e2.level as l
+                insert into Out;
+                """,
+             input: [t(900, "x", 0), s(1000, "A", 1), t(1100, "x", 1), s(1200, "A", 2), t(1300, "y", 2)],
+             expected: [out(1100, "1.0,1"), out(1300, "1.0,2")]),
+        Case(name: "counting per partition key",
+             query: """
+                partition with (sym of S, sym of T) begin
+                    from every e1=S[price > 10]<2> -> e2=T
+                    select e1[0].price as p0, e1[1].price as p1, e2.level as l
+                    insert into Out;
+                end;
+                """,
+             input: [s(1000, "A", 11), s(1100, "B", 12), s(1200, "A", 13), t(1300, "B", 1), t(1400, "A", 2), s(1500, "B", 14),
+                     t(1600, "B", 3)],
+             expected: [out(1400, "11.0,13.0,2"), out(1600, "12.0,14.0,3")]),
+        Case(name: "absence per partition key",
+             query: """
+                partition with (sym of S, sym of T) begin
+                    from every e1=S -> not T for 1 sec
+                    select e1.sym as sym, e1.price as p
+                    insert into Out;
+                end;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), t(1500, "A", 1), clock(2050), clock(3000)],
+             expected: [out(2100, #""B",2.0"#)]),
     ]
 
     @Test(arguments: PatternTests.cases)
