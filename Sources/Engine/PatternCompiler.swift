@@ -5,8 +5,8 @@
 extension Compiler {
     mutating func compilePattern(_ query: QueryNode, index: Int) -> QueryPlan? {
         guard let pattern = query.pattern else { return nil }
-        guard pattern.states.count <= PatternQuery.statesMax else {
-            diagnostics.error(pattern.position, "a pattern has at most \(PatternQuery.statesMax) states, this one \(pattern.states.count)")
+        guard pattern.states.count <= PatternMachine.statesMax else {
+            diagnostics.error(pattern.position, "a pattern has at most \(PatternMachine.statesMax) states (a logical step counts two), this one \(pattern.states.count)")
             return nil
         }
         var schemasByState: [StreamSchema] = []
@@ -118,10 +118,6 @@ extension Compiler {
         let elements = pattern.elements.map { PatternElement(states: $0.states, logical: $0.logical, every: $0.every) }
         plan.pattern = PatternPlan(states: states, isSequence: pattern.isSequence, every: pattern.every, withinMs: pattern.withinMs,
                                    elements: elements, views: context.views)
-        if !plan.pattern!.isLinear && states.count > PatternMachine.statesMax {
-            diagnostics.error(pattern.position, "a pattern has at most \(PatternMachine.statesMax) states")
-            return nil
-        }
         return plan
     }
 

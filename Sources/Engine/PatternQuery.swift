@@ -23,7 +23,7 @@ final class PatternQuery {
     /// Per state, the events partial matches captured (rows referenced by `Partial.rows`).
     private var captures: [EventBatch]
     /// A partial match's captured rows, one per state reached, held inline (no allocation per
-    /// partial match): patterns have at most `PatternQuery.statesMax` states.
+    /// partial match): linear chains have at most `PatternQuery.statesMax` states.
     struct CaptureRows: Sequence {
         private var storage: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
         private(set) var count = 0
@@ -50,7 +50,7 @@ final class PatternQuery {
         func makeIterator() -> IndexingIterator<[Int32]> { (0..<count).map { self[$0] }.makeIterator() }
     }
 
-    /// The most states (events) a pattern may have.
+    /// The most states a linear chain runs here with (longer ones run on `PatternMachine`).
     static let statesMax = 8
 
     struct Partial {

@@ -184,10 +184,10 @@ struct PatternPlan: Sendable {
     /// Pattern-schema column groups after the per-state ones: (state, which of its events).
     var views: [(state: Int, index: PatternIndex)] = []
 
-    /// A chain of plain states with `every` at most on the first: the batched linear matcher
-    /// (`PatternQuery`) runs it; anything else runs on `PatternMachine`.
+    /// A chain of at most `PatternQuery.statesMax` plain states with `every` at most on the first:
+    /// the batched linear matcher (`PatternQuery`) runs it; anything else runs on `PatternMachine`.
     var isLinear: Bool {
-        views.isEmpty && elements.count == states.count
+        views.isEmpty && elements.count == states.count && states.count <= PatternQuery.statesMax
             && elements.enumerated().allSatisfy { k, e in e.logical == nil && (k == 0 || !e.every) }
             && states.allSatisfy { !$0.isAbsent && $0.minCount == 1 && $0.maxCount == 1 }
     }

@@ -167,6 +167,14 @@ private let streams = """
                 """,
              input: [s(1000, "A", 1), s(1500, "B", 2), s(2100, "B", 3), s(2200, "A", 4), s(2300, "B", 5), s(2400, "B", 6)],
              expected: [out(2400, "4.0,5.0,6.0")]),
+        Case(name: "a chain of ten steps (past the linear matcher's eight)",
+             query: """
+                from every e1=S[vol == 1] -> e2=S[vol == 2] -> e3=S[vol == 3] -> e4=S[vol == 4] -> e5=S[vol == 5] -> e6=S[vol == 6] -> e7=S[vol == 7] -> e8=S[vol == 8] -> e9=S[vol == 9] -> e10=S[vol == 10]
+                select e1.price as a, e10.price as b
+                insert into Out;
+                """,
+             input: (1...10).map { s(1000 + Int64($0), "A", Double($0), $0) } + [s(1100, "A", 99, 10)],
+             expected: [out(1010, "1.0,10.0")]),
         Case(name: "every on a later step",
              query: """
                 from e1=S[sym == 'A'] -> every e2=T
