@@ -345,4 +345,33 @@ private let streams = """
         #expect(!linearRows.isEmpty)
         #expect(linearRows == machineRows)
     }
+
+    /// Long random inputs (so that the state machine forgets partial matches and compacts its
+    /// captures): the output is the same when the state is snapshotted and restored midway.
+    @Test(arguments: [
+        "from every e1=S[price > 50]<2:4> -> e2=T[sym == e1[0].sym] select e1[0].price as a, e1[last].price as b, e2.level as l insert into Out;",
+        "from every (e1=S[price > 80] or e2=T[level > 7]) -> e3=S[price < 20] select e1.price as a, e2.level as l, e3.price as c insert into Out;",
+        "from every e1=S[price > 60] -> not T[sym == e1.sym] for 300 ms and e2=S[price > e1.price] select e1.price as a, e2.price as b insert into Out;",
+        "from every e1=S[price > 90] -> not T[sym == e1.sym] for 200 ms select e1.sym as sym, e1.price as a insert into Out;",
+        "from every e1=S[sym == 'A'], e2=S[sym == 'B']*, e3=S[sym == 'C'] select e1.price as a, e2[last].price as b, e3.price as c insert into Out;",
+    ])
+    func randomInputSurvivesRestore(_ query: String) throws {
+        var rng = SystemRandomNumberGenerator()
+        var lines: [String] = []
+        var ms: Int64 = 1000
+        for _ in 0..<3000 {
+            ms += Int64.random(in: 0...40, using: &rng)
+            let sym = ["A", "B", "C"].randomElement(using: &rng)!
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<6: lines.append(s(ms, sym, Double(Int.random(in: 0...100, using: &rng))))
+            case 6..<9: lines.append(t(ms, sym, Int.random(in: 0...9, using: &rng)))
+            default: lines.append(clock(ms))
+            }
+        }
+        let whole = try replay(streams + query, lines)
+        #expect(!whole.isEmpty)
+        for cut in [1, Int.random(in: 2..<1500, using: &rng), Int.random(in: 1500..<2999, using: &rng)] {
+            #expect(try replay(streams + query, lines, snapshotAfterLine: cut) == whole, "snapshot after line \(cut)")
+        }
+    }
 }
