@@ -74,6 +74,7 @@ final class PatternMachine {
     private let elementOf: [Int]
     private let partnerOf: [Int?]
     private let effectiveMax: [Int]
+    private let isCountingState: [Bool]
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -100,12 +101,13 @@ final class PatternMachine {
         }
         self.elementOf = elementOf
         self.partnerOf = partnerOf
+        isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
 
     private var isSequence: Bool { pattern.isSequence }
     private var lastElement: Int { pattern.elements.count - 1 }
-    private func isCounting(_ s: Int) -> Bool { let st = pattern.states[s]; return st.minCount != 1 || st.maxCount != 1 }
+    private func isCounting(_ s: Int) -> Bool { isCountingState[s] }
 
     // MARK: Time
 
@@ -305,19 +307,29 @@ final class PatternMachine {
     /// Builds `scratch` with one pattern-schema row per entry: partial `ids[i]`, with `row` as the
     /// newest event of state `s` when given.
     private func buildRows(_ ids: [Int], state s: Int?, eventRow: Int32?, timestamps: [Int64]) {
-        var sources: [(EventBatch, [Int32])] = []
-        let count = pattern.states.count
-        for g in 0..<(count + pattern.views.count) {
-            let j = g < count ? g : pattern.views[g - count].state
-            let index: PatternIndex? = g < count ? nil : pattern.views[g - count].index
-            let rows = ids.map { id -> Int32 in
-                let p = partials[id]!
+        let count = pattern.states.count, groups = count + pattern.views.count, m = ids.count
+        // One pass over the partial matches fills every group's row list (a partial match is
+        // fetched once, not once per group).
+        var matrix = [Int32](repeating: -1, count: groups * m)
+        for (i, id) in ids.enumerated() {
+            guard let p = partials[id] else { continue }
+            for g in 0..<groups {
+                let j = g < count ? g : pattern.views[g - count].state
+                let index: PatternIndex? = g < count ? nil : pattern.views[g - count].index
+                let row: Int32
                 if j == s, let eventRow {
-                    return isCounting(j) ? PatternMachine.pick(p.rows[j], eventRow, index) : (index == nil ? eventRow : -1)
+                    row = isCountingState[j] ? PatternMachine.pick(p.rows[j], eventRow, index) : (index == nil ? eventRow : -1)
+                } else {
+                    row = PatternMachine.pick(p.rows[j], nil, index)
                 }
-                return PatternMachine.pick(p.rows[j], nil, index)
+                matrix[g * m + i] = row
             }
-            sources.append((captures[j], rows))
+        }
+        var sources: [(EventBatch, [Int32])] = []
+        sources.reserveCapacity(groups)
+        for g in 0..<groups {
+            let j = g < count ? g : pattern.views[g - count].state
+            sources.append((captures[j], Array(matrix[(g * m)..<(g * m + m)])))
         }
         PairBatch.build(&scratch, sources: sources, timestamps: timestamps)
     }
