@@ -102,7 +102,8 @@ extension Compiler {
                     ok = false
                 }
                 state.condition = typed
-                if k == 0 && context.views.isEmpty { state.streamCondition = check(condition, input: schemasByState[0]) }
+                // A condition on the state's own event only runs as a plain filter over whole batches.
+                if let own = PatternResolution.ownEventOnly(resolved, state: k) { state.streamCondition = check(own, input: schemasByState[k]) }
             }
             states.append(state)
         }
@@ -214,6 +215,28 @@ struct PatternResolution {
     var schemas: [StreamSchema]
     var aliases: [String]
     var views: [(state: Int, index: PatternIndex)] = []
+
+    /// `e` over state `k`'s own stream (`#k.x` as `x`), when it reads nothing else.
+    static func ownEventOnly(_ e: Expression, state k: Int) -> Expression? {
+        switch e {
+        case .literal: return e
+        case .attribute(let qualifier, let name, let p):
+            return qualifier == "#\(k)" ? .attribute(stream: nil, name: name, p) : nil
+        case .binary(let op, let a, let b, let p):
+            guard let x = ownEventOnly(a, state: k), let y = ownEventOnly(b, state: k) else { return nil }
+            return .binary(op, x, y, p)
+        case .negate(let a, let p): return ownEventOnly(a, state: k).map { .negate($0, p) }
+        case .not(let a, let p): return ownEventOnly(a, state: k).map { .not($0, p) }
+        case .isNull(let a, let p): return ownEventOnly(a, state: k).map { .isNull($0, p) }
+        case .function(let namespace, let name, let arguments, let p):
+            var own: [Expression] = []
+            for argument in arguments {
+                guard let a = ownEventOnly(argument, state: k) else { return nil }
+                own.append(a)
+            }
+            return .function(namespace: namespace, name: name, arguments: own, p)
+        }
+    }
 
     /// The view of `index` of `state`, added on first use.
     mutating func view(state: Int, _ index: PatternIndex) -> Int {

@@ -39,6 +39,10 @@ final class PatternMachine {
     let pattern: PatternPlan
     private let selector: Selector
     private let conditions: [VectorProgram?]
+    /// Per state whose condition reads only its own event: that condition as a filter, evaluated
+    /// once per arriving batch (`ownKeep`) instead of once per waiting partial match.
+    private let ownConditions: [VectorProgram?]
+    private var ownKeep: [[UInt64]]
     /// Per state, the events partial matches refer to (`Partial.rows`).
     private var captures: [EventBatch]
     private var scratch: EventBatch
@@ -83,6 +87,8 @@ final class PatternMachine {
         pattern = plan.pattern!
         selector = Selector(plan: plan)
         conditions = pattern.states.map { $0.condition.map(VectorProgram.init) }
+        ownConditions = pattern.states.map { $0.streamCondition.map(VectorProgram.init) }
+        ownKeep = Array(repeating: [], count: pattern.states.count)
         captures = pattern.states.map { EventBatch(schema: $0.schema) }
         scratch = EventBatch(schema: plan.input)
         let n = pattern.states.count
@@ -253,6 +259,12 @@ final class PatternMachine {
         guard n > 0 else { return nil }
         start(playback ? batch.timestamps[0] : clockMs)
         let consumers = pattern.states.indices.filter { pattern.states[$0].stream == stream }.reversed()
+        for s in consumers {
+            if let program = ownConditions[s] {
+                let keep = program.evaluateCondition(batch)
+                ownKeep[s] = Array(UnsafeBufferPointer(start: keep, count: n))
+            }
+        }
         for r in 0..<n {
             let ms = batch.timestamps[r]
             if playback { fireTimers(upTo: ms) }
@@ -355,14 +367,20 @@ final class PatternMachine {
             pending[s] = []
             return
         }
-        let eventRow = Int32(captures[s].appendRow(from: batch, row: r))
+        // With a condition on its own event only, one filter value holds for every candidate.
+        let ownMatch: Bool? = ownConditions[s] == nil ? nil : ownKeep[s][r] & 1 == 1
+        if ownMatch == false && !state.isAbsent && !isSequence {
+            pending[s] = candidates
+            return
+        }
+        let eventRow = ownMatch == false ? -1 : Int32(captures[s].appendRow(from: batch, row: r))
         var keep: UnsafePointer<UInt64>? = nil
-        if let program = conditions[s] {
+        if ownMatch == nil, let program = conditions[s] {
             buildRows(candidates, state: s, eventRow: eventRow, timestamps: Array(repeating: ms, count: candidates.count))
             keep = program.evaluateCondition(scratch)
         }
         for (i, id) in candidates.enumerated() {
-            let matched = keep.map { $0[i] & 1 == 1 } ?? true
+            let matched = ownMatch ?? keep.map { $0[i] & 1 == 1 } ?? true
             if state.isAbsent {
                 if matched {
                     // The event it waits not to see: the partial match ends here.

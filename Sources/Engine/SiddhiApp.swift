@@ -145,7 +145,8 @@ struct PatternState: Sendable {
     var schema: StreamSchema
     /// Over the pattern schema (every state's attributes in order); nil: any event.
     var condition: TypedExpression?
-    /// First state only: the condition over the stream's own schema (a plain filter).
+    /// The condition over the stream's own schema, when it reads only the state's own event (a
+    /// plain filter).
     var streamCondition: TypedExpression?
     /// Events the state collects (1...1 plain; `maxCount` -1: no bound but `PatternMachine.countMax`).
     var minCount = 1
