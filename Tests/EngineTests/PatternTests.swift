@@ -151,6 +151,15 @@ private let streams = """
              input: [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4), s(1400, "A", 5), s(1500, "C", 6),
                      s(1600, "A", 7), s(1700, "D", 8), s(1800, "C", 9)],
              expected: [out(1300, "1.0,2.0,3.0,4.0"), out(1500, "5.0,null,null,6.0")]),
+        Case(name: "sequence one or more within",
+             query: """
+                from every e1=S[sym == 'A'], e2=S[sym == 'B']+, e3=S[sym == 'C'] within 250 ms
+                select e1.price as a, e2[last].price as bl, e3.price as c
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4), s(1400, "A", 5), s(1450, "B", 6),
+                     s(1500, "C", 7)],
+             expected: [out(1500, "5.0,6.0,7.0")]),
         Case(name: "logical sequence",
              query: """
                 from every e1=S[sym == 'A'], e2=T[level > 1] or e3=S[sym == 'C']
