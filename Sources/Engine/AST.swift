@@ -118,17 +118,37 @@ struct TriggerNode {
     var position: SourcePosition
 }
 
-/// One state of a pattern or sequence: `alias=Stream[condition]`.
+/// One state of a pattern or sequence: `alias=Stream[condition]`, optionally counted
+/// (`<2:5>`, `+`, `*`, `?`), or an absence `not Stream[condition] [for T]` (alias "").
 struct PatternStateNode {
     var alias: String
     var stream: String
     var condition: Expression?
     var position: SourcePosition
+    /// Events the state collects: 1...1 for a plain state; `maxCount` -1 means no bound.
+    var minCount = 1
+    var maxCount = 1
+    /// Written with a count or quantifier (then `e1[0].x`, `e1[last].x` index its events).
+    var isCounting = false
+    /// `not Stream[condition]`: the state is met when no such event arrives (for `forMs`).
+    var isAbsent = false
+    var forMs: Int64? = nil
+}
+
+/// One step of a pattern or sequence: one state, or two joined by `and` / `or`, with `every`.
+/// `states` index `PatternNode.states`.
+struct PatternElementNode {
+    var states: [Int]
+    var logical: BinaryOperator? = nil
+    var every = false
+    var position: SourcePosition
 }
 
 /// `from every e1=A[…] -> e2=B[…] within 5 sec` (pattern) or `from every e1=A, e2=B` (sequence).
 struct PatternNode {
+    /// Every state in order (a logical step contributes two).
     var states: [PatternStateNode]
+    var elements: [PatternElementNode] = []
     var isSequence: Bool
     var every: Bool
     var withinMs: Int64?

@@ -341,8 +341,9 @@ public final class AppRuntime: @unchecked Sendable {
 
     static let snapshotMagic: [UInt8] = Array("TNDMSNAP".utf8)
     /// 3 added partitions and incremental aggregations; a version-2 snapshot restores into an app
-    /// without either.
-    public static let snapshotVersion: UInt64 = 3
+    /// without either. 4 tags each pattern's state with its layout (linear chain or state
+    /// machine, see `PatternQuery.write`); a version-3 snapshot holds linear chains only.
+    public static let snapshotVersion: UInt64 = 4
 
     /// Identifies the app's shape: a snapshot restores only into the same streams and queries.
     public var fingerprint: UInt64 {
@@ -357,6 +358,8 @@ public final class AppRuntime: @unchecked Sendable {
             text += "\(q.name)|\(q.partition.map(String.init) ?? "-")|\(q.input.name)|\(String(describing: q.window))|\(q.aggregates.map { "\($0.kind)/\($0.outputType)" })|\(q.groupBy)|\(q.output.description)\n"
             if let pattern = q.pattern {
                 text += "pattern \(pattern.states.map { "\($0.alias)=\($0.stream)" })|\(pattern.isSequence)|\(pattern.every)|\(String(describing: pattern.withinMs))\n"
+                // Counting, logical and absent steps (linear patterns keep their earlier fingerprint).
+                if !pattern.isLinear { text += "pattern steps \(pattern.shape)\n" }
             }
             if let join = q.join {
                 text += "join \(join.left.name)|\(String(describing: join.left.window))|\(join.right.name)|\(String(describing: join.right.window))\n"
@@ -419,9 +422,10 @@ public final class AppRuntime: @unchecked Sendable {
         // Version 2 lacks the partition and aggregation sections: it restores into an app without them.
         let legacy = version == 2 && aggregations.isEmpty && aggregationJoins.isEmpty && partitionKeys.isEmpty
             && partitionedQueries.isEmpty
-        guard version == AppRuntime.snapshotVersion || legacy else {
+        guard version == AppRuntime.snapshotVersion || version == 3 || legacy else {
             throw SnapshotError("snapshot format version \(version); this Tandem reads version \(AppRuntime.snapshotVersion)")
         }
+        r.formatVersion = version
         guard bytes.withUnsafeBytes({ checksum64(UnsafeRawBufferPointer(rebasing: $0[0..<bodyCount])) }) == sum else {
             throw SnapshotError("checksum mismatch (corrupt snapshot)")
         }

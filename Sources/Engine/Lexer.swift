@@ -121,7 +121,7 @@ struct Lexer {
             return Token(kind: .symbol(two == "<>" ? "!=" : two), position: position)
         }
         let one = String(decoding: [c], as: UTF8.self)
-        if "@:()[],;.=<>+-*/%#{}!".contains(one) {
+        if "@:()[],;.=<>+-*/%#{}!?".contains(one) {
             advance()
             return Token(kind: .symbol(one), position: position)
         }

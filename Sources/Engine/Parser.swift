@@ -418,31 +418,37 @@ struct Parser {
 
     private var next: Token { tokens[min(index + 1, tokens.count - 1)] }
 
-    /// `[every] e1=A[cond] (-> | ,) e2=B[cond] … [within T]`.
+    /// `[every] step (-> | ,) [every] step … [within T]`, where a step is a state
+    /// (`e1=A[cond]`, counted `<n:m>` in patterns or `+ * ?` in sequences, or `not A[cond] [for T]`),
+    /// or two states joined by `and` / `or`, optionally in parentheses.
     private mutating func parsePattern() throws(Abort) -> PatternNode {
         let position = current.position
-        let every = acceptKeyword("every")
         var states: [PatternStateNode] = []
+        var elements: [PatternElementNode] = []
         var separator: String? = nil
+        var angleCounts: [SourcePosition] = [], quantifiers: [SourcePosition] = []
         while true {
-            if current.isSymbol("(") || current.isKeyword("not") || current.isKeyword("every") {
-                throw fail("this pattern form (every/not inside the pattern, grouping with parentheses) is not supported yet")
-            }
-            let (alias, statePosition) = try identifier("a pattern event name such as e1")
-            try expectSymbol("=")
-            let (stream, _) = try streamName("a stream name")
-            var condition: Expression? = nil
-            if acceptSymbol("[") {
-                condition = try parseExpression()
-                try expectSymbol("]")
-            }
-            if current.isSymbol("<") || current.isSymbol("+") || current.isSymbol("*") || current.isSymbol("?") {
-                throw fail("counting and quantifiers (<n:m>, +, *, ?) are not supported yet")
-            }
+            let elementPosition = current.position
+            let every = acceptKeyword("every")
+            let grouped = acceptSymbol("(")
+            var element = PatternElementNode(states: [states.count], every: every, position: elementPosition)
+            states.append(try parsePatternState(&angleCounts, &quantifiers))
             if current.isKeyword("and") || current.isKeyword("or") {
-                throw fail("logical patterns (and, or) are not supported yet")
+                element.logical = current.isKeyword("and") ? .and : .or
+                advance()
+                element.states.append(states.count)
+                states.append(try parsePatternState(&angleCounts, &quantifiers))
+                if current.isKeyword("and") || current.isKeyword("or") {
+                    throw fail("a logical pattern step joins two states; group further ones as separate steps")
+                }
             }
-            states.append(PatternStateNode(alias: alias, stream: stream, condition: condition, position: statePosition))
+            if grouped {
+                if current.isSymbol("->") || current.isSymbol(",") {
+                    throw fail("grouping several steps in parentheses (such as every (e1=A -> e2=B)) is not supported yet")
+                }
+                try expectSymbol(")")
+            }
+            elements.append(element)
             let here: String
             if current.isSymbol("->") { here = "->" } else if current.isSymbol(",") { here = "," } else { break }
             if let separator, separator != here { throw fail("a query is either a pattern (->) or a sequence (,), not both") }
@@ -459,7 +465,84 @@ struct Parser {
             default: throw fail("'within' needs a positive time constant such as 1 sec", at: e.position)
             }
         }
-        return PatternNode(states: states, isSequence: separator == ",", every: every, withinMs: withinMs, position: position)
+        let isSequence = separator == ","
+        // Siddhi's grammar: counts `<n:m>` in patterns, quantifiers `+ * ?` in sequences.
+        if isSequence, let p = angleCounts.first { throw fail("a sequence counts with +, * or ?; <n:m> is for patterns (->)", at: p) }
+        if !isSequence, let p = quantifiers.first { throw fail("+, * and ? are for sequences (,); a pattern (->) counts with <n:m>", at: p) }
+        return PatternNode(states: states, elements: elements, isSequence: isSequence, every: elements[0].every,
+                           withinMs: withinMs, position: position)
+    }
+
+    /// `e1=Stream[cond][<n:m> | + | * | ?]` or `not Stream[cond] [for T]`.
+    private mutating func parsePatternState(_ angleCounts: inout [SourcePosition],
+                                            _ quantifiers: inout [SourcePosition]) throws(Abort) -> PatternStateNode {
+        if current.isKeyword("every") { throw fail("'every' goes before a step, not inside a logical one") }
+        if current.isKeyword("not") {
+            let p = current.position
+            advance()
+            let (stream, _) = try streamName("a stream name after 'not'")
+            var condition: Expression? = nil
+            if acceptSymbol("[") {
+                condition = try parseExpression()
+                try expectSymbol("]")
+            }
+            var state = PatternStateNode(alias: "", stream: stream, condition: condition, position: p)
+            state.isAbsent = true
+            if acceptKeyword("for") { state.forMs = try parsePatternTime("'for'") }
+            return state
+        }
+        let (alias, statePosition) = try identifier("a pattern event name such as e1")
+        try expectSymbol("=")
+        let (stream, _) = try streamName("a stream name")
+        var condition: Expression? = nil
+        if acceptSymbol("[") {
+            condition = try parseExpression()
+            try expectSymbol("]")
+        }
+        var state = PatternStateNode(alias: alias, stream: stream, condition: condition, position: statePosition)
+        if current.isSymbol("<") {
+            let countPosition = current.position
+            angleCounts.append(countPosition)
+            advance()
+            func count() throws(Abort) -> Int? {
+                guard case .intLiteral(let v) = current.kind else { return nil }
+                advance()
+                guard v <= Int64(Int32.max) else { throw fail("count \(v) is too large", at: countPosition) }
+                return Int(v)
+            }
+            let low = try count()
+            var high = low
+            if acceptSymbol(":") { high = try count() } else if low == nil { throw fail("expected a count such as <2:5>, <2:>, <:5> or <3>") }
+            try expectSymbol(">")
+            let minCount = low ?? 0, maxCount = high ?? -1
+            if maxCount == 0 || (maxCount >= 0 && maxCount < minCount) {
+                throw fail("count <\(low.map(String.init) ?? ""):\(high.map(String.init) ?? "")> matches nothing: the maximum must be at least 1 and the minimum", at: countPosition)
+            }
+            state.minCount = minCount
+            state.maxCount = maxCount
+            state.isCounting = true
+        } else if current.isSymbol("+") || current.isSymbol("*") || current.isSymbol("?") {
+            state.minCount = current.isSymbol("+") ? 1 : 0
+            state.maxCount = current.isSymbol("?") ? 1 : -1
+            state.isCounting = true
+            quantifiers.append(current.position)
+            advance()
+        }
+        return state
+    }
+
+    /// A time constant such as `5 sec` or `100` (milliseconds), positive.
+    private mutating func parsePatternTime(_ what: String) throws(Abort) -> Int64 {
+        let p = current.position
+        guard case .intLiteral(let amount) = current.kind else { throw fail("\(what) needs a time such as 5 sec") }
+        advance()
+        var ms = amount
+        if case .identifier(let unit) = current.kind, let unitMs = Parser.timeUnitMs(unit) {
+            advance()
+            ms = amount &* unitMs
+        }
+        guard ms > 0 else { throw fail("\(what) needs a positive time", at: p) }
+        return ms
     }
 
     /// `(name type, …)` of a stream, table or window definition.
@@ -778,7 +861,28 @@ struct Parser {
                 return .attribute(stream: name, name: attribute, p)
             }
             if current.isSymbol("[") {
-                throw fail("indexed event references are not supported yet")
+                // `e1[0].x`, `e1[last].x`, `e1[last-1].x`: an event of a counting pattern state,
+                // carried as the qualifier "e1[0]" etc. and checked by the pattern compiler.
+                advance()
+                var index: String
+                if case .intLiteral(let v) = current.kind {
+                    advance()
+                    index = String(v)
+                } else if current.isKeyword("last") {
+                    advance()
+                    index = "last"
+                    if acceptSymbol("-") {
+                        guard case .intLiteral(let v) = current.kind else { throw fail("expected a number after 'last-'") }
+                        advance()
+                        index += "-\(v)"
+                    }
+                } else {
+                    throw fail("expected an event index such as 0, last or last-1")
+                }
+                try expectSymbol("]")
+                try expectSymbol(".")
+                let (attribute, _) = try identifier("an attribute name")
+                return .attribute(stream: "\(name)[\(index)]", name: attribute, p)
             }
             return .attribute(stream: nil, name: name, p)
         default:

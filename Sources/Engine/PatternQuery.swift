@@ -23,7 +23,7 @@ final class PatternQuery {
     /// Per state, the events partial matches captured (rows referenced by `Partial.rows`).
     private var captures: [EventBatch]
     /// A partial match's captured rows, one per state reached, held inline (no allocation per
-    /// partial match): patterns have at most `PatternQuery.statesMax` states.
+    /// partial match): linear chains have at most `PatternQuery.statesMax` states.
     struct CaptureRows: Sequence {
         private var storage: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
         private(set) var count = 0
@@ -50,7 +50,7 @@ final class PatternQuery {
         func makeIterator() -> IndexingIterator<[Int32]> { (0..<count).map { self[$0] }.makeIterator() }
     }
 
-    /// The most states (events) a pattern may have.
+    /// The most states a linear chain runs here with (longer ones run on `PatternMachine`).
     static let statesMax = 8
 
     struct Partial {
@@ -69,10 +69,61 @@ final class PatternQuery {
     private(set) var droppedCount = 0
     private var scratch: EventBatch
     private let selector: Selector
+    /// Runs the pattern when it is not a linear chain (counting, logical, absent steps).
+    private let machine: PatternMachine?
+
+    /// Per state of a pattern (not a sequence): a top-level `#k.x == #j.y` conjunct of its
+    /// condition (j earlier, both int, long, string or bool): a row whose x differs from the
+    /// partial match's `ej.y` cannot make the condition true, so its pair is never built. Keys are
+    /// compared by a 64-bit digest first (equal values, equal digests).
+    private let equalityKeys: [(own: Int, earlierState: Int, earlier: Int, isString: Bool)?]
+    private var rowDigests: [UInt64] = []
+
+    /// The digest of `batch`'s column `c` at `row` (nil when null).
+    @inline(__always)
+    private static func digest(_ batch: EventBatch, _ c: Int, _ row: Int, isString: Bool) -> UInt64? {
+        if !batch.nulls[c].isEmpty && batch.nulls[c][row] != 0 { return nil }
+        let slot = batch.columns[c][row]
+        guard isString else { return slot }
+        let start = Int(slot >> 32), length = Int(slot & 0xFFFF_FFFF)
+        return batch.stringBytes.withUnsafeBufferPointer { fnv1a64(UnsafeBufferPointer(rebasing: $0[start..<start + length])) }
+    }
+
+    /// The equality conjunct `PatternQuery.equalityKeys` describes, if state `k`'s condition has one.
+    private static func equalityKey(_ condition: TypedExpression?, state k: Int, offsets: [Int])
+        -> (own: Int, earlierState: Int, earlier: Int, isString: Bool)? {
+        guard let condition else { return nil }
+        func stateOf(_ column: Int) -> Int { offsets.lastIndex { $0 <= column }! }
+        func find(_ e: TypedExpression) -> (own: Int, earlierState: Int, earlier: Int, isString: Bool)? {
+            switch e {
+            case .and(let a, let b): return find(a) ?? find(b)
+            case .compare(.equal, .column(let x, let tx), .column(let y, let ty), _):
+                guard tx == ty, [.int, .long, .string, .bool].contains(tx) else { return nil }
+                for (own, other) in [(x, y), (y, x)] where stateOf(own) == k && stateOf(other) < k {
+                    let j = stateOf(other)
+                    return (own - offsets[k], j, other - offsets[j], tx == .string)
+                }
+                return nil
+            default: return nil
+            }
+        }
+        return find(condition)
+    }
 
     init(plan: QueryPlan) {
         self.plan = plan
         pattern = plan.pattern!
+        machine = pattern.isLinear ? nil : PatternMachine(plan: plan)
+        var offsets: [Int] = [], width = 0
+        for state in pattern.states {
+            offsets.append(width)
+            width += state.schema.attributes.count
+        }
+        let states = pattern.states
+        let isSequence = pattern.isSequence
+        equalityKeys = states.indices.map { k in
+            k == 0 || isSequence ? nil : PatternQuery.equalityKey(states[k].condition, state: k, offsets: offsets)
+        }
         firstFilter = pattern.states[0].streamCondition.map(VectorProgram.init)
         conditions = pattern.states.map { $0.condition.map(VectorProgram.init) }
         captures = pattern.states.map { EventBatch(schema: $0.schema) }
@@ -80,9 +131,12 @@ final class PatternQuery {
         selector = Selector(plan: plan)
     }
 
-    var nextTimerMs: Int64? { selector.nextTimerMs }
+    var nextTimerMs: Int64? { machine?.nextTimerMs ?? selector.nextTimerMs }
 
-    func advanceTime(to clockMs: Int64) -> EventBatch? { selector.advanceTime(to: clockMs) }
+    func advanceTime(to clockMs: Int64) -> EventBatch? { machine?.advanceTime(to: clockMs) ?? selector.advanceTime(to: clockMs) }
+
+    /// Partial matches dropped at `partialsMax`.
+    var partialsDropped: Int { machine?.droppedCount ?? droppedCount }
 
     /// Copies row `r` of `batch` into state `k`'s captures; returns its row there.
     private func capture(_ k: Int, _ batch: EventBatch, _ r: Int) -> Int32 {
@@ -91,6 +145,7 @@ final class PatternQuery {
 
     /// Events of `stream` arrived.
     func process(stream: String, _ batch: EventBatch, clockMs: Int64, playback: Bool) -> EventBatch? {
+        if let machine { return machine.process(stream: stream, batch, clockMs: clockMs, playback: playback) }
         let n = batch.count
         guard n > 0, !finished else { return nil }
         let states = pattern.states
@@ -147,6 +202,17 @@ final class PatternQuery {
             }
             var span = pattern.isSequence ? 1 : 16
             var comboPartials: [Int32] = [], comboRows: [Int32] = []
+            let key = scanning.isEmpty ? nil : equalityKeys[k]
+            var partialDigests: [UInt64?] = []
+            if let key {
+                if rowDigests.count < n { rowDigests = Array(repeating: 0, count: max(n, 2 * rowDigests.count)) }
+                for r in 0..<n { rowDigests[r] = PatternQuery.digest(batch, key.own, r, isString: key.isString) ?? 0 }
+                partialDigests = partials.indices.map { i in
+                    partials[i].state == k
+                        ? PatternQuery.digest(captures[key.earlierState], key.earlier, Int(partials[i].rows[key.earlierState]), isString: key.isString)
+                        : nil
+                }
+            }
             while !scanning.isEmpty {
                 comboPartials.removeAll(keepingCapacity: true)
                 comboRows.removeAll(keepingCapacity: true)
@@ -154,9 +220,20 @@ final class PatternQuery {
                 for i in scanning {
                     let from = cursor[i], to = min(n, from + span)
                     let p = partials[i]
-                    for r in from..<to where within(p, r) {
-                        comboPartials.append(Int32(i))
-                        comboRows.append(Int32(r))
+                    if let key {
+                        // Only rows whose key equals the partial's can match (a null key never does).
+                        if let wanted = partialDigests[i] {
+                            for r in from..<to where rowDigests[r] == wanted && within(p, r) {
+                                if !batch.nulls[key.own].isEmpty && batch.nulls[key.own][r] != 0 { continue }
+                                comboPartials.append(Int32(i))
+                                comboRows.append(Int32(r))
+                            }
+                        }
+                    } else {
+                        for r in from..<to where within(p, r) {
+                            comboPartials.append(Int32(i))
+                            comboRows.append(Int32(r))
+                        }
                     }
                     if to >= n || pattern.isSequence { cursor[i] = -1 } else { cursor[i] = to; still.append(i) }
                 }
@@ -227,13 +304,17 @@ final class PatternQuery {
         } else if started && partials.isEmpty && !pattern.every {
             finished = true  // the one partial match failed (sequence) or timed out
         }
-        compactCaptures()
 
-        // 4. Matches, in event order then in the order their partials started.
-        guard !completions.isEmpty else { return nil }
+        // 4. Matches, in event order then in the order their partials started. Compaction renumbers
+        // the captured rows, so it waits until the matches are copied out.
+        guard !completions.isEmpty else {
+            compactCaptures()
+            return nil
+        }
         completions.sort { $0.row != $1.row ? $0.row < $1.row : $0.order < $1.order }
         PairBatch.build(&scratch, sources: (0..<count).map { j in (captures[j], completions.map { $0.rows[j] }) },
                         timestamps: completions.map { batch.timestamps[$0.row] })
+        compactCaptures()
         return selector.process(scratch, clockMs: clockMs, playback: playback)
     }
 
@@ -254,7 +335,15 @@ final class PatternQuery {
 
     // MARK: Snapshot
 
+    /// The layout tags of a pattern's state (snapshot version 4 on; version 3 has linear only).
+    static let linearLayout = 1, machineLayout = 2
+
     func write(to w: inout SnapshotWriter) {
+        w.int(machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout)
+        if let machine {
+            machine.write(to: &w)
+            return
+        }
         w.bool(started)
         w.bool(finished)
         w.int64(nextOrder)
@@ -277,9 +366,19 @@ final class PatternQuery {
         var partials: [Partial]
         var captures: [EventBatch]
         var selector: StatefulQuery.State?
+        var machine: PatternMachine.State? = nil
     }
 
     func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+        let layout = r.formatVersion >= 4 ? try r.int() : PatternQuery.linearLayout
+        guard layout == (machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout) else {
+            throw SnapshotError(r.formatVersion >= 4 ? "pattern state layout \(layout) differs from this pattern's"
+                                : "a version-\(r.formatVersion) snapshot has no state for this pattern form (counting, logical or absent steps)")
+        }
+        if let machine {
+            return State(started: false, finished: false, nextOrder: 0, droppedCount: 0, partials: [], captures: [], selector: nil,
+                         machine: try machine.decode(from: &r))
+        }
         let started = try r.bool(), finished = try r.bool()
         let nextOrder = try r.int64()
         let dropped = try r.int()
@@ -307,6 +406,10 @@ final class PatternQuery {
     }
 
     func apply(_ state: State) {
+        if let machine, let machineState = state.machine {
+            machine.apply(machineState)
+            return
+        }
         started = state.started
         finished = state.finished
         nextOrder = state.nextOrder

@@ -147,17 +147,60 @@ struct PatternState: Sendable {
     var schema: StreamSchema
     /// Over the pattern schema (every state's attributes in order); nil: any event.
     var condition: TypedExpression?
-    /// First state only: the condition over the stream's own schema (a plain filter).
+    /// The condition over the stream's own schema, when it reads only the state's own event (a
+    /// plain filter).
     var streamCondition: TypedExpression?
+    /// Events the state collects (1...1 plain; `maxCount` -1: no bound but `PatternMachine.countMax`).
+    var minCount = 1
+    var maxCount = 1
+    /// `not Stream[…] [for T]`.
+    var isAbsent = false
+    var forMs: Int64? = nil
+}
+
+/// One step of a pattern: one state or two joined by `and` / `or`; `every` restarts it after
+/// each match.
+struct PatternElement: Sendable, Equatable {
+    var states: [Int]
+    /// `.and` or `.or` for two states.
+    var logical: BinaryOperator?
+    var every: Bool
+}
+
+/// Which captured event of a state a group of pattern-schema columns holds.
+enum PatternIndex: Sendable, Equatable, Hashable {
+    /// The k-th event (`e1[0]` is the first).
+    case first(Int)
+    /// The k-th from the end (`e1[last]` is `.last(0)`, `e1[last-1]` `.last(1)`).
+    case last(Int)
 }
 
 /// `from every e1=A -> e2=B … within T` (or `,` for a sequence): the owning `QueryPlan`'s selector
-/// runs over the pattern schema: `#0.x` … for each state's attributes.
+/// runs over the pattern schema: `#0.x` … for each state's attributes (a counting state's last
+/// event), then one group per extra indexed view (`views`).
 struct PatternPlan: Sendable {
     var states: [PatternState]
     var isSequence: Bool
     var every: Bool
     var withinMs: Int64?
+    var elements: [PatternElement] = []
+    /// Pattern-schema column groups after the per-state ones: (state, which of its events).
+    var views: [(state: Int, index: PatternIndex)] = []
+
+    /// A chain of at most `PatternQuery.statesMax` plain states with `every` at most on the first:
+    /// the batched linear matcher (`PatternQuery`) runs it; anything else runs on `PatternMachine`.
+    var isLinear: Bool {
+        views.isEmpty && elements.count == states.count && states.count <= PatternQuery.statesMax
+            && elements.enumerated().allSatisfy { k, e in e.logical == nil && (k == 0 || !e.every) }
+            && states.allSatisfy { !$0.isAbsent && $0.minCount == 1 && $0.maxCount == 1 }
+    }
+
+    /// What the snapshot fingerprint records of the pattern's shape.
+    var shape: String {
+        let s = states.map { "\($0.alias)=\($0.stream)<\($0.minCount):\($0.maxCount)>\($0.isAbsent ? "not\(String(describing: $0.forMs))" : "")" }
+        let e = elements.map { "\($0.states)\($0.logical?.rawValue ?? "")\($0.every ? "every" : "")" }
+        return "\(s)|\(e)|\(views.map { "\($0.state)\($0.index)" })"
+    }
 }
 
 /// What a query does to the table it names.

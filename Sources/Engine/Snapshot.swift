@@ -58,6 +58,10 @@ struct SnapshotReader {
     /// Upper bound on any length field, so a corrupt length cannot make us allocate wildly.
     static let lengthMax = 1 << 31
 
+    /// The snapshot format version being read (set once the header is read): sections whose
+    /// layout changed read the older layout from older versions.
+    var formatVersion: UInt64 = AppRuntime.snapshotVersion
+
     /// Reads `bytes[0..<end]` (default: all of it) without copying them.
     init(_ bytes: [UInt8], end: Int? = nil) {
         buffer = bytes

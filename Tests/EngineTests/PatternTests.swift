@@ -1,0 +1,386 @@
+@testable import Engine
+import Foundation
+import Testing
+
+/// Replays `lines` through `source` and returns the output lines.
+private func replay(_ source: String, _ lines: [String], snapshotAfterLine: Int? = nil) throws -> [String] {
+    let app = try SiddhiApp.compile(source: source, fileName: "p.siddhi")
+    var out: [String] = []
+    try Replay.run(app: app, lines: lines, snapshotAfterLine: snapshotAfterLine) { out.append($0) }
+    return out
+}
+
+private func s(_ t: Int64, _ sym: String, _ price: Double, _ vol: Int = 1) -> String {
+    #"{"stream":"S","timestamp":\#(t),"data":["\#(sym)",\#(price),\#(vol)]}"#
+}
+
+private func t(_ time: Int64, _ sym: String, _ level: Int) -> String {
+    #"{"stream":"T","timestamp":\#(time),"data":["\#(sym)",\#(level)]}"#
+}
+
+private func clock(_ time: Int64) -> String { #"{"timestamp":\#(time)}"# }
+
+private func out(_ time: Int64, _ data: String) -> String {
+    #"{"stream":"Out","timestamp":\#(time),"data":[\#(data)]}"#
+}
+
+private let streams = """
+    define stream S (sym string, price double, vol int);
+    define stream T (sym string, level int);
+
+    """
+
+/// Each construct's output on a hand-traced input, and the same output when the state is
+/// snapshotted and restored into a fresh runtime after any input line (mid-pattern partial
+/// matches, counting partials and pending absence timers included).
+@Suite struct PatternTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var query: String
+        var input: [String]
+        var expected: [String]
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "count <2:3> with indexes, missing index null",
+             query: """
+                from e1=S[price > 10]<2:3> -> e2=T[sym == e1[0].sym]
+                select e1[0].price as p0, e1[1].price as p1, e1[2].price as p2, e1[last].price as pl,
+                       e1[last-1].price as pl1, e1[3].price as p3, e2.level as lv
+                insert into Out;
+                """,
+             input: [s(1000, "A", 11), s(1100, "B", 5), s(1200, "C", 12), s(1300, "D", 13), t(1400, "X", 1), t(1500, "A", 2),
+                     s(1600, "E", 20), s(1700, "F", 21), t(1800, "E", 3)],
+             expected: [out(1500, "11.0,12.0,13.0,13.0,12.0,null,2")]),
+        Case(name: "count <2:3> handed on at its minimum",
+             query: """
+                from e1=S[price > 10]<2:3> -> e2=T
+                select e1[0].price as p0, e1[2].price as p2, e1[last].price as pl, e2.level as lv
+                insert into Out;
+                """,
+             input: [s(1000, "A", 11), s(1200, "C", 12), t(1500, "A", 2), s(1600, "E", 20), t(1800, "E", 3)],
+             expected: [out(1500, "11.0,null,12.0,2")]),
+        Case(name: "count <3> every",
+             query: """
+                from every e1=S<3> -> e2=T[level > e1[last].vol]
+                select e1[0].sym as a, e1[last].sym as c, e2.level as lv
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1, 1), s(1100, "B", 1, 2), t(1150, "x", 9), s(1200, "C", 1, 3), s(1300, "D", 1, 4),
+                     t(1400, "y", 2), t(1500, "z", 5), s(1600, "E", 1, 5), s(1700, "F", 1, 6), t(1800, "w", 7)],
+             expected: [out(1500, #""A","C",5"#), out(1800, #""D","F",7"#)]),
+        Case(name: "logical and as the first step",
+             query: """
+                from e1=S[price > 10] and e2=T[level > 1]
+                select e1.sym as s1, e2.sym as s2
+                insert into Out;
+                """,
+             input: [t(1000, "A", 0), t(1100, "B", 2), s(1200, "C", 5), s(1300, "D", 20), s(1400, "E", 30), t(1500, "F", 3)],
+             expected: [out(1300, #""D","B""#)]),
+        Case(name: "logical or after a step, the other side null",
+             query: """
+                from e1=S[sym == 'A'] -> e2=T[level > 5] or e3=S[price > 100]
+                select e1.price as p1, e2.level as l2, e3.price as p3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), t(1100, "x", 3), s(1200, "Z", 150), t(1300, "y", 9)],
+             expected: [out(1200, "1.0,null,150.0")]),
+        Case(name: "every absence alone",
+             query: """
+                from every not S[price > 10] for 1 sec
+                select 'quiet' as msg
+                insert into Out;
+                """,
+             input: [s(1000, "A", 5), clock(1500), clock(2000), s(2500, "B", 20), clock(3400), clock(3600), clock(4000)],
+             expected: [out(2000, #""quiet""#), out(3500, #""quiet""#)]),
+        Case(name: "absence first, then an event, once",
+             query: """
+                from not S[price > 10] for 1 sec -> e2=T
+                select e2.sym as sym
+                insert into Out;
+                """,
+             input: [s(1000, "A", 20), t(1500, "x", 1), clock(2100), t(2200, "y", 1), t(2300, "z", 1)],
+             expected: [out(2200, #""y""#)]),
+        Case(name: "absence in the middle",
+             query: """
+                from every e1=S[price < 10] -> not T[sym == e1.sym] for 1 sec -> e3=S[sym == 'C']
+                select e1.price as p1, e3.price as p3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1500, "B", 2), t(1800, "A", 1), clock(2600), s(2700, "C", 50)],
+             expected: [out(2700, "2.0,50.0")]),
+        Case(name: "absence last",
+             query: """
+                from every e1=S[price > 10] -> not T[sym == e1.sym] for 1 sec
+                select e1.sym as sym
+                insert into Out;
+                """,
+             input: [s(1000, "A", 20), s(1200, "B", 30), t(1500, "B", 1), clock(3000)],
+             expected: [out(2000, #""A""#)]),
+        Case(name: "not A for T and B",
+             query: """
+                from every e1=S[price > 10] -> not T[sym == e1.sym] for 1 sec and e2=S[price > e1.price]
+                select e1.price as p1, e2.price as p2
+                insert into Out;
+                """,
+             input: [s(1000, "A", 20), s(1500, "B", 25), clock(2100), t(2200, "B", 1), s(2300, "C", 40), clock(4000), s(4100, "D", 50)],
+             expected: [out(2000, "20.0,25.0"), out(4100, "40.0,50.0")]),
+        Case(name: "not A and B (no time)",
+             query: """
+                from every e1=S[price > 5] -> not T[sym == e1.sym] and e3=S[price > e1.price]
+                select e1.sym as s1, e3.sym as s3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 10), t(1500, "A", 1), s(2000, "B", 20), s(3200, "C", 30)],
+             expected: [out(3200, #""B","C""#)]),
+        Case(name: "sequence one or more",
+             query: """
+                from every e1=S[sym == 'A'], e2=S[sym == 'B']+, e3=S[sym == 'C']
+                select e1.price as a, e2[0].price as b0, e2[last].price as bl, e3.price as c
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4), s(1400, "A", 5), s(1500, "C", 6)],
+             expected: [out(1300, "1.0,2.0,3.0,4.0")]),
+        Case(name: "sequence zero or more",
+             query: """
+                from every e1=S[sym == 'A'], e2=S[sym == 'B']*, e3=S[sym == 'C']
+                select e1.price as a, e2[0].price as b0, e2[last].price as bl, e3.price as c
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4), s(1400, "A", 5), s(1500, "C", 6),
+                     s(1600, "A", 7), s(1700, "D", 8), s(1800, "C", 9)],
+             expected: [out(1300, "1.0,2.0,3.0,4.0"), out(1500, "5.0,null,null,6.0")]),
+        Case(name: "sequence one or more within",
+             query: """
+                from every e1=S[sym == 'A'], e2=S[sym == 'B']+, e3=S[sym == 'C'] within 250 ms
+                select e1.price as a, e2[last].price as bl, e3.price as c
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4), s(1400, "A", 5), s(1450, "B", 6),
+                     s(1500, "C", 7)],
+             expected: [out(1500, "5.0,6.0,7.0")]),
+        Case(name: "logical sequence",
+             query: """
+                from every e1=S[sym == 'A'], e2=T[level > 1] or e3=S[sym == 'C']
+                select e1.price as a, e2.level as l, e3.price as c
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), t(1100, "x", 5), s(1200, "A", 2), s(1300, "B", 0), s(1400, "A", 3), s(1500, "C", 9)],
+             expected: [out(1100, "1.0,5,null"), out(1500, "3.0,null,9.0")]),
+        Case(name: "count within",
+             query: """
+                from every e1=S[sym == 'A'] -> e2=S[sym == 'B']<2> within 1 sec
+                select e1.price as a, e2[0].price as b0, e2[1].price as b1
+                insert into Out;
+                """,
+             input: [s(1000, "A", 1), s(1500, "B", 2), s(2100, "B", 3), s(2200, "A", 4), s(2300, "B", 5), s(2400, "B", 6)],
+             expected: [out(2400, "4.0,5.0,6.0")]),
+        Case(name: "a chain of ten steps (past the linear matcher's eight)",
+             query: """
+                from every e1=S[vol == 1] -> e2=S[vol == 2] -> e3=S[vol == 3] -> e4=S[vol == 4] -> e5=S[vol == 5] -> e6=S[vol == 6] -> e7=S[vol == 7] -> e8=S[vol == 8] -> e9=S[vol == 9] -> e10=S[vol == 10]
+                select e1.price as a, e10.price as b
+                insert into Out;
+                """,
+             input: (1...10).map { s(1000 + Int64($0), "A", Double($0), $0) } + [s(1100, "A", 99, 10)],
+             expected: [out(1010, "1.0,10.0")]),
+        Case(name: "every on a later step",
+             query: """
+                from e1=S[sym == 'A'] -> every e2=T
+                select e1.price as a, e2.level as l
+                insert into Out;
+                """,
+             input: [t(900, "x", 0), s(1000, "A", 1), t(1100, "x", 1), s(1200, "A", 2), t(1300, "y", 2)],
+             expected: [out(1100, "1.0,1"), out(1300, "1.0,2")]),
+        Case(name: "counting per partition key",
+             query: """
+                partition with (sym of S, sym of T) begin
+                    from every e1=S[price > 10]<2> -> e2=T
+                    select e1[0].price as p0, e1[1].price as p1, e2.level as l
+                    insert into Out;
+                end;
+                """,
+             input: [s(1000, "A", 11), s(1100, "B", 12), s(1200, "A", 13), t(1300, "B", 1), t(1400, "A", 2), s(1500, "B", 14),
+                     t(1600, "B", 3)],
+             expected: [out(1400, "11.0,13.0,2"), out(1600, "12.0,14.0,3")]),
+        Case(name: "absence per partition key",
+             query: """
+                partition with (sym of S, sym of T) begin
+                    from every e1=S -> not T for 1 sec
+                    select e1.sym as sym, e1.price as p
+                    insert into Out;
+                end;
+                """,
+             input: [s(1000, "A", 1), s(1100, "B", 2), t(1500, "A", 1), clock(2050), clock(3000)],
+             expected: [out(2100, #""B",2.0"#)]),
+    ]
+
+    @Test(arguments: PatternTests.cases)
+    func output(_ c: Case) throws {
+        #expect(try replay(streams + c.query, c.input) == c.expected)
+    }
+
+    @Test(arguments: PatternTests.cases)
+    func snapshotAnywhere(_ c: Case) throws {
+        let whole = try replay(streams + c.query, c.input)
+        for cut in 1..<c.input.count {
+            #expect(try replay(streams + c.query, c.input, snapshotAfterLine: cut) == whole, "snapshot after line \(cut)")
+        }
+    }
+
+    /// The linear chain keeps its matcher; the other forms run on the state machine.
+    @Test func linearChainsStayOnTheBatchedMatcher() throws {
+        let linear = try SiddhiApp.compile(source: streams + "from every e1=S -> e2=T[sym == e1.sym] select e2.level insert into Out;",
+                                           fileName: "p.siddhi")
+        #expect(linear.queries[0].pattern!.isLinear)
+        let counted = try SiddhiApp.compile(source: streams + "from every e1=S<2> -> e2=T select e2.level insert into Out;",
+                                            fileName: "p.siddhi")
+        #expect(!counted.queries[0].pattern!.isLinear)
+    }
+
+    static let errorCases: [(query: String, message: String)] = [
+        ("from e1=S -> e2=T select e1[last].price as p insert into Out;",
+         "p.siddhi:3:26: error: 'e1[last]' indexes the events of a counting state, but e1 matches one event"),
+        ("from e1=S<5:2> -> e2=T select e2.level insert into Out;",
+         "p.siddhi:3:10: error: count <5:2> matches nothing"),
+        ("from e1=S<2:5> -> e2=T select e1.price insert into Out;",
+         "p.siddhi:3:31: error: e1 collects several events: use e1[0].price, e1[last].price"),
+        ("from e1=S+ -> e2=T select e2.level insert into Out;",
+         "p.siddhi:3:10: error: +, * and ? are for sequences"),
+        ("from e1=S<2>, e2=T select e2.level insert into Out;",
+         "p.siddhi:3:10: error: a sequence counts with +, * or ?"),
+        ("from not S[price > 1] -> e2=T select e2.level insert into Out;",
+         "p.siddhi:3:6: error: 'not S' alone needs a time"),
+        ("from e1=S -> e2=T[level > e3.level] -> e3=T select e2.level insert into Out;",
+         "p.siddhi:3:27: error: 'e3' comes later in the pattern"),
+        ("from every (e1=S -> e2=T) select e2.level insert into Out;",
+         "p.siddhi:3:18: error: grouping several steps in parentheses"),
+        ("from e1=S -> e2=T<0:2> select e1.price insert into Out;",
+         "p.siddhi:3:14: error: the last step cannot match zero events"),
+    ]
+
+    @Test(arguments: PatternTests.errorCases.indices)
+    func badUseIsReportedAtItsPosition(_ i: Int) {
+        let (query, message) = PatternTests.errorCases[i]
+        do {
+            _ = try SiddhiApp.compile(source: streams + query, fileName: "p.siddhi")
+            Issue.record("compiled: \(query)")
+        } catch {
+            let lines = error.errors.map(\.description)
+            #expect(lines.contains { $0.hasPrefix(message) }, "\(lines)")
+        }
+    }
+
+    /// A snapshot taken with partial matches restores only into the same pattern.
+    @Test func snapshotOfAnotherPatternFormIsRejected() throws {
+        let a = try SiddhiApp.compile(source: "@App:name('P')\n" + streams + "from every e1=S<2> -> e2=T select e2.level insert into Out;", fileName: "p.siddhi")
+        let b = try SiddhiApp.compile(source: "@App:name('P')\n" + streams + "from every e1=S<3> -> e2=T select e2.level insert into Out;", fileName: "p.siddhi")
+        let runtime = AppRuntime(app: a, playback: true)
+        var batch = EventBatch(schema: a.streams[0], capacity: 1)
+        _ = batch.append(timestamp: 1000, values: [.string("A"), .double(1), .int(1)])
+        runtime.send(streamIndex: 0, batch: batch)
+        let bytes = runtime.snapshot()
+        #expect(throws: SnapshotError.self) { try AppRuntime(app: b, playback: true).restore(bytes) }
+        try AppRuntime(app: a, playback: true).restore(bytes)
+    }
+
+    /// Version 3 snapshots (no layout tag before a pattern's state) restore linear chains; for the
+    /// other pattern forms they are refused with the reason.
+    @Test func version3SnapshotsHoldLinearPatternsOnly() throws {
+        func versions(_ query: String) throws -> (SiddhiApp, v4: [UInt8], v3: [UInt8]) {
+            let app = try SiddhiApp.compile(source: "@App:name('V')\n" + streams + query, fileName: "p.siddhi")
+            let runtime = AppRuntime(app: app, playback: true)
+            var batch = EventBatch(schema: app.streams[0], capacity: 1)
+            _ = batch.append(timestamp: 1000, values: [.string("A"), .double(20), .int(1)])
+            runtime.send(streamIndex: 0, batch: batch)
+            let v4 = runtime.snapshot()
+            // magic, version, name "V", fingerprint, clock, then the stateful, table, join and pattern counts.
+            let tagAt = 8 + 8 + (8 + 1) + 8 + 8 + 8 + 8 + 8 + 8
+            var v3 = Array(v4[0..<tagAt]) + Array(v4[(tagAt + 8)..<(v4.count - 8)])
+            for i in 0..<8 { v3[AppRuntime.snapshotMagic.count + i] = i == 0 ? 3 : 0 }
+            let sum = v3.withUnsafeBytes { checksum64($0) }
+            withUnsafeBytes(of: sum.littleEndian) { v3.append(contentsOf: $0) }
+            #expect(v4[tagAt] == UInt8(app.queries[0].pattern!.isLinear ? PatternQuery.linearLayout : PatternQuery.machineLayout))
+            return (app, v4, v3)
+        }
+        let (linear, v4, v3) = try versions("from every e1=S -> e2=T[sym == e1.sym] select e2.level insert into Out;")
+        let target = AppRuntime(app: linear, playback: true)
+        try target.restore(v3)
+        #expect(target.snapshot() == v4)
+
+        let (counted, _, old) = try versions("from every e1=S<2> -> e2=T select e2.level insert into Out;")
+        #expect {
+            try AppRuntime(app: counted, playback: true).restore(old)
+        } throws: { error in
+            (error as? SnapshotError)?.message.contains("version-3 snapshot has no state for this pattern form") ?? false
+        }
+    }
+
+    /// The batched linear matcher (with its equality prefilter) and the state machine give the same
+    /// matches on a random stream: the machine follows Siddhi's processors event by event, the linear
+    /// matcher takes 16-event batches.
+    @Test(arguments: [
+        "from every e1=S[price > 70] -> e2=S[sym == e1.sym and price < e1.price] within 1 sec select e1.sym, e1.price as p1, e2.price as p2 insert into Out;",
+        "from every e1=S[price > 50] -> e2=T[sym == e1.sym] select e1.price, e2.level insert into Out;",
+        "from every e1=S[price > 50], e2=S[price < e1.price] within 500 ms select e1.price as p1, e2.price as p2 insert into Out;",
+        "from e1=S[price > 90] -> e2=S[sym == e1.sym] select e1.price as p1, e2.price as p2 insert into Out;",
+    ])
+    func linearMatcherAgreesWithTheStateMachine(_ query: String) throws {
+        let app = try SiddhiApp.compile(source: streams + query, fileName: "p.siddhi")
+        let plan = app.queries[0]
+        #expect(plan.pattern!.isLinear)
+        let linear = PatternQuery(plan: plan), machine = PatternMachine(plan: plan)
+        var rng = SystemRandomNumberGenerator()
+        var ms: Int64 = 1000
+        var linearRows: [[Value]] = [], machineRows: [[Value]] = []
+        func rows(_ b: EventBatch?) -> [[Value]] { b.map { b in (0..<b.count).map { b.row($0) } } ?? [] }
+        for _ in 0..<200 {
+            // A run of 16 events of one stream: one batch for the linear matcher, one by one for the machine.
+            let onS = Bool.random(using: &rng)
+            let schema = app.streams[onS ? 0 : 1]
+            var batch = EventBatch(schema: schema, capacity: 16)
+            for _ in 0..<16 {
+                ms += Int64.random(in: 1...80, using: &rng)
+                let sym = Value.string(["A", "B", "C"].randomElement(using: &rng)!)
+                let values: [Value] = onS ? [sym, .double(Double(Int.random(in: 0...100, using: &rng))), .int(1)]
+                                          : [sym, .int(Int32.random(in: 0...9, using: &rng))]
+                _ = batch.append(timestamp: ms, values: values)
+                var one = EventBatch(schema: schema, capacity: 1)
+                _ = one.append(timestamp: ms, values: values)
+                machineRows += rows(machine.process(stream: schema.name, one, clockMs: ms, playback: true))
+            }
+            linearRows += rows(linear.process(stream: schema.name, batch, clockMs: ms, playback: true))
+        }
+        #expect(!linearRows.isEmpty)
+        #expect(linearRows == machineRows)
+    }
+
+    /// Long random inputs (so that the state machine forgets partial matches and compacts its
+    /// captures): the output is the same when the state is snapshotted and restored midway.
+    @Test(arguments: [
+        "from every e1=S[price > 50]<2:4> -> e2=T[sym == e1[0].sym] select e1[0].price as a, e1[last].price as b, e2.level as l insert into Out;",
+        "from every (e1=S[price > 80] or e2=T[level > 7]) -> e3=S[price < 20] select e1.price as a, e2.level as l, e3.price as c insert into Out;",
+        "from every e1=S[price > 60] -> not T[sym == e1.sym] for 300 ms and e2=S[price > e1.price] select e1.price as a, e2.price as b insert into Out;",
+        "from every e1=S[price > 90] -> not T[sym == e1.sym] for 200 ms select e1.sym as sym, e1.price as a insert into Out;",
+        "from every e1=S[sym == 'A'], e2=S[sym == 'B']*, e3=S[sym == 'C'] select e1.price as a, e2[last].price as b, e3.price as c insert into Out;",
+    ])
+    func randomInputSurvivesRestore(_ query: String) throws {
+        var rng = SystemRandomNumberGenerator()
+        var lines: [String] = []
+        var ms: Int64 = 1000
+        for _ in 0..<3000 {
+            ms += Int64.random(in: 0...40, using: &rng)
+            let sym = ["A", "B", "C"].randomElement(using: &rng)!
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<6: lines.append(s(ms, sym, Double(Int.random(in: 0...100, using: &rng))))
+            case 6..<9: lines.append(t(ms, sym, Int.random(in: 0...9, using: &rng)))
+            default: lines.append(clock(ms))
+            }
+        }
+        let whole = try replay(streams + query, lines)
+        #expect(!whole.isEmpty)
+        for cut in [1, Int.random(in: 2..<1500, using: &rng), Int.random(in: 1500..<2999, using: &rng)] {
+            #expect(try replay(streams + query, lines, snapshotAfterLine: cut) == whole, "snapshot after line \(cut)")
+        }
+    }
+}
