@@ -153,6 +153,15 @@ struct PatternNode {
     var every: Bool
     var withinMs: Int64?
     var position: SourcePosition
+    /// `every (e1=A -> e2=B)`: the steps (indexes into `elements`) each `every` group spans.
+    var everyGroups: [PatternGroupNode] = []
+}
+
+/// `every (step -> step …)`: elements `first...last` restart together once `last` is met.
+struct PatternGroupNode {
+    var first: Int
+    var last: Int
+    var position: SourcePosition
 }
 
 /// What a query does with its output: insert into a stream or table, or change a table.

@@ -420,41 +420,12 @@ struct Parser {
 
     /// `[every] step (-> | ,) [every] step … [within T]`, where a step is a state
     /// (`e1=A[cond]`, counted `<n:m>` in patterns or `+ * ?` in sequences, or `not A[cond] [for T]`),
-    /// or two states joined by `and` / `or`, optionally in parentheses.
+    /// or two states joined by `and` / `or`, optionally in parentheses; parentheses may also hold
+    /// several steps, `every (e1=A -> e2=B)` making them one group that restarts as a whole.
     private mutating func parsePattern() throws(Abort) -> PatternNode {
         let position = current.position
-        var states: [PatternStateNode] = []
-        var elements: [PatternElementNode] = []
-        var separator: String? = nil
-        var angleCounts: [SourcePosition] = [], quantifiers: [SourcePosition] = []
-        while true {
-            let elementPosition = current.position
-            let every = acceptKeyword("every")
-            let grouped = acceptSymbol("(")
-            var element = PatternElementNode(states: [states.count], every: every, position: elementPosition)
-            states.append(try parsePatternState(&angleCounts, &quantifiers))
-            if current.isKeyword("and") || current.isKeyword("or") {
-                element.logical = current.isKeyword("and") ? .and : .or
-                advance()
-                element.states.append(states.count)
-                states.append(try parsePatternState(&angleCounts, &quantifiers))
-                if current.isKeyword("and") || current.isKeyword("or") {
-                    throw fail("a logical pattern step joins two states; group further ones as separate steps")
-                }
-            }
-            if grouped {
-                if current.isSymbol("->") || current.isSymbol(",") {
-                    throw fail("grouping several steps in parentheses (such as every (e1=A -> e2=B)) is not supported yet")
-                }
-                try expectSymbol(")")
-            }
-            elements.append(element)
-            let here: String
-            if current.isSymbol("->") { here = "->" } else if current.isSymbol(",") { here = "," } else { break }
-            if let separator, separator != here { throw fail("a query is either a pattern (->) or a sequence (,), not both") }
-            separator = here
-            advance()
-        }
+        var chain = PatternChain()
+        try parsePatternSteps(&chain, insideEvery: false)
         var withinMs: Int64? = nil
         if acceptKeyword("within") {
             let e = try parseExpression()
@@ -465,12 +436,66 @@ struct Parser {
             default: throw fail("'within' needs a positive time constant such as 1 sec", at: e.position)
             }
         }
-        let isSequence = separator == ","
+        let isSequence = chain.separator == ","
         // Siddhi's grammar: counts `<n:m>` in patterns, quantifiers `+ * ?` in sequences.
-        if isSequence, let p = angleCounts.first { throw fail("a sequence counts with +, * or ?; <n:m> is for patterns (->)", at: p) }
-        if !isSequence, let p = quantifiers.first { throw fail("+, * and ? are for sequences (,); a pattern (->) counts with <n:m>", at: p) }
-        return PatternNode(states: states, elements: elements, isSequence: isSequence, every: elements[0].every,
-                           withinMs: withinMs, position: position)
+        if isSequence, let p = chain.angleCounts.first { throw fail("a sequence counts with +, * or ?; <n:m> is for patterns (->)", at: p) }
+        if !isSequence, let p = chain.quantifiers.first { throw fail("+, * and ? are for sequences (,); a pattern (->) counts with <n:m>", at: p) }
+        // Siddhi's sequence grammar has `every` only before the first state, not over a group.
+        if isSequence, let group = chain.groups.first { throw fail("'every' over a group of steps is for patterns (->), not sequences", at: group.position) }
+        return PatternNode(states: chain.states, elements: chain.elements, isSequence: isSequence, every: chain.elements[0].every,
+                           withinMs: withinMs, position: position, everyGroups: chain.groups)
+    }
+
+    /// What `parsePatternSteps` collects across nested parentheses.
+    private struct PatternChain {
+        var states: [PatternStateNode] = []
+        var elements: [PatternElementNode] = []
+        var groups: [PatternGroupNode] = []
+        var separator: String? = nil
+        var angleCounts: [SourcePosition] = [], quantifiers: [SourcePosition] = []
+    }
+
+    /// Steps separated by `->` or `,`, up to a `)` or the end of the pattern. As in
+    /// Siddhi's grammar, an `every` group holds no further `every`.
+    private mutating func parsePatternSteps(_ chain: inout PatternChain, insideEvery: Bool) throws(Abort) {
+        while true {
+            let elementPosition = current.position
+            let every = acceptKeyword("every")
+            if every && insideEvery { throw fail("'every' inside an every (…) group is not supported; the group restarts as a whole", at: elementPosition) }
+            if acceptSymbol("(") {
+                let first = chain.elements.count
+                try parsePatternSteps(&chain, insideEvery: insideEvery || every)
+                if current.isKeyword("within") { throw fail("'within' goes at the end of the whole pattern, not inside parentheses") }
+                try expectSymbol(")")
+                if chain.elements.count - first == 1 {
+                    // `every (e1=A and e2=B)`, `(e1=A)`: one step in parentheses.
+                    if every {
+                        chain.elements[first].every = true
+                        chain.elements[first].position = elementPosition
+                    }
+                } else if every {
+                    chain.groups.append(PatternGroupNode(first: first, last: chain.elements.count - 1, position: elementPosition))
+                }
+            } else {
+                var element = PatternElementNode(states: [chain.states.count], every: every, position: elementPosition)
+                chain.states.append(try parsePatternState(&chain.angleCounts, &chain.quantifiers))
+                if current.isKeyword("and") || current.isKeyword("or") {
+                    element.logical = current.isKeyword("and") ? .and : .or
+                    advance()
+                    element.states.append(chain.states.count)
+                    chain.states.append(try parsePatternState(&chain.angleCounts, &chain.quantifiers))
+                    if current.isKeyword("and") || current.isKeyword("or") {
+                        throw fail("a logical pattern step joins two states; group further ones as separate steps")
+                    }
+                }
+                chain.elements.append(element)
+            }
+            let here: String
+            if current.isSymbol("->") { here = "->" } else if current.isSymbol(",") { here = "," } else { break }
+            if let separator = chain.separator, separator != here { throw fail("a query is either a pattern (->) or a sequence (,), not both") }
+            chain.separator = here
+            advance()
+        }
     }
 
     /// `e1=Stream[cond][<n:m> | + | * | ?]` or `not Stream[cond] [for T]`.

@@ -47,6 +47,14 @@ extension Compiler {
                 ok = false
             }
         }
+        for group in pattern.everyGroups {
+            // A first absent step waits on its own timer from the query's start, which a group
+            // restarting at its completion would have to re-arm: not supported yet.
+            if let s = pattern.elements[group.first].states.first(where: { pattern.states[$0].isAbsent }) {
+                diagnostics.error(pattern.states[s].position, "an every (…) group cannot start with 'not' yet; start it with an event")
+                ok = false
+            }
+        }
         if pattern.isSequence, let absent = pattern.states.first(where: \.isAbsent) {
             diagnostics.error(absent.position, "'not' in a sequence (,) is not supported; use a pattern (->)")
             ok = false
@@ -116,7 +124,8 @@ extension Compiler {
         guard ok else { return nil }
         schemas[name] = patternSchema
         guard var plan = compileQuery(node, index: index) else { return nil }
-        let elements = pattern.elements.map { PatternElement(states: $0.states, logical: $0.logical, every: $0.every) }
+        var elements = pattern.elements.map { PatternElement(states: $0.states, logical: $0.logical, every: $0.every) }
+        for group in pattern.everyGroups { elements[group.last].everyGroupFirst = group.first }
         plan.pattern = PatternPlan(states: states, isSequence: pattern.isSequence, every: pattern.every, withinMs: pattern.withinMs,
                                    elements: elements, views: context.views)
         return plan

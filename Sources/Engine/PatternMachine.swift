@@ -1,6 +1,6 @@
 /// Runs the pattern and sequence forms beyond a linear chain: counting states (`<2:5>`, `+`, `*`,
-/// `?`), logical steps (`and`, `or`), absence (`not S[…] for T`, `not S[…] and e2=B[…]`) and
-/// `every` on any step. Linear chains run on `PatternQuery`'s batched matcher instead.
+/// `?`), logical steps (`and`, `or`), absence (`not S[…] for T`, `not S[…] and e2=B[…]`),
+/// `every` on any step and `every (…)` over a group of steps. Linear chains run on `PatternQuery`'s batched matcher instead.
 ///
 /// The matching follows Siddhi 5's state machine, so that its observable quirks carry over:
 ///
@@ -11,6 +11,9 @@
 /// - A partial match is one object that several states can hold at once: a counting state keeps
 ///   collecting into a partial match it already handed to the next step (`e1[last]` then reads the
 ///   latest), and both sides of a logical step hold the same one. `every` copies it instead.
+/// - `every (…)` over a group copies a partial match back to the group's first step only once its
+///   last step is met, so successive matches of the group do not overlap (Siddhi's
+///   `EveryInnerStateRuntime`); each copy that went on waits for the later steps on its own.
 /// - A counting state hands a partial match on when it reaches its minimum (at once for a zero
 ///   minimum), and stops collecting at its maximum, or when a later step took an event.
 /// - A sequence drops, before each event, every partial match the previous event did not move.
@@ -79,6 +82,9 @@ final class PatternMachine {
     private let partnerOf: [Int?]
     private let effectiveMax: [Int]
     private let isCountingState: [Bool]
+    /// Per step: where `every` restarts a copy of a partial match that met it (the step itself
+    /// for `every e1=A`, the group's first step for the last step of `every (…)`), nil for none.
+    private let rearmAt: [Int?]
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -107,6 +113,7 @@ final class PatternMachine {
         }
         self.elementOf = elementOf
         self.partnerOf = partnerOf
+        rearmAt = pattern.elements.enumerated().map { e, element in element.every ? e : element.everyGroupFirst }
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
@@ -448,13 +455,14 @@ final class PatternMachine {
         } else {
             addState(e + 1, id)
         }
-        if pattern.elements[e].every { addEveryState(e, id) }
+        if let g = rearmAt[e] { addEveryState(g, id) }
     }
 
-    /// Step `e` is met for partial `id`: it goes to the next step (or out), and `every` restarts `e`.
+    /// Step `e` is met for partial `id`: it goes to the next step (or out), and `every` restarts `e`
+    /// (or, for the last step of an `every (…)` group, the group's first step).
     private func advance(_ e: Int, _ id: Int, _ ms: Int64) {
         handOn(e, id, ms)
-        if pattern.elements[e].every { addEveryState(e, id) }
+        if let g = rearmAt[e] { addEveryState(g, id) }
     }
 
     private func handOn(_ e: Int, _ id: Int, _ ms: Int64) {

@@ -165,6 +165,9 @@ struct PatternElement: Sendable, Equatable {
     /// `.and` or `.or` for two states.
     var logical: BinaryOperator?
     var every: Bool
+    /// On the last step of an `every (…)` group: the group's first step, where a copy of the
+    /// partial match restarts once this step is met (the group re-arms only when it completes).
+    var everyGroupFirst: Int? = nil
 }
 
 /// Which captured event of a state a group of pattern-schema columns holds.
@@ -191,14 +194,14 @@ struct PatternPlan: Sendable {
     /// the batched linear matcher (`PatternQuery`) runs it; anything else runs on `PatternMachine`.
     var isLinear: Bool {
         views.isEmpty && elements.count == states.count && states.count <= PatternQuery.statesMax
-            && elements.enumerated().allSatisfy { k, e in e.logical == nil && (k == 0 || !e.every) }
+            && elements.enumerated().allSatisfy { k, e in e.logical == nil && (k == 0 || !e.every) && e.everyGroupFirst == nil }
             && states.allSatisfy { !$0.isAbsent && $0.minCount == 1 && $0.maxCount == 1 }
     }
 
     /// What the snapshot fingerprint records of the pattern's shape.
     var shape: String {
         let s = states.map { "\($0.alias)=\($0.stream)<\($0.minCount):\($0.maxCount)>\($0.isAbsent ? "not\(String(describing: $0.forMs))" : "")" }
-        let e = elements.map { "\($0.states)\($0.logical?.rawValue ?? "")\($0.every ? "every" : "")" }
+        let e = elements.map { "\($0.states)\($0.logical?.rawValue ?? "")\($0.every ? "every" : "")\($0.everyGroupFirst.map { "every(\($0)…)" } ?? "")" }
         return "\(s)|\(e)|\(views.map { "\($0.state)\($0.index)" })"
     }
 }

@@ -18,6 +18,25 @@ private func t(_ time: Int64, _ sym: String, _ level: Int) -> String {
     #"{"stream":"T","timestamp":\#(time),"data":["\#(sym)",\#(level)]}"#
 }
 
+/// An event of any stream: `data` is the JSON array's contents.
+private func ev(_ stream: String, _ time: Int64, _ data: String) -> String {
+    #"{"stream":"\#(stream)","timestamp":\#(time),"data":[\#(data)]}"#
+}
+
+/// Siddhi's EveryPatternTestCase testQuery10 input: id_k at 1000+k ms (4000+k after a 3 s gap),
+/// failures of hans, then werner, then hans again, each run closed by a success.
+private func loginLines() -> [String] {
+    var lines: [String] = []
+    let runs: [(ids: ClosedRange<Int>, user: String, baseMs: Int64)] = [(1...7, "hans", 1000), (8...16, "werner", 1000), (17...23, "hans", 4000)]
+    for run in runs {
+        for k in run.ids {
+            let stream = k == run.ids.upperBound ? "Ok" : "Fail"
+            lines.append(ev(stream, run.baseMs + Int64(k), "\"id_\(k)\",\"\(run.user)\""))
+        }
+    }
+    return lines
+}
+
 private func clock(_ time: Int64) -> String { #"{"timestamp":\#(time)}"# }
 
 private func out(_ time: Int64, _ data: String) -> String {
@@ -213,6 +232,76 @@ private let streams = """
                 """,
              input: [s(1000, "A", 1), s(1100, "B", 2), t(1500, "A", 1), clock(2050), clock(3000)],
              expected: [out(2100, #""B",2.0"#)]),
+        // `every (…)` over a group: Siddhi 5's PatternWithinTestCase testQuery3 and EveryPatternTestCase
+        // testQuery4–7 and 10, on their inputs and expected outputs (times added where they sleep).
+        Case(name: "every group then a step within 2 sec (Siddhi PatternWithin testQuery3)",
+             query: """
+                define stream U (sym string, price double, vol int);
+                from (every (e1=S[price > 20] -> e3=S[price > 20]) -> e2=U[price > e1.price]) within 2 sec
+                select e1.price as price1, e3.price as price3, e2.price as price2
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6), s(1600, "GOOG", 54), s(2200, "WSO2", 53.6), s(2800, "GOOG", 53),
+                     ev("U", 3400, #""IBM",57.7,1"#)],
+             expected: [out(3400, "53.6,53.0,57.7")]),
+        Case(name: "every group then a step, one group match (Siddhi Every testQuery4)",
+             query: """
+                define stream U (sym string, price double, vol int);
+                from every (e1=S[price > 20] -> e3=S[price > 20]) -> e2=U[price > e1.price]
+                select e1.price as price1, e3.price as price3, e2.price as price2
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6), s(1100, "GOOG", 54), ev("U", 1200, #""IBM",57.7,1"#)],
+             expected: [out(1200, "55.6,54.0,57.7")]),
+        Case(name: "every group matches do not overlap, each waits for the rest (Siddhi Every testQuery5)",
+             query: """
+                define stream U (sym string, price double, vol int);
+                from every (e1=S[price > 20] -> e3=S[price > 20]) -> e2=U[price > e1.price]
+                select e1.price as price1, e3.price as price3, e2.price as price2
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6), s(1100, "GOOG", 54), s(1200, "WSO2", 53.6), s(1300, "GOOG", 53),
+                     ev("U", 1400, #""IBM",57.7,1"#), ev("U", 1500, #""IBM",58.0,1"#)],
+             expected: [out(1400, "55.6,54.0,57.7"), out(1400, "53.6,53.0,57.7")]),
+        Case(name: "every group after a first step (Siddhi Every testQuery6)",
+             query: """
+                define stream U (sym string, price double, vol int);
+                from e4=S[sym == 'MSFT'] -> every (e1=S[price > 20] -> e3=S[price > 20]) -> e2=U[price > e1.price]
+                select e1.price as price1, e3.price as price3, e2.price as price2
+                insert into Out;
+                """,
+             input: [s(1000, "MSFT", 55.6), s(1100, "WSO2", 55.7), s(1200, "GOOG", 54), s(1300, "WSO2", 53.6),
+                     s(1400, "GOOG", 53), ev("U", 1500, #""IBM",57.7,1"#)],
+             expected: [out(1500, "55.7,54.0,57.7"), out(1500, "53.6,53.0,57.7")]),
+        Case(name: "every group alone (Siddhi Every testQuery7)",
+             query: """
+                from every (e1=S[price > 20] -> e3=S[price > 20])
+                select e1.price as price1, e3.price as price3
+                insert into Out;
+                """,
+             input: [s(1000, "MSFT", 55.6), s(1100, "WSO2", 57.6), s(1200, "GOOG", 54), s(1300, "WSO2", 53.6), s(1400, "X", 1)],
+             expected: [out(1100, "55.6,57.6"), out(1300, "54.0,53.6")]),
+        Case(name: "every group with a counting step per partition (Siddhi Every testQuery10)",
+             query: """
+                define stream Fail (id string, user string);
+                define stream Ok (id string, user string);
+                partition with (user of Fail, user of Ok) begin
+                    from every (e0=Fail -> e1=Fail<3:> -> e2=Ok)
+                    select e0.id as id, e2.user as user
+                    insert into Out;
+                end;
+                """,
+             input: loginLines(),
+             expected: [out(1007, #""id_1","hans""#), out(1016, #""id_8","werner""#), out(4023, #""id_17","hans""#)]),
+        Case(name: "every group re-arms only when its last step is met",
+             query: """
+                from every (e1=S[price > 10] -> e2=T[sym == e1.sym]) -> e3=T[level > 5]
+                select e1.price as p, e2.level as l2, e3.level as l3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 11), s(1100, "B", 12), t(1200, "B", 1), t(1300, "A", 2), s(1400, "B", 13), t(1500, "B", 3),
+                     t(1600, "X", 9)],
+             expected: [out(1600, "11.0,2,9"), out(1600, "13.0,3,9")]),
     ]
 
     @Test(arguments: PatternTests.cases)
@@ -236,6 +325,11 @@ private let streams = """
         let counted = try SiddhiApp.compile(source: streams + "from every e1=S<2> -> e2=T select e2.level insert into Out;",
                                             fileName: "p.siddhi")
         #expect(!counted.queries[0].pattern!.isLinear)
+        // `every (…)` re-arms at the group's completion, which only the state machine does.
+        let grouped = try SiddhiApp.compile(source: streams + "from every (e1=S -> e2=T) -> e3=T select e3.level insert into Out;",
+                                            fileName: "p.siddhi")
+        #expect(!grouped.queries[0].pattern!.isLinear)
+        #expect(grouped.queries[0].pattern!.elements.map(\.everyGroupFirst) == [nil, 0, nil])
     }
 
     static let errorCases: [(query: String, message: String)] = [
@@ -253,8 +347,14 @@ private let streams = """
          "p.siddhi:3:6: error: 'not S' alone needs a time"),
         ("from e1=S -> e2=T[level > e3.level] -> e3=T select e2.level insert into Out;",
          "p.siddhi:3:27: error: 'e3' comes later in the pattern"),
-        ("from every (e1=S -> e2=T) select e2.level insert into Out;",
-         "p.siddhi:3:18: error: grouping several steps in parentheses"),
+        ("from every (every e1=S -> e2=T) select e2.level insert into Out;",
+         "p.siddhi:3:13: error: 'every' inside an every (…) group is not supported"),
+        ("from every (e1=S, e2=T), e3=S select e3.price insert into Out;",
+         "p.siddhi:3:6: error: 'every' over a group of steps is for patterns (->), not sequences"),
+        ("from every (not S for 1 sec -> e2=T) select e2.level insert into Out;",
+         "p.siddhi:3:13: error: an every (…) group cannot start with 'not' yet"),
+        ("from every (e1=S -> e2=T within 1 sec) select e2.level insert into Out;",
+         "p.siddhi:3:26: error: 'within' goes at the end of the whole pattern"),
         ("from e1=S -> e2=T<0:2> select e1.price insert into Out;",
          "p.siddhi:3:14: error: the last step cannot match zero events"),
     ]
@@ -363,6 +463,7 @@ private let streams = """
         "from every e1=S[price > 60] -> not T[sym == e1.sym] for 300 ms and e2=S[price > e1.price] select e1.price as a, e2.price as b insert into Out;",
         "from every e1=S[price > 90] -> not T[sym == e1.sym] for 200 ms select e1.sym as sym, e1.price as a insert into Out;",
         "from every e1=S[sym == 'A'], e2=S[sym == 'B']*, e3=S[sym == 'C'] select e1.price as a, e2[last].price as b, e3.price as c insert into Out;",
+        "from (every (e1=S[price > 70] -> e2=T[sym == e1.sym]<1:2>) -> e3=S[price < e1.price]) within 500 ms select e1.price as a, e2[0].level as l, e3.price as c insert into Out;",
     ])
     func randomInputSurvivesRestore(_ query: String) throws {
         var rng = SystemRandomNumberGenerator()
