@@ -68,14 +68,21 @@ import Testing
                             logger: logger, queueChangesMax: queue)
     }
 
+    /// A runtime of `app` with its stored table attached to a fresh store.
+    static func attached(_ app: SiddhiApp, canWrite: @escaping @Sendable () -> Bool = { true },
+                         queue: Int = MySQLTableStore.defaultQueueChangesMax) throws -> (AppRuntime, MySQLTableStore) {
+        let runtime = AppRuntime(app: app)
+        let store = try store(app, canWrite: canWrite, queue: queue)
+        runtime.attachStore(store, table: "StockTable")
+        return (runtime, store)
+    }
+
     @Test func insertsUpdatesDeletesAndUpsertsReachTheDatabase() throws {
         guard let db = TableStoreTests.connect() else { return }
         let name = TableStoreTests.uniqueName("stock")
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app)
         #expect(runtime.loadStores() == 0)  // creates the table
 
         TableStoreTests.send(runtime, "Ins", [.string("IBM"), .double(100.5), .long(10)])
@@ -136,9 +143,7 @@ import Testing
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
         let active = Shared(false)
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app, canWrite: { active.value })
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app, canWrite: { active.value })
         TableStoreTests.send(runtime, "Ins", [.string("IBM"), .double(1), .long(1)])
         TableStoreTests.send(runtime, "Ins", [.string("WSO2"), .double(2), .long(2)])
         Thread.sleep(forTimeInterval: 0.3)
@@ -164,9 +169,7 @@ import Testing
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
         let active = Shared(true)
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app, canWrite: { active.value }, queue: 4)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app, canWrite: { active.value }, queue: 4)
         runtime.loadStores()
         active.value = false
         let done = Shared(0)
@@ -192,10 +195,8 @@ import Testing
         let name = TableStoreTests.uniqueName("stock")
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
-        let runtime = AppRuntime(app: app)
         // A node that lost the right to write (lease lapsed) with a full queue: the engine waits…
-        let store = try TableStoreTests.store(app, canWrite: { false }, queue: 2)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app, canWrite: { false }, queue: 2)
         let done = Shared(0)
         let engine = Thread {
             for i in 0..<5 {
@@ -219,9 +220,7 @@ import Testing
         let name = TableStoreTests.uniqueName("stock")
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name, key: "@Index('symbol')")
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app)
         for (s, p) in [("A", 1.0), ("A", 1.0), ("B", 0.1), ("C", 3.0)] {
             TableStoreTests.send(runtime, "Ins", [.string(s), .double(p), .long(5)])
         }
@@ -239,9 +238,7 @@ import Testing
         let name = TableStoreTests.uniqueName("stock")
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app)
         TableStoreTests.send(runtime, "Ins", [.string("A"), .double(1), .long(1)])
         #expect(store.waitUntilWritten(timeoutMs: 10_000))
         // Kill every other connection to the test database (the writer's among them).
@@ -262,9 +259,7 @@ import Testing
         let name = TableStoreTests.uniqueName("stock")
         defer { try? db.execute("DROP TABLE IF EXISTS `\(name)`") }
         let app = try TableStoreTests.app(table: name)
-        let runtime = AppRuntime(app: app)
-        let store = try TableStoreTests.store(app)
-        runtime.attachStore(store, table: "StockTable")
+        let (runtime, store) = try TableStoreTests.attached(app)
         runtime.loadStores()
         let index = runtime.streamIndex("Ins")!
         let rows = 20_000, perBatch = 500
