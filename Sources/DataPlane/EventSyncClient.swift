@@ -52,10 +52,17 @@ public final class EventSyncClient: @unchecked Sendable {
     }
 
     /// Connects to a passive's event-sync server (replacing any attached one) and says hello.
-    public func attach(host: String, port: Int, term: Int64, connectTimeoutMs: Int) throws(SocketError) {
+    ///
+    /// `committed` (app, revision, last sequence) are the snapshots committed so far: announced
+    /// right after the hello, before any events, so that a passive that kept its queue across a
+    /// detach trims what a revision it did not hear about covers (else a full queue would push back
+    /// before the announcement could be read).
+    public func attach(host: String, port: Int, term: Int64, connectTimeoutMs: Int,
+                       committed: [(app: String, revision: String, lastSequence: Int64)] = []) throws(SocketError) {
         let newFd = try EventSyncClient.connect(host: host, port: port, timeoutMs: connectTimeoutMs)
         var hello: [UInt8] = []
         EventSyncProtocol.appendHello(nodeId: nodeId, term: term, to: &hello)
+        for c in committed { EventSyncProtocol.appendPersisted(app: c.app, revision: c.revision, lastSequence: c.lastSequence, to: &hello) }
         lock.lock()
         defer { lock.unlock() }
         if fd >= 0 { close(fd) }

@@ -7,10 +7,10 @@ import Foundation
 /// Thread-safe (one lock): the event-sync server thread appends and trims, the control-plane thread
 /// reads status and takes the entries at failover.
 ///
-/// Sync tracking, per app: events arrive in sequence order on one connection. When the first event of
-/// a frame is not the one after the last event received (a new connection, or a detached and
-/// re-attached link), the events before it are missing until a committed snapshot covers them: the app
-/// is *out of sync* until a `persisted` message with a sequence at or above that point arrives.
+/// Sync tracking, per app: events arrive in sequence order. When the first event of a frame is not
+/// the one after the last event received (a new active, or events the active ran while the link was
+/// detached), the events before it are missing until a committed snapshot covers them: the app is
+/// *out of sync* until a `persisted` message with a sequence at or above that point arrives.
 public final class EventSyncQueue: @unchecked Sendable {
     /// Most events held at once (across apps). A frame that does not fit waits (push-back), except
     /// into an empty queue.
@@ -23,6 +23,8 @@ public final class EventSyncQueue: @unchecked Sendable {
     private var gapFrom: [String: Int64] = [:]
     private var persisted: [String: (revision: String, lastSequence: Int64)] = [:]
     private var closed = false
+    /// Lease term of the active whose events are held (nil: none connected since the reset).
+    private var activeTerm: Int64?
 
     /// An empty queue holding at most `capacityEvents` events (`eventByteBufferQueueCapacity`).
     public init(capacityEvents: Int) {
@@ -70,18 +72,37 @@ public final class EventSyncQueue: @unchecked Sendable {
         }
     }
 
-    /// A new active connected: what is held stays valid (sequence numbers are the cluster's), but
-    /// events from before the connection may be missing, so every app waits for a covering snapshot.
-    /// With `clear`, the held events are dropped too (the active checkpoints at once on connect).
-    public func connectionStarted(clear: Bool) {
+    /// An active connected (its hello carried its lease `term`). The same active re-attaching (same
+    /// term) numbers on where it left off, so what is held stays: the active may have acknowledged
+    /// those events to publishers because this queue held them, and until its connect checkpoint
+    /// commits they are nowhere else. Events it ran while detached are missing, so every app waits
+    /// for a covering snapshot (see `append`). A new term is another incarnation with its own
+    /// numbering (restored from a snapshot): what is held is dropped.
+    public func connectionStarted(term: Int64) {
         condition.lock()
         defer { condition.unlock() }
-        if clear {
-            entries.removeAll()
-            heldEvents = 0
-            condition.broadcast()
+        if term != activeTerm {
+            clearLocked()
+            nextExpected.removeAll()
         }
+        activeTerm = term
+    }
+
+    /// This node became passive: nothing held from an earlier time is valid.
+    public func reset() {
+        condition.lock()
+        defer { condition.unlock() }
+        clearLocked()
+        activeTerm = nil
         nextExpected.removeAll()
+        gapFrom.removeAll()
+        persisted.removeAll()
+    }
+
+    private func clearLocked() {
+        entries.removeAll()
+        heldEvents = 0
+        condition.broadcast()
     }
 
     /// Wakes every waiting `append` and refuses new ones (the node stops being passive).

@@ -209,7 +209,7 @@ public final class EventSyncServer: @unchecked Sendable {
         case .persisted(let app, let revision, let last):
             queue.persisted(app: app, revision: revision, lastSequence: last)
         case .hello(let node, let term):
-            queue.connectionStarted(clear: true)
+            queue.connectionStarted(term: term)
             notify(.connected(nodeId: node, term: term))
         case .released:
             notify(.released)

@@ -1,3 +1,4 @@
+@testable import ControlPlane
 import DataPlane
 import Engine
 import Foundation
@@ -78,6 +79,49 @@ import Testing
         #expect(queue.depth == 10, "only 31...40 are left")
         queue.persisted(app: "A", revision: "old", lastSequence: 5)
         #expect(queue.lastPersisted(app: "A")?.revision == "r30", "an older control message changes nothing")
+    }
+
+    /// The same active re-attaching (same lease term) keeps what the passive holds: it may have
+    /// acknowledged those events because the passive held them. A new term (another incarnation,
+    /// its own numbering) drops them.
+    @Test func reattachOfTheSameTermKeepsTheQueueANewTermClearsIt() {
+        let queue = EventSyncQueue(capacityEvents: 100)
+        func entry(_ first: Int64, _ count: Int) -> EventSyncEntry {
+            EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: count, frame: [])
+        }
+        queue.connectionStarted(term: 3)
+        queue.persisted(app: "A", revision: "r0", lastSequence: 0)
+        #expect(queue.append(entry(1, 10), timeoutMs: 0))
+        queue.connectionStarted(term: 3)
+        #expect(queue.depth == 10, "same term: held events stay")
+        #expect(queue.append(entry(11, 5), timeoutMs: 0))
+        #expect(queue.inSync(app: "A") == true, "the re-attached link continued where it stopped")
+        #expect(queue.append(entry(21, 5), timeoutMs: 0))
+        #expect(queue.inSync(app: "A") == false, "16...20 ran while detached")
+        queue.connectionStarted(term: 4)
+        #expect(queue.depth == 0, "a new term drops what the old incarnation sent")
+        queue.reset()
+        #expect(queue.inSync(app: "A") == nil)
+    }
+
+    /// What a new active replays: the queued entries continuing its snapshot, up to the first hole.
+    @Test func promotionReplaysTheContiguousRunOnly() {
+        func entry(_ first: Int64, _ count: Int) -> EventSyncEntry {
+            EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: count, frame: [])
+        }
+        let queued = [entry(1, 10), entry(11, 10), entry(31, 10), entry(41, 5)]
+        let fromStart = HAController.contiguousRun(queued, after: 0)
+        #expect(fromStart.entries.map(\.firstSequence) == [1, 11])
+        #expect(fromStart.gap == 21...30)
+        #expect(fromStart.eventsAfterGap == 15)
+        let straddling = HAController.contiguousRun(queued, after: 15)
+        #expect(straddling.entries.map(\.firstSequence) == [11], "the entry holding 16 continues a snapshot through 15")
+        let covered = HAController.contiguousRun(queued, after: 30)
+        #expect(covered.entries.map(\.firstSequence) == [31, 41] && covered.gap == nil)
+        let behind = HAController.contiguousRun(queued, after: 50)
+        #expect(behind.entries.isEmpty && behind.gap == nil && behind.eventsAfterGap == 0)
+        let holeFirst = HAController.contiguousRun([entry(5, 5)], after: 0)
+        #expect(holeFirst.entries.isEmpty && holeFirst.gap == 1...4 && holeFirst.eventsAfterGap == 5)
     }
 
     @Test func fullQueueRefusesUntilTrimmed() {

@@ -142,7 +142,7 @@ import Glibc
         try app.write(to: appFile, atomically: true, encoding: .utf8)
         let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
         defer { _ = node.terminate() }
-        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20), "the node did not open \(port): \(node.stderr)")
         let (status, sendOut, sendErr) = try NodeProcess.runToEnd(
             ["send", "--app", appFile.path, "--host", "127.0.0.1", "--count", "5000", "--batch", "100"], workingDirectory: dir)
         #expect(status == 0, "\(sendErr)")

@@ -173,7 +173,9 @@ import Glibc
                     sourceLocation: sourceLocation)
         }
         if let summary = differenceSummary(final, expected) {
-            Issue.record(Comment(rawValue: summary), sourceLocation: sourceLocation)
+            // The node's own account of the takeover (restored revision, replayed and skipped events).
+            let story = node.stderr.split(separator: "\n").filter { $0.contains("ha:") || $0.contains("ha-role") || $0.contains("skip") }
+            Issue.record(Comment(rawValue: summary + "\n" + story.suffix(40).joined(separator: "\n")), sourceLocation: sourceLocation)
         }
     }
 
@@ -338,7 +340,9 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
         let (a, b) = try HAFailoverTests.startInSyncPair(cluster)
         defer { _ = a.terminate(); _ = b.terminate() }
-        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 20_000)
+        // The takeover restores and replays up to the passive's queue (a debug build, under the whole
+        // suite running in parallel): the publisher retries reconnecting for up to a minute.
+        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 60_000)
         try publisher.connect()
         var next = 1
         let started = DispatchTime.now().uptimeNanoseconds
@@ -418,6 +422,53 @@ import Glibc
         #expect(a.waitFor(timeoutSec: 30) { _, err in err.contains("failpoint") }, "A never reached the failpoint: \(a.stderr)")
         #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
         #expect(publisher.batchesResent >= 1, "the publisher resent nothing: the test did not exercise a resend")
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
+    }
+
+    /// The link to the passive drops mid-stream (`forward-detach`, as when the passive stalls) and
+    /// the active re-attaches it, but dies before the checkpoint that would cover what it ran while
+    /// detached is committed (that save hangs). The passive then holds the events from before the
+    /// detach (acknowledged on its strength: it must keep them across the re-attach), then a gap,
+    /// then events from after the re-attach (never acknowledged). The new active replays up to the
+    /// gap only, and the acknowledging publisher resends the gap and the rest: exact counts.
+    @Test func failoverWithThePassiveOutOfSyncReplaysOnlyUpToTheGap() throws {
+        var cluster = try Cluster()
+        cluster.persistIntervalMs = 600_000  // no periodic saves: the only ones are the attach checkpoints
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a", environment: ["TANDEM_FAILPOINT": "forward-detach:100:fire,persist-before-save:1:hang"])
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        var clusterB = cluster
+        clusterB.persistIntervalMs = 300  // alone after the takeover, B acknowledges at its checkpoints
+        let b = try clusterB.start("b")
+        defer { _ = b.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        // A window wide enough to keep sending while acks wait for the checkpoint that never commits.
+        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked,
+                                     unackedBatchesMax: 100_000, reconnectTimeoutMs: 30_000)
+        try publisher.connect()
+        let total = 40_000
+        var next = 1
+        func attaches() -> Int { a.stderr.components(separatedBy: "attached passive").count - 1 }
+        while next <= total {
+            let end = min(total + 1, next + HAFailoverTests.batchEvents)
+            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
+            next = end
+            // Past the detach, slow down until the passive is attached again (so that events run
+            // while detached, and more are forwarded after the re-attach).
+            usleep(attaches() >= 2 ? 200 : 1_000)
+        }
+        #expect(a.waitFor(timeoutSec: 10) { _, err in err.contains("failpoint persist-before-save reached") },
+                "A never re-attached and hung its checkpoint: \(a.stderr)")
+        #expect(attaches() >= 2, "A did not re-attach the passive: \(a.stderr)")
+        usleep(300_000)  // the last batches reach the passive
+        kill(a.process.processIdentifier, SIGKILL)
+        #expect(b.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
+        try publisher.flush(timeoutMs: 30_000)
+        publisher.close()
+        #expect(b.stderr.contains("are in no snapshot and not queued"), "B found no gap: the test did not exercise one: \(b.stderr)")
+        #expect(publisher.batchesResent >= 1, "the publisher resent nothing")
         HAFailoverTests.expectOneNodeCounts(b, total: total)
     }
 

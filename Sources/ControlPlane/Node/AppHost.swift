@@ -549,6 +549,7 @@ final class AppHost: @unchecked Sendable {
                     lastSequence += Int64(item.batch.count)
                     var forwarded = false
                     if let syncLink {
+                        if Failpoint.fires("forward-detach") { syncLink.detach(reason: "failpoint forward-detach") }
                         forwarded = syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
                                                      batch: item.batch, publisherId: item.publisherId,
                                                      publisherSeq: item.publisherSeq, scratch: &scratch)

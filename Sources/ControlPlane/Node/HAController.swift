@@ -54,6 +54,8 @@ final class HAController: @unchecked Sendable {
     private var coordinator: ClusterCoordinator?
     private var store: SnapshotStore?
     private var lastRevision: SnapshotRevision?
+    /// Per app, the last revision this node committed as active (announced again at each attach).
+    private var committedRevisions: [String: (revision: String, lastSequence: Int64)] = [:]
     /// Apps still to be checkpointed (after the current passive attached) before it is in sync.
     private var awaitingCheckpoint: Set<String> = []
     private var attachedAtNs: UInt64 = 0
@@ -325,7 +327,7 @@ final class HAController: @unchecked Sendable {
     private func becomePassive(extra: String = "") {
         fence.untilMs.store(0, ordering: .releasing)
         buildHosts()
-        queue.connectionStarted(clear: true)
+        queue.reset()
         startServer()
         logRole("passive", term: nil, extra: extra)
     }
@@ -365,6 +367,7 @@ final class HAController: @unchecked Sendable {
         fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
         var replayed = 0
         lastRevision = nil
+        committedRevisions = [:]  // another incarnation's numbering
         // (1) runtimes exist, no ports open; (2) restore; (3) replay the queue after the revision.
         for host in hosts {
             let name = host.app.name
@@ -387,12 +390,16 @@ final class HAController: @unchecked Sendable {
             } catch {
                 logger.error("ha: app '\(name)': \(error); starting from empty state")
             }
-            let entries = queue.take(app: name)
-            if let first = entries.first(where: { $0.lastSequence > restoredSequence }), first.firstSequence > restoredSequence + 1 {
-                logger.error("ha: app '\(name)': events \(restoredSequence + 1)...\(first.firstSequence - 1) are in no snapshot and not queued (the passive was out of sync); they are lost")
-            }
             var count = 0
-            for entry in entries {
+            let replay = HAController.contiguousRun(queue.take(app: name), after: restoredSequence)
+            if let gap = replay.gap {
+                // Only the events up to the gap run: the ones after it were not acknowledged to any
+                // publisher (acks after a re-attach wait for a snapshot covering the gap), so an
+                // acknowledging publisher resends the gap and them in order; running them now would
+                // record its later batches as held and make the new active skip the resent gap.
+                logger.error("ha: app '\(name)': events \(gap.lowerBound)...\(gap.upperBound) are in no snapshot and not queued (the passive was out of sync): \(replay.eventsAfterGap) queued events after them are not replayed; acknowledging publishers resend all of them, events of plain publishers there are lost")
+            }
+            for entry in replay.entries {
                 do {
                     count += try host.replay(entry)
                 } catch {
@@ -411,6 +418,24 @@ final class HAController: @unchecked Sendable {
         // The replayed state becomes durable at once.
         for host in hosts { host.requestSnapshot() }
         logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs),\"leaseCheckEpochMs\":\(HAController.epochMs(atMonotonicMs: detectedAtMs))")
+    }
+
+    /// The queued entries a new active may replay after restoring a snapshot through `restored`:
+    /// those that continue it without a hole. `gap` is the first range of sequences neither in the
+    /// snapshot nor queued, and `eventsAfterGap` counts the queued events past it (not replayed).
+    static func contiguousRun(_ entries: [EventSyncEntry], after restored: Int64)
+        -> (entries: [EventSyncEntry], gap: ClosedRange<Int64>?, eventsAfterGap: Int) {
+        var next = restored + 1
+        var run: [EventSyncEntry] = []
+        for (i, entry) in entries.enumerated() where entry.lastSequence >= next {
+            guard entry.firstSequence <= next else {
+                let after = entries[i...].reduce(0) { $0 + Int(max(0, min(Int64($1.eventCount), $1.lastSequence - next + 1))) }
+                return (run, next...(entry.firstSequence - 1), after)
+            }
+            run.append(entry)
+            next = entry.lastSequence + 1
+        }
+        return (run, nil, 0)
     }
 
     private func demote(reason: String) {
@@ -452,7 +477,11 @@ final class HAController: @unchecked Sendable {
         nextLinkAttemptMs = now + max(100, cluster.eventPollingIntervalMs)
         guard let (host, port, capacity) = passiveEndpoint() else { return }
         do {
-            try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2))
+            let committed = hosts.compactMap { host in
+                committedRevisions[host.app.name].map { (app: host.app.name, revision: $0.revision, lastSequence: $0.lastSequence) }
+            }
+            try link.attach(host: host, port: port, term: lease.term, connectTimeoutMs: max(100, cluster.heartbeatIntervalMs / 2),
+                            committed: committed)
             // Each app's share of the passive's queue, with a quarter left for frames in flight.
             passiveQueueCapacity = capacity
             applyShares()
@@ -504,6 +533,7 @@ final class HAController: @unchecked Sendable {
             }
             saved += 1
             lastRevision = revision
+            committedRevisions[result.app] = (revision.revision, result.snapshot.lastSequence)
             if table[result.app] != nil { SnapshotReporting.record(result, board: board) }  // not for an undeployed app's last one
             if let host = hosts.first(where: { $0.app.name == result.app }) {
                 host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
