@@ -39,6 +39,14 @@ private func loginLines() -> [String] {
 
 private func clock(_ time: Int64) -> String { #"{"timestamp":\#(time)}"# }
 
+/// Siddhi's absent-sequence test streams: `Stream1` … `Stream4 (symbol string, price double, volume int)`.
+private let siddhiStreams = (1...4).map { "define stream Stream\($0) (symbol string, price double, volume int);\n" }.joined()
+
+/// An event of `Stream<n>` as Siddhi's absent-sequence tests send it (volume 100).
+private func sx(_ n: Int, _ time: Int64, _ symbol: String, _ price: Double) -> String {
+    ev("Stream\(n)", time, "\"\(symbol)\",\(price),100")
+}
+
 private func out(_ time: Int64, _ data: String) -> String {
     #"{"stream":"Out","timestamp":\#(time),"data":[\#(data)]}"#
 }
@@ -302,6 +310,164 @@ private let streams = """
              input: [s(1000, "A", 11), s(1100, "B", 12), t(1200, "B", 1), t(1300, "A", 2), s(1400, "B", 13), t(1500, "B", 3),
                      t(1600, "X", 9)],
              expected: [out(1600, "11.0,2,9"), out(1600, "13.0,3,9")]),
+        // `not` in sequences: Siddhi 5's AbsentSequenceTestCase (A…) and LogicalAbsentSequenceTestCase
+        // (L…), their inputs re-timed (their app starts at 0, here at 1000: a first `clock(1000)` where the
+        // query starts with `not`), the rows their assertions give. Siddhi checks counts a sleep after
+        // the last event; a trailing clock line here shows that nothing comes later either.
+        Case(name: "seq A1: e1, not S2 for 1 sec, no S2",
+             query: siddhiStreams + "from e1=Stream1[price>20], not Stream2[price>e1.price] for 1 sec select e1.symbol as symbol1 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 55.6), clock(2100)],
+             expected: [out(2000, #""WSO2""#)]),
+        Case(name: "seq A2: e1, not S2 for 1 sec, S2 after the second",
+             query: siddhiStreams + "from e1=Stream1[price>20], not Stream2[price>e1.price] for 1 sec select e1.symbol as symbol1 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 55.6), sx(2, 2100, "IBM", 58.7)],
+             expected: [out(2000, #""WSO2""#)]),
+        Case(name: "seq A3: e1, not S2 for 1 sec, a matching S2 within it",
+             query: siddhiStreams + "from e1=Stream1[price>20], not Stream2[price>e1.price] for 1 sec select e1.symbol as symbol1 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 55.6), sx(2, 1100, "IBM", 58.7), clock(3000)],
+             expected: []),
+        Case(name: "seq A4: an S2 that does not match the not does not break the sequence",
+             query: siddhiStreams + "from e1=Stream1[price>20], not Stream2[price>e1.price] for 1 sec select e1.symbol as symbol1 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 55.6), sx(2, 1100, "IBM", 50.7), clock(3000)],
+             expected: [out(2000, #""WSO2""#)]),
+        Case(name: "seq A5: not S1 for 1 sec, e2 after it",
+             query: siddhiStreams + "from not Stream1[price>20] for 1 sec, e2=Stream2[price>30] select e2.symbol as symbol insert into Out;",
+             input: [clock(1000), sx(2, 2100, "IBM", 58.7)],
+             expected: [out(2100, #""IBM""#)]),
+        Case(name: "seq A6: not S1 for 1 sec, e2: a matching S1 ends it (no every)",
+             query: siddhiStreams + "from not Stream1[price>20] for 1 sec, e2=Stream2[price>30] select e2.symbol as symbol insert into Out;",
+             input: [clock(1000), sx(1, 1100, "WSO2", 59.6), sx(2, 3200, "IBM", 58.7)],
+             expected: []),
+        Case(name: "seq A7: not S1 for 1 sec, e2 within the second",
+             query: siddhiStreams + "from not Stream1[price>20] for 1 sec, e2=Stream2[price>30] select e2.symbol as symbol insert into Out;",
+             input: [clock(1000), sx(1, 1000, "WSO2", 5.6), sx(2, 1100, "IBM", 58.7), clock(3000)],
+             expected: []),
+        Case(name: "seq A10: e1, e2, not S3 for 1 sec, an S3 that does not match",
+             query: siddhiStreams + "from e1=Stream1[price>10], e2=Stream2[price>20], not Stream3[price>30] for 1 sec select e1.symbol as symbol1, e2.symbol as symbol2 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 28.7), sx(3, 1200, "GOOGLE", 25.7), clock(3000)],
+             expected: [out(2100, #""WSO2","IBM""#)]),
+        Case(name: "seq A9: e1, e2, not S3 for 1 sec, a matching S3",
+             query: siddhiStreams + "from e1=Stream1[price>10], e2=Stream2[price>20], not Stream3[price>30] for 1 sec select e1.symbol as symbol1, e2.symbol as symbol2 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 28.7), sx(3, 1200, "GOOGLE", 55.7), clock(3000)],
+             expected: []),
+        Case(name: "seq A12: e1, not S2 for 1 sec, e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(3, 2100, "GOOGLE", 55.7)],
+             expected: [out(2100, #""WSO2","GOOGLE""#)]),
+        Case(name: "seq A13: e1, an S2 that does not match, e3 after the second",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 8.7), sx(3, 2200, "GOOGLE", 55.7)],
+             expected: [out(2200, #""WSO2","GOOGLE""#)]),
+        Case(name: "seq A14: e1, a matching S2, e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 28.7), sx(3, 1200, "GOOGLE", 55.7), clock(3000)],
+             expected: []),
+        Case(name: "seq A16: not S1 for 1 sec, e2, e3",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec, e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [clock(1000), sx(2, 3100, "IBM", 28.7), sx(3, 3200, "GOOGLE", 55.7)],
+             expected: [out(3200, #""IBM","GOOGLE""#)]),
+        Case(name: "seq A17: not S1 for 1 sec, e2, e3, an S1 that does not match",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec, e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [clock(1000), sx(1, 1500, "WSO2", 5.6), sx(2, 2100, "IBM", 28.7), sx(3, 2200, "GOOGLE", 55.7)],
+             expected: [out(2200, #""IBM","GOOGLE""#)]),
+        Case(name: "seq A18: not S1 for 1 sec, e2, e3, a matching S1",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec, e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [clock(1000), sx(1, 1000, "WSO2", 25.6), sx(2, 2100, "IBM", 28.7), sx(3, 2200, "GOOGLE", 55.7)],
+             expected: []),
+        Case(name: "seq A19: e1, e2, e3, not S4 for 1 sec",
+             query: siddhiStreams + "from e1=Stream1[price>10], e2=Stream2[price>20], e3=Stream3[price>30], not Stream4[price>40] for 1 sec select e1.symbol as symbol1, e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 28.7), sx(3, 1200, "GOOGLE", 35.7), clock(3000)],
+             expected: [out(2200, #""WSO2","IBM","GOOGLE""#)]),
+        Case(name: "seq A21: e1, e2, not S3 for 1 sec, e4",
+             query: siddhiStreams + "from e1=Stream1[price>10], e2=Stream2[price>20], not Stream3[price>30] for 1 sec, e4=Stream4[price>40] select e1.symbol as symbol1, e2.symbol as symbol2, e4.symbol as symbol4 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 28.7), sx(4, 2200, "ORACLE", 44.7)],
+             expected: [out(2200, #""WSO2","IBM","ORACLE""#)]),
+        Case(name: "seq A24: not S1 for 1 sec, e2, not S3 for 1 sec, e4",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec, e2=Stream2[price>20], not Stream3[price>30] for 1 sec, e4=Stream4[price>40] select e2.symbol as symbol2, e4.symbol as symbol4 insert into Out;",
+             input: [clock(1000), sx(2, 2100, "IBM", 28.7), sx(4, 3200, "ORACLE", 44.7)],
+             expected: [out(3200, #""IBM","ORACLE""#)]),
+        Case(name: "seq A28: e1, not S2 for 1 sec, e2 and e3 (the and takes two events)",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e2=Stream3[price>30] and e3=Stream4[price>40] select e1.symbol as symbol1, e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "IBM", 18.7), sx(3, 2100, "WSO2", 35.0), sx(4, 2200, "GOOGLE", 56.86)],
+             expected: [out(2200, #""IBM","WSO2","GOOGLE""#)]),
+        Case(name: "seq A31: e1, not S2 for 1 sec, e2 or e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e2=Stream3[price>30] or e3=Stream4[price>40] select e1.symbol as symbol1, e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "IBM", 18.7), sx(4, 2100, "GOOGLE", 56.86)],
+             expected: [out(2100, #""IBM",null,"GOOGLE""#)]),
+        Case(name: "seq A34: e1, a matching S2, e2 or e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e2=Stream3[price>30] or e3=Stream4[price>40] select e1.symbol as symbol1, e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "IBM", 18.7), sx(2, 1100, "ORACLE", 25.0), sx(3, 1200, "WSO2", 35.0), sx(4, 1300, "GOOGLE", 56.86), clock(3000)],
+             expected: []),
+        Case(name: "seq A36: e1+, not S2 for 1 sec",
+             query: siddhiStreams + "from e1=Stream1[price>10]+, not Stream2[price>20] for 1 sec select e1[0].symbol as symbol0, e1[1].symbol as symbol1, e1[2].symbol as symbol2, e1[3].symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "ORACLE", 25.0), sx(1, 1100, "WSO2", 35.0), sx(1, 1200, "IBM", 45.0), clock(3000)],
+             expected: [out(2200, #""ORACLE","WSO2","IBM",null"#)]),
+        Case(name: "seq A37: not S1 for 1 sec, e2 matches once (no every)",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec, e2=Stream2[price>20] select e2.symbol as symbol insert into Out;",
+             input: [clock(1000), sx(2, 3100, "WSO2", 35.0), sx(2, 3200, "IBM", 45.0)],
+             expected: [out(3100, #""WSO2""#)]),
+        Case(name: "seq L1: e1, not S2 and e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] and e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(3, 1100, "GOOGLE", 35.0)],
+             expected: [out(1100, #""WSO2","GOOGLE""#)]),
+        Case(name: "seq L2: e1, a matching S2, e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] and e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(2, 1100, "IBM", 25.0), sx(3, 1200, "GOOGLE", 35.0)],
+             expected: []),
+        Case(name: "seq L3: not S1 and e2, e3",
+             query: siddhiStreams + "from not Stream1[price>10] and e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(2, 1000, "IBM", 25.0), sx(3, 1100, "GOOGLE", 35.0)],
+             expected: [out(1100, #""IBM","GOOGLE""#)]),
+        Case(name: "seq L4: a matching S1, then e2, e3",
+             query: siddhiStreams + "from not Stream1[price>10] and e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(2, 1100, "IBM", 25.0), sx(3, 1200, "GOOGLE", 35.0)],
+             expected: []),
+        Case(name: "seq L5: e1, not S2 for 1 sec and e3 after the second",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec and e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(3, 2100, "GOOGLE", 35.0)],
+             expected: [out(2100, #""WSO2","GOOGLE""#)]),
+        Case(name: "seq L6: e1, not S2 for 1 sec and e3 within the second (nothing yet)",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec and e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(3, 1100, "GOOGLE", 35.0), clock(1200)],
+             expected: []),
+        Case(name: "seq L7: e1, a matching S2, e3",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec and e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), sx(2, 1100, "IBM", 25.0), sx(3, 1200, "GOOGLE", 35.0), clock(3000)],
+             expected: []),
+        Case(name: "seq L8: not S1 for 1 sec and e2, e3",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec and e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [clock(1000), sx(2, 2100, "IBM", 25.0), sx(3, 2200, "GOOGLE", 35.0)],
+             expected: [out(2200, #""IBM","GOOGLE""#)]),
+        Case(name: "seq L13: e1, not S2 for 1 sec or e3, the time passes",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec or e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.0), clock(2100)],
+             expected: [out(2000, #""WSO2",null"#)]),
+        Case(name: "seq L17: not S1 for 1 sec or e2, e3",
+             query: siddhiStreams + "from not Stream1[price>10] for 1 sec or e2=Stream2[price>20], e3=Stream3[price>30] select e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [clock(1000), sx(2, 1000, "WSO2", 25.0), sx(3, 1100, "GOOGLE", 35.0)],
+             expected: [out(1100, #""WSO2","GOOGLE""#)]),
+        // Our rule where Siddhi's tests say nothing: any number of non-matching events of the `not`
+        // stream keep the sequence waiting; an event of another stream breaks it (as at any step).
+        Case(name: "seq: three non-matching S2 events keep it waiting",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(2, 1100, "IBM", 8.7), sx(2, 1500, "IBM", 9.7), sx(2, 1900, "IBM", 1), sx(3, 2200, "GOOGLE", 55.7)],
+             expected: [out(2200, #""WSO2","GOOGLE""#)]),
+        Case(name: "seq: an event of another stream while not waits breaks it",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(3, 1500, "EARLY", 55.7), sx(3, 2100, "GOOGLE", 55.7)],
+             expected: []),
+        Case(name: "seq: every e1, not S2 for 1 sec (a later e1 replaces the waiting one)",
+             query: siddhiStreams + "from every e1=Stream1[price>10], not Stream2[price>e1.price] for 1 sec select e1.symbol as symbol1 insert into Out;",
+             input: [sx(1, 1000, "A", 15), sx(2, 1100, "X", 1), sx(1, 1500, "B", 20), sx(2, 1600, "X", 18), clock(4000)],
+             expected: [out(2500, #""B""#)]),
+        Case(name: "seq: not waits within",
+             query: siddhiStreams + "from e1=Stream1[price>10], not Stream2[price>20] for 1 sec, e3=Stream3[price>30] within 1500 ms select e1.symbol as symbol1, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "WSO2", 15.6), sx(3, 2600, "LATE", 55.7)],
+             expected: []),
+        Case(name: "seq: e1, e2 and e3 over two events (one side waits for the other)",
+             query: siddhiStreams + "from every e1=Stream1[price>10], e2=Stream3[price>30] and e3=Stream4[price>40] select e1.symbol as symbol1, e2.symbol as symbol2, e3.symbol as symbol3 insert into Out;",
+             input: [sx(1, 1000, "IBM", 18.7), sx(4, 1100, "GOOGLE", 56.86), sx(3, 1200, "WSO2", 35.0), sx(1, 1300, "X", 11), sx(3, 1400, "Y", 31), sx(3, 1500, "Z", 1)],
+             expected: [out(1200, #""IBM","WSO2","GOOGLE""#)]),
     ]
 
     @Test(arguments: PatternTests.cases)
@@ -357,6 +523,12 @@ private let streams = """
          "p.siddhi:3:26: error: 'within' goes at the end of the whole pattern"),
         ("from e1=S -> e2=T<0:2> select e1.price insert into Out;",
          "p.siddhi:3:14: error: the last step cannot match zero events"),
+        ("from every not S for 1 sec, e2=T select e2.level insert into Out;",
+         "p.siddhi:3:12: error: a sequence cannot start with 'every not' yet"),
+        ("from e1=S, not T[level > 1] select e1.price insert into Out;",
+         "p.siddhi:3:12: error: 'not T' alone needs a time"),
+        ("from e1=S, not T for 1 sec and not S for 1 sec select e1.price insert into Out;",
+         "p.siddhi:3:12: error: a logical step needs at least one state that is not 'not'"),
     ]
 
     @Test(arguments: PatternTests.errorCases.indices)
@@ -414,6 +586,41 @@ private let streams = """
         } throws: { error in
             (error as? SnapshotError)?.message.contains("version-3 snapshot has no state for this pattern form") ?? false
         }
+    }
+
+    /// A state-machine snapshot of the layout before sequences kept partial matches across events
+    /// (tag 2) still restores: its sequence waiting lists are dropped, as its next event would have.
+    @Test func earlierMachineLayoutStillRestores() throws {
+        let query = "from every e1=S[sym == 'A'], e2=S[sym == 'B']+, e3=S[sym == 'C'] select e1.price as a, e2[last].price as b, e3.price as c insert into Out;"
+        let app = try SiddhiApp.compile(source: "@App:name('L')\n" + streams + query, fileName: "p.siddhi")
+        let lines = [s(1000, "A", 1), s(1100, "B", 2), s(1200, "B", 3), s(1300, "C", 4)]
+        func run(_ runtime: AppRuntime, _ lines: ArraySlice<String>) throws -> [String] {
+            var out: [String] = []
+            runtime.addOutputCallback(stream: "Out", queryInsertsOnly: true) { batch in
+                for row in 0..<batch.count { out.append(JSONWriter.eventLine(batch, row: row)) }
+            }
+            for line in lines {
+                let event = try Replay.parseLine(line, app: app)
+                runtime.advanceTime(to: event.timestampMs)
+                var batch = EventBatch(schema: app.streams[0], capacity: 1)
+                _ = batch.append(timestamp: event.timestampMs, values: event.values)
+                runtime.send(streamIndex: 0, batch: batch)
+            }
+            return out
+        }
+        let first = AppRuntime(app: app, playback: true)
+        _ = try run(first, lines[0..<2])
+        var bytes = first.snapshot()
+        // magic, version, name "L", fingerprint, clock, then the stateful, table, join and pattern counts.
+        let tagAt = 8 + 8 + (8 + 1) + 8 + 8 + 8 + 8 + 8 + 8
+        #expect(bytes[tagAt] == UInt8(PatternQuery.machineLayout))
+        bytes[tagAt] = UInt8(PatternQuery.machineLayoutBefore)
+        bytes.removeLast(8)
+        let sum = bytes.withUnsafeBytes { checksum64($0) }
+        withUnsafeBytes(of: sum.littleEndian) { bytes.append(contentsOf: $0) }
+        let restored = AppRuntime(app: app, playback: true)
+        try restored.restore(bytes)
+        #expect(try run(restored, lines[2...]) == [out(1300, "1.0,3.0,4.0")])
     }
 
     /// The batched linear matcher (with its equality prefilter) and the state machine give the same

@@ -55,8 +55,10 @@ extension Compiler {
                 ok = false
             }
         }
-        if pattern.isSequence, let absent = pattern.states.first(where: \.isAbsent) {
-            diagnostics.error(absent.position, "'not' in a sequence (,) is not supported; use a pattern (->)")
+        if pattern.isSequence && pattern.elements[0].every,
+           let s = pattern.elements[0].states.first(where: { pattern.states[$0].isAbsent }) {
+            // `every not S for T, …`: when a sequence's first absence restarts is not worked out yet.
+            diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every not' yet; drop 'every' or start with an event")
             ok = false
         }
         guard ok else { return nil }

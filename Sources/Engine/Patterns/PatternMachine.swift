@@ -65,6 +65,8 @@ final class PatternMachine {
     /// Per state: partial-match ids waiting there, and those that arrived during the current event.
     private var pending: [[Int]]
     private var fresh: [[Int]]
+    /// Sequences, during one event: per state, the partial matches the event kept waiting there.
+    private var carried: [[Int]]
     /// Per absent state: whether it still fires (a first state without `every` fires once); the
     /// time a first absent state fires when nothing is pending; the last arrival of the event an
     /// absent logical state waits not to see (0: none since it last fired).
@@ -100,6 +102,7 @@ final class PatternMachine {
         let n = pattern.states.count
         pending = Array(repeating: [], count: n)
         fresh = pending
+        carried = pending
         active = Array(repeating: true, count: n)
         scheduledMs = Array(repeating: 0, count: n)
         lastArrivalMs = scheduledMs
@@ -144,7 +147,7 @@ final class PatternMachine {
             let d = p.timestampMs < 0 ? scheduledMs[s] : p.timestampMs + forMs
             due = min(due ?? d, d)
         }
-        if partnerOf[s] == nil && elementOf[s] == 0 && pending[s].isEmpty && fresh[s].isEmpty {
+        if partnerOf[s] == nil && elementOf[s] == 0 && !isSequence && pending[s].isEmpty && fresh[s].isEmpty {
             due = min(due ?? scheduledMs[s], scheduledMs[s])
         }
         if let d = due, partnerOf[s] != nil, lastArrivalMs[s] > 0 { return max(d, lastArrivalMs[s] + forMs) }
@@ -233,7 +236,8 @@ final class PatternMachine {
             pending[s] = keep
             lastArrivalMs[s] = 0
         } else {
-            if e == 0 && pending[s].isEmpty && fresh[s].isEmpty {
+            if e == 0 && !isSequence && pending[s].isEmpty && fresh[s].isEmpty {
+                // A pattern's first `not S for T` waits again; a sequence's ends with its partial match.
                 let id = newPartial(-1)
                 fresh[s].append(id)
             }
@@ -276,17 +280,18 @@ final class PatternMachine {
             let ms = batch.timestamps[r]
             if playback { fireTimers(upTo: ms) }
             if isSequence {
-                // Partial matches the previous event did not move are dropped; `every` restarts.
-                for s in pattern.states.indices { pending[s].removeAll() }
+                // The previous event dropped the partial matches it did not move or keep (`endEvent`);
+                // the ones it moved wait here now, and `every` restarts.
                 if fresh[0].isEmpty && (pattern.elements[0].every || !initialized) { initialize(ms) }
                 for s in pattern.states.indices {
-                    pending[s] = fresh[s]
+                    pending[s].append(contentsOf: fresh[s])
                     fresh[s].removeAll()
                 }
             } else {
                 for s in consumers { update(s) }
             }
             for s in consumers { take(s, batch, r, ms) }
+            if isSequence { endEvent(consumers: Set(consumers)) }
         }
         let output = flush(clockMs: clockMs, playback: playback)
         collect()  // after the matches were copied out: compaction renumbers captured rows
@@ -298,6 +303,24 @@ final class PatternMachine {
         for t in [s] + (partnerOf[s].map { [$0] } ?? []) where !fresh[t].isEmpty {
             pending[t].append(contentsOf: fresh[t])
             fresh[t].removeAll()
+        }
+    }
+
+    /// A sequence after each event: the partial matches still waiting anywhere are dropped (the next
+    /// event must move them), but for those the event kept alive (`carried`): at a `not` state, an
+    /// event of its stream that does not match it; at the other side of a `not … and` step, an event
+    /// it took while the absence still runs. One side of `and` (without `not`) that took its event
+    /// waits for the other side until an event of the other side's stream, as in Siddhi.
+    private func endEvent(consumers: Set<Int>) {
+        for s in pattern.states.indices {
+            var keep = carried[s]
+            if let t = partnerOf[s], pattern.elements[elementOf[s]].logical == .and, !consumers.contains(s),
+               !pattern.states[s].isAbsent, !pattern.states[t].isAbsent {
+                for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { keep.append(id) }
+            }
+            var seen = Set<Int>()
+            pending[s] = keep.filter { seen.insert($0).inserted }
+            carried[s].removeAll()
         }
     }
 
@@ -399,6 +422,11 @@ final class PatternMachine {
                     }
                 } else {
                     kept.append(id)
+                    if isSequence {
+                        // An event of the `not` stream that does not match it keeps the sequence waiting.
+                        carried[s].append(id)
+                        if let t = partnerOf[s], pending[t].contains(id) { carried[t].append(id) }
+                    }
                 }
                 continue
             }
@@ -414,7 +442,11 @@ final class PatternMachine {
             let waits = logical == .and && !isCounting(s) && !partnerCanProceed(partnerOf[s]!, p)
             if !waits { p.timestampMs = ms }
             partials[id] = p
-            if waits { continue }
+            if waits {
+                // `not A for T and B` in a sequence: B came first, the absence still runs.
+                if isSequence, let t = partnerOf[s], pattern.states[t].isAbsent { carried[t].append(id) }
+                continue
+            }
             if isCounting(s) {
                 let n = p.rows[s].count
                 let full = n >= effectiveMax[s]
@@ -615,7 +647,9 @@ final class PatternMachine {
         var selector: StatefulQuery.State?
     }
 
-    func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
+    /// `dropsAtEventEnd` false: a snapshot of layout `PatternQuery.machineLayoutBefore`, whose
+    /// sequence waiting lists still hold what the next event would have dropped first.
+    func decode(from r: inout SnapshotReader, dropsAtEventEnd: Bool = true) throws(SnapshotError) -> State {
         let hasStart = try r.bool()
         let start = try r.int64()
         let initialized = try r.bool()
@@ -635,7 +669,9 @@ final class PatternMachine {
             active.append(try r.bool())
             scheduled.append(try r.int64())
             arrivals.append(try r.int64())
-            pending.append(try ids(&r))
+            let waiting = try ids(&r)
+            // Before layout 3 a sequence (no `not` then) dropped all of these before its next event.
+            pending.append(isSequence && !dropsAtEventEnd ? [] : waiting)
             fresh.append(try ids(&r))
         }
         let count = try r.int()

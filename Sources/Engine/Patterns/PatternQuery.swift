@@ -336,7 +336,10 @@ final class PatternQuery {
     // MARK: Snapshot
 
     /// The layout tags of a pattern's state (snapshot version 4 on; version 3 has linear only).
-    static let linearLayout = 1, machineLayout = 2
+    /// `machineLayout` 3: a sequence's waiting lists hold only what the last event moved or kept
+    /// (the machine drops the rest at the end of each event); 2, written before: the rest was
+    /// still listed, to be dropped before the next event (it still restores, dropped at restore).
+    static let linearLayout = 1, machineLayout = 3, machineLayoutBefore = 2
 
     func write(to w: inout SnapshotWriter) {
         w.int(machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout)
@@ -371,13 +374,14 @@ final class PatternQuery {
 
     func decode(from r: inout SnapshotReader) throws(SnapshotError) -> State {
         let layout = r.formatVersion >= 4 ? try r.int() : PatternQuery.linearLayout
-        guard layout == (machine == nil ? PatternQuery.linearLayout : PatternQuery.machineLayout) else {
+        let expected = machine == nil ? [PatternQuery.linearLayout] : [PatternQuery.machineLayout, PatternQuery.machineLayoutBefore]
+        guard expected.contains(layout) else {
             throw SnapshotError(r.formatVersion >= 4 ? "pattern state layout \(layout) differs from this pattern's"
                                 : "a version-\(r.formatVersion) snapshot has no state for this pattern form (counting, logical or absent steps)")
         }
         if let machine {
             return State(started: false, finished: false, nextOrder: 0, droppedCount: 0, partials: [], captures: [], selector: nil,
-                         machine: try machine.decode(from: &r))
+                         machine: try machine.decode(from: &r, dropsAtEventEnd: layout == PatternQuery.machineLayout))
         }
         let started = try r.bool(), finished = try r.bool()
         let nextOrder = try r.int64()
