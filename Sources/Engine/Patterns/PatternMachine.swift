@@ -291,7 +291,7 @@ final class PatternMachine {
                 for s in consumers { update(s) }
             }
             for s in consumers { take(s, batch, r, ms) }
-            if isSequence { endEvent(consumers: Set(consumers)) }
+            if isSequence { endEvent(consumers: consumers) }
         }
         let output = flush(clockMs: clockMs, playback: playback)
         collect()  // after the matches were copied out: compaction renumbers captured rows
@@ -311,18 +311,21 @@ final class PatternMachine {
     /// event of its stream that does not match it; at the other side of a `not … and` step, an event
     /// it took while the absence still runs. One side of `and` (without `not`) that took its event
     /// waits for the other side until an event of the other side's stream, as in Siddhi.
-    private func endEvent(consumers: Set<Int>) {
+    private func endEvent<C: Collection<Int>>(consumers: C) {
         for s in pattern.states.indices {
+            if carried[s].isEmpty && pending[s].isEmpty { continue }
             var keep = carried[s]
             if let t = partnerOf[s], pattern.elements[elementOf[s]].logical == .and, !consumers.contains(s),
                !pattern.states[s].isAbsent, !pattern.states[t].isAbsent {
                 for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { keep.append(id) }
             }
-            var seen = Set<Int>()
-            pending[s] = keep.filter { seen.insert($0).inserted }
-            carried[s].removeAll()
+            seenScratch.removeAll(keepingCapacity: true)
+            pending[s] = keep.filter { seenScratch.insert($0).inserted }
+            carried[s].removeAll(keepingCapacity: true)
         }
     }
+    /// `endEvent`'s duplicate filter, kept between events (no allocation per event).
+    private var seenScratch = Set<Int>()
 
     /// Whether `within` has passed for `p` at state `s` (never at the first step).
     private func expired(_ p: Partial, _ s: Int, _ ms: Int64) -> Bool {
