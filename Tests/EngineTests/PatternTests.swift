@@ -310,6 +310,69 @@ private let streams = """
              input: [s(1000, "A", 11), s(1100, "B", 12), t(1200, "B", 1), t(1300, "A", 2), s(1400, "B", 13), t(1500, "B", 3),
                      t(1600, "X", 9)],
              expected: [out(1600, "11.0,2,9"), out(1600, "13.0,3,9")]),
+        // `within` over an `every (…)` group: a partial match of the group that `within` drops before
+        // the group completes re-arms the group (Siddhi 5's StreamPreStateProcessor.expireEvents), and
+        // the new instance may take the very event that dropped the old one. Siddhi 5's
+        // WithinPatternTestCase testQuery4–7, re-timed (their sleeps added to a start at 1000).
+        Case(name: "every group within 5 sec, an instance dropped, the next matches (Siddhi Within testQuery4)",
+             query: """
+                from every (e1=S -> e2=S[sym == e1.sym]) within 5 sec
+                select e1.sym as symbol1, e1.vol as volume1, e2.sym as symbol2, e2.vol as volume2
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6, 100), s(7000, "WSO2", 55.7, 150), s(7500, "WSO2", 58.7, 200), s(7500, "WSO2", 58.7, 250)],
+             expected: [out(7500, #""WSO2",150,"WSO2",200"#)]),
+        Case(name: "every group of three within 5 sec, dropped at its last step (Siddhi Within testQuery5)",
+             query: """
+                from every (e1=S -> e2=S[sym == e1.sym] -> e3=S[sym == e2.sym]) within 5 sec
+                select e1.vol as volume1, e2.vol as volume2, e3.vol as volume3
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6, 100), s(1000, "WSO2", 56.6, 150), s(7000, "WSO2", 57.7, 200), s(7500, "WSO2", 58.7, 250),
+                     s(7500, "WSO2", 57.7, 300), s(7500, "WSO2", 59.7, 350)],
+             expected: [out(7500, "200,250,300")]),
+        Case(name: "every group of three within 5 sec, two instances in time (Siddhi Within testQuery6)",
+             query: """
+                from every (e1=S -> e2=S[sym == e1.sym] -> e3=S[sym == e2.sym]) within 5 sec
+                select e1.vol as volume1, e2.vol as volume2, e3.vol as volume3
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6, 100), s(1000, "WSO2", 55.7, 150), s(1000, "WSO2", 58.7, 200), s(1000, "WSO2", 58.7, 210),
+                     s(1500, "WSO2", 58.7, 250), s(1500, "WSO2", 58.7, 260), s(1500, "WSO2", 58.7, 270)],
+             expected: [out(1000, "100,150,200"), out(1500, "210,250,260")]),
+        Case(name: "every group of three within 5 sec, dropped at its second step (Siddhi Within testQuery7)",
+             query: """
+                from every (e1=S -> e2=S[sym == e1.sym] -> e3=S[sym == e2.sym]) within 5 sec
+                select e1.vol as volume1, e2.vol as volume2, e3.vol as volume3
+                insert into Out;
+                """,
+             input: [s(1000, "WSO2", 55.6, 100), s(7000, "WSO2", 56.6, 150), s(7000, "WSO2", 57.7, 200), s(7500, "WSO2", 58.7, 250),
+                     s(7500, "WSO2", 57.7, 300), s(7500, "WSO2", 59.7, 350)],
+             expected: [out(7500, "150,200,250")]),
+        Case(name: "every group then a step within 1 sec: the dropped instance re-arms the group, a later one matches",
+             query: """
+                from every (e1=S[price > 10] -> e2=T[sym == e1.sym]) -> e3=T[level > 5] within 1 sec
+                select e1.price as p, e2.level as l2, e3.level as l3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 11), t(1500, "B", 1), s(2100, "B", 12), t(2500, "B", 1), t(2600, "X", 9), clock(4000)],
+             expected: [out(2600, "12.0,1,9")]),
+        Case(name: "every group within 1 sec: a step after the group drops its partial match without re-arming",
+             query: """
+                from every (e1=S[price > 10] -> e2=T[sym == e1.sym]) -> e3=T[level > 5] within 1 sec
+                select e1.price as p, e2.level as l2, e3.level as l3
+                insert into Out;
+                """,
+             input: [s(1000, "A", 11), t(1200, "A", 1), s(1300, "B", 12), t(2100, "X", 9), t(2200, "B", 2), t(2300, "Y", 8)],
+             expected: [out(2300, "12.0,2,8")]),
+        Case(name: "a logical step with not in parentheses in the middle",
+             query: """
+                from e0=S[sym == 'X'] -> (not T[level > 5] for 1 sec and e1=S[price > 10]) -> e2=T[level < 5]
+                select e0.price as p0, e1.price as p1, e2.level as l2
+                insert into Out;
+                """,
+             input: [s(1000, "X", 1), s(1200, "Y", 20), clock(2100), t(2200, "w", 2)],
+             expected: [out(2200, "1.0,20.0,2")]),
         // `not` in sequences: Siddhi 5's AbsentSequenceTestCase (A…) and LogicalAbsentSequenceTestCase
         // (L…), their inputs re-timed (their app starts at 0, here at 1000: a first `clock(1000)` where the
         // query starts with `not`), the rows their assertions give. Siddhi checks counts a sleep after
@@ -525,6 +588,10 @@ private let streams = """
          "p.siddhi:3:14: error: the last step cannot match zero events"),
         ("from every not S for 1 sec, e2=T select e2.level insert into Out;",
          "p.siddhi:3:12: error: a sequence cannot start with 'every not' yet"),
+        ("from every (e1=S -> e2=T) within 1 sec -> e3=T select e3.level insert into Out;",
+         "p.siddhi:3:27: error: 'within' goes at the end of the whole pattern (Siddhi 5's grammar)"),
+        ("from (e1=S -> e2=T) within 1 sec -> e3=T select e3.level insert into Out;",
+         "p.siddhi:3:21: error: 'within' goes at the end of the whole pattern (Siddhi 5's grammar)"),
         ("from e1=S, not T[level > 1] select e1.price insert into Out;",
          "p.siddhi:3:12: error: 'not T' alone needs a time"),
         ("from e1=S, not T for 1 sec and not S for 1 sec select e1.price insert into Out;",

@@ -427,6 +427,7 @@ struct Parser {
         var chain = PatternChain()
         try parsePatternSteps(&chain, insideEvery: false)
         var withinMs: Int64? = nil
+        let withinPosition = current.position
         if acceptKeyword("within") {
             let e = try parseExpression()
             guard case .literal(let v, _) = e else { throw fail("'within' needs a time constant such as 1 sec", at: e.position) }
@@ -434,6 +435,10 @@ struct Parser {
             case .int(let n) where n > 0: withinMs = Int64(n)
             case .long(let n) where n > 0: withinMs = n
             default: throw fail("'within' needs a positive time constant such as 1 sec", at: e.position)
+            }
+            // `every (e1=A -> e2=B) within 1 sec -> e3=C`: Siddhi 5's grammar has one `within`, after the whole pattern.
+            if current.isSymbol("->") || current.isSymbol(",") {
+                throw fail("'within' goes at the end of the whole pattern (Siddhi 5's grammar); a part of it takes no 'within' of its own", at: withinPosition)
             }
         }
         let isSequence = chain.separator == ","
@@ -465,7 +470,7 @@ struct Parser {
             if acceptSymbol("(") {
                 let first = chain.elements.count
                 try parsePatternSteps(&chain, insideEvery: insideEvery || every)
-                if current.isKeyword("within") { throw fail("'within' goes at the end of the whole pattern, not inside parentheses") }
+                if current.isKeyword("within") { throw fail("'within' goes at the end of the whole pattern, not inside parentheses (Siddhi 5's grammar)") }
                 try expectSymbol(")")
                 if chain.elements.count - first == 1 {
                     // `every (e1=A and e2=B)`, `(e1=A)`: one step in parentheses.

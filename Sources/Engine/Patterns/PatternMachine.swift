@@ -87,6 +87,10 @@ final class PatternMachine {
     /// Per step: where `every` restarts a copy of a partial match that met it (the step itself
     /// for `every e1=A`, the group's first step for the last step of `every (…)`), nil for none.
     private let rearmAt: [Int?]
+    /// With `within`: the states inside an `every (…)` group that starts the pattern, except its
+    /// first step's (Siddhi's `withinEveryPreStateProcessor`): before each event, a partial match
+    /// waiting there that `within` dropped re-arms the group (`expireInGroups`).
+    private let groupExpiryStates: [(state: Int, groupFirst: Int)]
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -117,6 +121,17 @@ final class PatternMachine {
         self.elementOf = elementOf
         self.partnerOf = partnerOf
         rearmAt = pattern.elements.enumerated().map { e, element in element.every ? e : element.everyGroupFirst }
+        var groupExpiry: [(state: Int, groupFirst: Int)] = []
+        if pattern.withinMs != nil && !pattern.isSequence {
+            // Only a group at the start: a copy re-armed in a later group keeps the first step's
+            // event, so `within` has passed for it too.
+            for (last, element) in pattern.elements.enumerated() where element.everyGroupFirst == 0 {
+                for e in 1...last {
+                    for s in pattern.elements[e].states { groupExpiry.append((s, 0)) }
+                }
+            }
+        }
+        groupExpiryStates = groupExpiry
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
@@ -288,6 +303,7 @@ final class PatternMachine {
                     fresh[s].removeAll()
                 }
             } else {
+                if !groupExpiryStates.isEmpty { expireInGroups(ms) }
                 for s in consumers { update(s) }
             }
             for s in consumers { take(s, batch, r, ms) }
@@ -296,6 +312,31 @@ final class PatternMachine {
         let output = flush(clockMs: clockMs, playback: playback)
         collect()  // after the matches were copied out: compaction renumbers captured rows
         return output
+    }
+
+    /// Before an event at `ms`: drops the partial matches waiting inside an `every (…)` group for
+    /// which `within` has passed, and re-arms the group once per state that dropped any, from a
+    /// copy of the last one dropped there (Siddhi's `StreamPreStateProcessor.expireEvents`): the
+    /// copy waits at the group's first step, and may take this very event. A partial match held
+    /// at two states (a logical step, a counting state that handed it on) re-arms once.
+    private func expireInGroups(_ ms: Int64) {
+        var dropped = Set<Int>()
+        for (s, first) in groupExpiryStates {
+            var last: Int? = nil
+            for list in [0, 1] {
+                let ids = list == 0 ? pending[s] : fresh[s]
+                var keep: [Int] = []
+                keep.reserveCapacity(ids.count)
+                for id in ids {
+                    guard let p = partials[id], expired(p, s, ms) else { keep.append(id); continue }
+                    if dropped.insert(id).inserted { last = id }
+                }
+                if keep.count != ids.count {
+                    if list == 0 { pending[s] = keep } else { fresh[s] = keep }
+                }
+            }
+            if let last { addEveryState(first, last) }
+        }
     }
 
     /// Moves state `s`'s fresh partial matches to pending (both sides of a logical step).
