@@ -55,10 +55,10 @@ extension Compiler {
                 ok = false
             }
         }
-        if pattern.isSequence && pattern.elements[0].every,
+        if pattern.isSequence && pattern.elements[0].every && pattern.elements[0].logical != nil,
            let s = pattern.elements[0].states.first(where: { pattern.states[$0].isAbsent }) {
-            // `every not S for T, …`: when a sequence's first absence restarts is not worked out yet.
-            diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every not' yet; drop 'every' or start with an event")
+            // `every (not S for T and e2=B), …`: when a sequence's first logical absence restarts is not worked out yet.
+            diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every' on a logical step with 'not' yet; drop 'every' or start with an event")
             ok = false
         }
         guard ok else { return nil }

@@ -91,6 +91,8 @@ final class PatternMachine {
     /// first step's (Siddhi's `withinEveryPreStateProcessor`): before each event, a partial match
     /// waiting there that `within` dropped re-arms the group (`expireInGroups`).
     private let groupExpiryStates: [(state: Int, groupFirst: Int)]
+    /// A sequence's first state when it is `every not S for T` alone.
+    private let everyAbsentFirst: Int?
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -132,6 +134,9 @@ final class PatternMachine {
             }
         }
         groupExpiryStates = groupExpiry
+        let first = pattern.elements[0]
+        everyAbsentFirst = pattern.isSequence && first.every && first.states.count == 1 && pattern.states[first.states[0]].isAbsent
+            ? first.states[0] : nil
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
@@ -364,6 +369,10 @@ final class PatternMachine {
             pending[s] = keep.filter { seenScratch.insert($0).inserted }
             carried[s].removeAll(keepingCapacity: true)
         }
+        // `every not S for T, …`: the first state waits again at once, on its schedule (T after the
+        // start, the last S or the last time it fired), whatever the event was (Siddhi re-inits a
+        // start state with `every` at each event).
+        if let s = everyAbsentFirst, pending[s].isEmpty && fresh[s].isEmpty { fresh[s].append(newPartial(-1)) }
     }
     /// `endEvent`'s duplicate filter, kept between events (no allocation per event).
     private var seenScratch = Set<Int>()
