@@ -325,24 +325,22 @@ final class PatternMachine {
     /// copy waits at the group's first step, and may take this very event. A partial match held
     /// at two states (a logical step, a counting state that handed it on) re-arms once.
     private func expireInGroups(_ ms: Int64) {
-        var dropped = Set<Int>()
+        droppedScratch.removeAll(keepingCapacity: true)
         for (s, first) in groupExpiryStates {
             var last: Int? = nil
-            for list in [0, 1] {
-                let ids = list == 0 ? pending[s] : fresh[s]
-                var keep: [Int] = []
-                keep.reserveCapacity(ids.count)
-                for id in ids {
-                    guard let p = partials[id], expired(p, s, ms) else { keep.append(id); continue }
-                    if dropped.insert(id).inserted { last = id }
-                }
-                if keep.count != ids.count {
-                    if list == 0 { pending[s] = keep } else { fresh[s] = keep }
-                }
+            // In place (no list built per event): most events drop nothing.
+            let drops = { (id: Int) -> Bool in
+                guard let p = self.partials[id], self.expired(p, s, ms) else { return false }
+                if self.droppedScratch.insert(id).inserted { last = id }
+                return true
             }
+            pending[s].removeAll(where: drops)
+            fresh[s].removeAll(where: drops)
             if let last { addEveryState(first, last) }
         }
     }
+    /// `expireInGroups`' partial matches dropped during one event, kept between events.
+    private var droppedScratch = Set<Int>()
 
     /// Moves state `s`'s fresh partial matches to pending (both sides of a logical step).
     private func update(_ s: Int) {
