@@ -105,6 +105,18 @@ public final class EventSyncQueue: @unchecked Sendable {
         condition.broadcast()
     }
 
+    /// Puts back entries a takeover took that did not last (the node lost the lease before a
+    /// checkpoint covered them): ahead of anything held for `app`, in sequence order. May exceed the
+    /// capacity for a while (appends then wait for trims).
+    public func requeue(app: String, entries taken: [EventSyncEntry]) {
+        guard let last = taken.last else { return }
+        condition.lock()
+        defer { condition.unlock() }
+        entries[app] = taken + (entries[app] ?? [])
+        heldEvents += taken.reduce(0) { $0 + $1.eventCount }
+        if nextExpected[app] == nil { nextExpected[app] = last.lastSequence + 1 }
+    }
+
     /// Wakes every waiting `append` and refuses new ones (the node stops being passive).
     public func close() {
         condition.lock()

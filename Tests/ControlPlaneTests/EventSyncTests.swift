@@ -104,6 +104,23 @@ import Testing
         #expect(queue.inSync(app: "A") == nil)
     }
 
+    /// A takeover that did not last puts back what it took, ahead of what arrived since, and the
+    /// app stays in sync (the node may take over again, or the other node defers to it).
+    @Test func requeuedEntriesGoBackInFront() {
+        let queue = EventSyncQueue(capacityEvents: 100)
+        func entry(_ first: Int64, _ count: Int) -> EventSyncEntry {
+            EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: count, frame: [])
+        }
+        queue.connectionStarted(term: 1)
+        queue.persisted(app: "A", revision: "r0", lastSequence: 0)
+        #expect(queue.append(entry(1, 10), timeoutMs: 0) && queue.append(entry(11, 10), timeoutMs: 0))
+        let taken = queue.take(app: "A")
+        #expect(queue.depth == 0)
+        queue.requeue(app: "A", entries: taken)
+        #expect(queue.depth == 20 && queue.inSync(app: "A") == true)
+        #expect(queue.take(app: "A").map(\.firstSequence) == [1, 11])
+    }
+
     /// What a new active replays: the queued entries continuing its snapshot, up to the first hole.
     @Test func promotionReplaysTheContiguousRunOnly() {
         func entry(_ first: Int64, _ count: Int) -> EventSyncEntry {

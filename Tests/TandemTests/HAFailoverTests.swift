@@ -472,6 +472,43 @@ import Glibc
         HAFailoverTests.expectOneNodeCounts(b, total: total)
     }
 
+    /// A takeover that takes longer than the lease (a large restore, a long replay; here the new
+    /// active stalls 4 s before replaying, the lease lasts 1.5 s) keeps the lease: the control thread
+    /// renews it while the takeover runs on its own thread. The node stays active and nothing it
+    /// replayed is lost (before, it demoted with the replayed events in a runtime it then dropped,
+    /// and took over again with an empty queue).
+    @Test func takeoverLongerThanTheLeaseKeepsTheLease() throws {
+        var cluster = try Cluster()
+        cluster.persistIntervalMs = 600_000  // everything after the attach checkpoint is in B's queue only
+        defer { try? FileManager.default.removeItem(at: cluster.dir) }
+        let a = try cluster.start("a")
+        defer { _ = a.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "A did not become active: \(a.stderr)")
+        var clusterB = cluster
+        clusterB.persistIntervalMs = 300
+        let b = try clusterB.start("b", environment: ["TANDEM_FAILPOINT": "takeover-replay:1:sleep=4000"])
+        defer { _ = b.terminate() }
+        #expect(a.waitFor(timeoutSec: 20) { _, err in err.contains("in sync") }, "B never got in sync: \(a.stderr)")
+        #expect(EndToEndTests.waitForPort(cluster.sourcePort, timeoutSec: 10))
+        let total = 10_000
+        let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 30_000)
+        try publisher.connect()
+        var next = 1
+        while next <= total {
+            let end = min(total + 1, next + HAFailoverTests.batchEvents)
+            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
+            next = end
+        }
+        try publisher.flush(timeoutMs: 20_000)  // all acknowledged: held by B's queue
+        kill(a.process.processIdentifier, SIGKILL)
+        publisher.close()
+        #expect(b.waitFor(timeoutSec: 30) { _, err in HAFailoverTests.roleLine(err, role: "active") != nil }, "B did not take over: \(b.stderr)")
+        HAFailoverTests.expectOneNodeCounts(b, total: total)
+        #expect(b.stderr.contains("failpoint takeover-replay reached"), "the takeover did not stall: \(b.stderr)")
+        #expect(!b.stderr.contains("demoting"), "B lost the lease during its takeover: \(b.stderr)")
+        if let line = HAFailoverTests.roleLine(b.stderr, role: "active") { #expect(line.contains("\"replayedEvents\":\(total)"), "\(line)") }
+    }
+
     /// `tandem status` reads the cluster DB: the active node, its term and lease, and the members.
     @Test func statusReportsTheActiveAndTheMembers() throws {
         let cluster = try Cluster()

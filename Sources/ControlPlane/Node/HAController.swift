@@ -56,6 +56,9 @@ final class HAController: @unchecked Sendable {
     private var lastRevision: SnapshotRevision?
     /// Per app, the last revision this node committed as active (announced again at each attach).
     private var committedRevisions: [String: (revision: String, lastSequence: Int64)] = [:]
+    /// Per app, the queued entries the last takeover replayed (through `through`), until a checkpoint
+    /// covering them commits: a demotion before that queues them again (see `demote`).
+    private var takeoverEntries: [String: (through: Int64, entries: [EventSyncEntry])] = [:]
     /// Apps still to be checkpointed (after the current passive attached) before it is in sync.
     private var awaitingCheckpoint: Set<String> = []
     private var attachedAtNs: UInt64 = 0
@@ -324,10 +327,12 @@ final class HAController: @unchecked Sendable {
         for name in table.names { table[name]?.host = nil }
     }
 
-    private func becomePassive(extra: String = "") {
+    /// - Parameter keepQueue: keep what the queue holds (a takeover that did not last puts its
+    ///   entries back); otherwise it starts empty.
+    private func becomePassive(extra: String = "", keepQueue: Bool = false) {
         fence.untilMs.store(0, ordering: .releasing)
         buildHosts()
-        queue.reset()
+        if !keepQueue { queue.reset() }
         startServer()
         logRole("passive", term: nil, extra: extra)
     }
@@ -365,51 +370,32 @@ final class HAController: @unchecked Sendable {
         server?.stop(drainMs: cluster.heartbeatIntervalMs)
         server = nil
         fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
-        var replayed = 0
         lastRevision = nil
         committedRevisions = [:]  // another incarnation's numbering
-        // (1) runtimes exist, no ports open; (2) restore; (3) replay the queue after the revision.
-        for host in hosts {
-            let name = host.app.name
-            var restoredSequence: Int64 = 0
-            do {
-                if let revisions = try store?.revisions(appName: name) {
-                    for revision in revisions.reversed() {
-                        do {
-                            let bytes = try store!.load(revision)
-                            try host.restore(bytes, lastSequence: revision.lastSequence)
-                            restoredSequence = revision.lastSequence
-                            lastRevision = revision
-                            logger.info("ha: app '\(name)' restored revision \(revision.revision) (events up to sequence \(revision.lastSequence))")
-                            break
-                        } catch {
-                            logger.error("ha: app '\(name)' cannot restore revision \(revision.revision): \(error); trying an older one")
-                        }
-                    }
-                }
-            } catch {
-                logger.error("ha: app '\(name)': \(error); starting from empty state")
+        // (1) runtimes exist, no ports open; (2) restore; (3) replay the queue after the revision —
+        // on a thread of its own while this one keeps renewing the lease.
+        let takeover = Takeover(hosts: hosts, store: store, queue: queue, logger: logger)
+        takeover.start()
+        while !takeover.wait(timeoutMs: cluster.heartbeatIntervalMs) {
+            guard let coordinator, isActive else { continue }
+            coordinator.tick()
+            reportError(coordinator.lastError)
+            if isActive {
+                fence.untilMs.store(Int(coordinator.activeUntilMs), ordering: .releasing)
+            } else {
+                takeover.abort.store(true, ordering: .releasing)
             }
-            var count = 0
-            let replay = HAController.contiguousRun(queue.take(app: name), after: restoredSequence)
-            if let gap = replay.gap {
-                // Only the events up to the gap run: the ones after it were not acknowledged to any
-                // publisher (acks after a re-attach wait for a snapshot covering the gap), so an
-                // acknowledging publisher resends the gap and them in order; running them now would
-                // record its later batches as held and make the new active skip the resent gap.
-                logger.error("ha: app '\(name)': events \(gap.lowerBound)...\(gap.upperBound) are in no snapshot and not queued (the passive was out of sync): \(replay.eventsAfterGap) queued events after them are not replayed; acknowledging publishers resend all of them, events of plain publishers there are lost")
-            }
-            for entry in replay.entries {
-                do {
-                    count += try host.replay(entry)
-                } catch {
-                    logger.error("ha: app '\(name)': queued events not replayed: \(error)")
-                }
-            }
-            replayed += count
-            logger.info("ha: app '\(name)' replayed \(count) queued events; continuing after sequence \(host.lastSequence)")
-            host.startEngine()
         }
+        takeoverEntries = [:]
+        for result in takeover.results where !result.entries.isEmpty {
+            takeoverEntries[result.app] = (result.through, result.entries)
+        }
+        guard isActive, takeover.results.allSatisfy(\.complete) else {
+            demote(reason: "the lease lapsed during the takeover (\(HAController.nowMs() - detectedAtMs) ms)")
+            return
+        }
+        lastRevision = takeover.results.compactMap(\.revision).last
+        for host in hosts { host.startEngine() }
         // (4) open the ports.
         portWarned = []
         openPendingPorts()
@@ -417,6 +403,7 @@ final class HAController: @unchecked Sendable {
         nextLinkAttemptMs = 0
         // The replayed state becomes durable at once.
         for host in hosts { host.requestSnapshot() }
+        let replayed = takeover.results.reduce(0) { $0 + $1.replayed }
         logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs),\"leaseCheckEpochMs\":\(HAController.epochMs(atMonotonicMs: detectedAtMs))")
     }
 
@@ -440,6 +427,11 @@ final class HAController: @unchecked Sendable {
 
     private func demote(reason: String) {
         logger.error("ha: demoting: \(reason)")
+        // Events replayed at the last takeover that no checkpoint of this node covers yet are in no
+        // other place: they go back to the queue for the next takeover (here or, if this node is in
+        // sync, the other node defers to it).
+        let requeue = takeoverEntries
+        takeoverEntries = [:]
         // The engines ran no input after this instant (the fence), whatever the database did.
         let actedUntil = HAController.epochMs(atMonotonicMs: min(HAController.nowMs(), fence.untilMs.load(ordering: .acquiring)))
         fence.untilMs.store(0, ordering: .releasing)
@@ -448,7 +440,11 @@ final class HAController: @unchecked Sendable {
         link.detach(reason: "this node is no longer active")
         persister.cancelPending()
         backups.failAll("node '\(config.nodeId)' is no longer the active node")
-        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)")
+        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)", keepQueue: !requeue.isEmpty)
+        for (app, held) in requeue {
+            queue.requeue(app: app, entries: held.entries)
+            logger.notice("ha: app '\(app)': \(held.entries.reduce(0) { $0 + $1.eventCount }) replayed events no checkpoint covers yet are queued again")
+        }
     }
 
     // MARK: Active duties
@@ -535,6 +531,9 @@ final class HAController: @unchecked Sendable {
             lastRevision = revision
             committedRevisions[result.app] = (revision.revision, result.snapshot.lastSequence)
             if table[result.app] != nil { SnapshotReporting.record(result, board: board) }  // not for an undeployed app's last one
+            if let held = takeoverEntries[result.app], result.snapshot.lastSequence >= held.through {
+                takeoverEntries[result.app] = nil  // the takeover's replay is durable now
+            }
             if let host = hosts.first(where: { $0.app.name == result.app }) {
                 host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
             }
