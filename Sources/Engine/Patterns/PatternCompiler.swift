@@ -21,15 +21,26 @@ extension Compiler {
             aliases.append(state.alias)
         }
         var ok = true
-        for element in pattern.elements where element.logical != nil {
+        for (k, element) in pattern.elements.enumerated() where element.logical != nil {
             let a = pattern.states[element.states[0]], b = pattern.states[element.states[1]]
             if a.isCounting || b.isCounting {
                 diagnostics.error(element.position, "a logical step (and, or) joins single events, not counted ones")
                 ok = false
             }
             if a.isAbsent && b.isAbsent {
-                diagnostics.error(element.position, "a logical step needs at least one state that is not 'not'")
-                ok = false
+                // `not A[…] for T1 and not B[…] for T2`, `… or …` (Siddhi 5's grammar: both with a time).
+                if let untimed = [a, b].first(where: { $0.forMs == nil }) {
+                    diagnostics.error(untimed.position, "each 'not' of a step with two needs a time: not A[…] for 1 sec and not B[…] for 1 sec")
+                    ok = false
+                } else if element.every {
+                    // Siddhi 5 re-arms each side on its own (its `or` hands on two partial matches per period): not worked out yet.
+                    diagnostics.error(a.position, "'every' on a step of two 'not's is not supported yet")
+                    ok = false
+                } else if pattern.isSequence && k == 0 {
+                    // Siddhi restarts a sequence's first wait after a matching event: not worked out yet.
+                    diagnostics.error(a.position, "a sequence cannot start with a step of two 'not's yet; start it with an event")
+                    ok = false
+                }
             }
             if element.logical == .or && (a.isAbsent || b.isAbsent) && (a.forMs == nil && b.forMs == nil) {
                 diagnostics.error(element.position, "'not A or B' needs a time: not A[…] for 5 sec or e2=B[…]")

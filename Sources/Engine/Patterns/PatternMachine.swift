@@ -433,6 +433,11 @@ final class PatternMachine {
         if state.isAbsent && !active[s] { return }
         let e = elementOf[s]
         let logical = pattern.elements[e].logical
+        if isSequence && state.isAbsent, let t = partnerOf[s], pattern.states[t].isAbsent {
+            // `not A for T1 and not B for T2` in a sequence: once A's time passed, events of A's stream
+            // leave the partial match waiting for B's time.
+            for id in pending[t] where partials[id]?.rows[s] == [PatternMachine.satisfied] { carried[t].append(id) }
+        }
         // Candidates: drop the expired, the ones a partner already took (or), the ones a later
         // step already took (counting).
         var candidates: [Int] = []
