@@ -21,7 +21,7 @@ extension Compiler {
             aliases.append(state.alias)
         }
         var ok = true
-        for (k, element) in pattern.elements.enumerated() where element.logical != nil {
+        for element in pattern.elements where element.logical != nil {
             let a = pattern.states[element.states[0]], b = pattern.states[element.states[1]]
             if a.isCounting || b.isCounting {
                 diagnostics.error(element.position, "a logical step (and, or) joins single events, not counted ones")
@@ -35,10 +35,6 @@ extension Compiler {
                 } else if element.every {
                     // Siddhi 5 re-arms each side on its own (its `or` hands on two partial matches per period): not worked out yet.
                     diagnostics.error(a.position, "'every' on a step of two 'not's is not supported yet")
-                    ok = false
-                } else if pattern.isSequence && k == 0 {
-                    // Siddhi restarts a sequence's first wait after a matching event: not worked out yet.
-                    diagnostics.error(a.position, "a sequence cannot start with a step of two 'not's yet; start it with an event")
                     ok = false
                 }
             }

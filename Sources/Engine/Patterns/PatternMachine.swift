@@ -93,6 +93,8 @@ final class PatternMachine {
     private let groupExpiryStates: [(state: Int, groupFirst: Int)]
     /// A sequence's first state when it is `every not S for T` alone.
     private let everyAbsentFirst: Int?
+    /// A sequence's first step when it is two absences (`not A for T1 and not B for T2`, `… or …`).
+    private let absentPairFirst: (Int, Int)?
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -137,6 +139,9 @@ final class PatternMachine {
         let first = pattern.elements[0]
         everyAbsentFirst = pattern.isSequence && first.every && first.states.count == 1 && pattern.states[first.states[0]].isAbsent
             ? first.states[0] : nil
+        let states = pattern.states
+        absentPairFirst = pattern.isSequence && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
+            ? (first.states[0], first.states[1]) : nil
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
@@ -371,6 +376,15 @@ final class PatternMachine {
         // start, the last S or the last time it fired), whatever the event was (Siddhi re-inits a
         // start state with `every` at each event).
         if let s = everyAbsentFirst, pending[s].isEmpty && fresh[s].isEmpty { fresh[s].append(newPartial(-1)) }
+        // A first step of two absences that an event ended waits again until it completes (Siddhi
+        // re-inits a sequence's start state): from the query's start, each side gated by its last
+        // matching event (`absentDue`).
+        if let (a, b) = absentPairFirst, active[a] && active[b], let start = startMs,
+           pending[a].isEmpty && fresh[a].isEmpty && pending[b].isEmpty && fresh[b].isEmpty {
+            let id = newPartial(start)
+            fresh[a].append(id)
+            fresh[b].append(id)
+        }
     }
     /// `endEvent`'s duplicate filter, kept between events (no allocation per event).
     private var seenScratch = Set<Int>()
