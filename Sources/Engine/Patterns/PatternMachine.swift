@@ -369,7 +369,7 @@ final class PatternMachine {
                 for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { keep.append(id) }
             }
             seenScratch.removeAll(keepingCapacity: true)
-            pending[s] = keep.filter { seenScratch.insert($0).inserted }
+            pending[s] = keep.filter { !endedScratch.contains($0) && seenScratch.insert($0).inserted }
             carried[s].removeAll(keepingCapacity: true)
         }
         // `every not S for T, …`: the first state waits again at once, on its schedule (T after the
@@ -379,6 +379,7 @@ final class PatternMachine {
         // A first step of two absences that an event ended waits again until it completes (Siddhi
         // re-inits a sequence's start state): from the query's start, each side gated by its last
         // matching event (`absentDue`).
+        if !endedScratch.isEmpty { endedScratch.removeAll(keepingCapacity: true) }
         if let (a, b) = absentPairFirst, active[a] && active[b], let start = startMs,
            pending[a].isEmpty && fresh[a].isEmpty && pending[b].isEmpty && fresh[b].isEmpty {
             let id = newPartial(start)
@@ -388,6 +389,8 @@ final class PatternMachine {
     }
     /// `endEvent`'s duplicate filter, kept between events (no allocation per event).
     private var seenScratch = Set<Int>()
+    /// During one event of a sequence: the partial matches a matching event ended at a step of two absences.
+    private var endedScratch = Set<Int>()
 
     /// Whether `within` has passed for `p` at state `s` (never at the first step).
     private func expired(_ p: Partial, _ s: Int, _ ms: Int64) -> Bool {
@@ -484,9 +487,12 @@ final class PatternMachine {
             if state.isAbsent {
                 if matched {
                     // The event it waits not to see: the partial match ends here.
-                    if partnerOf[s] != nil {
+                    if let t = partnerOf[s] {
                         lastArrivalMs[s] = ms
                         if state.forMs == nil { partials[id]?.rows[s] = [PatternMachine.arrived] }
+                        // Two absences in a sequence: it ends for both sides, even if the other side
+                        // (of the same stream) kept it for this event.
+                        if isSequence && pattern.states[t].isAbsent { endedScratch.insert(id) }
                     } else {
                         scheduledMs[s] = ms + (state.forMs ?? 0)
                     }
