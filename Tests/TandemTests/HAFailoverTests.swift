@@ -197,6 +197,17 @@ import Glibc
         return "over all symbols \(extraEvents >= 0 ? "+" : "")\(extraEvents) events, sum \(extraSum >= 0 ? "+" : "")\(extraSum)\(middle); \(perSymbol.joined(separator: "; "))"
     }
 
+    /// Sends events 1...total on `publisher` in batches of `batchEvents`, pausing `pauseUs` after each.
+    static func sendAll(_ publisher: TCPPublisher, total: Int, batchEvents: Int = HAFailoverTests.batchEvents, pauseUs: UInt32 = 0) throws {
+        var next = 1
+        while next <= total {
+            let end = min(total + 1, next + batchEvents)
+            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
+            next = end
+            if pauseUs > 0 { usleep(pauseUs) }
+        }
+    }
+
     /// Starts A and waits until it is active, then B until A reports it in sync.
     static func startInSyncPair(_ cluster: Cluster) throws -> (a: NodeProcess, b: NodeProcess) {
         let a = try cluster.start("a")
@@ -313,12 +324,7 @@ import Glibc
         let total = 6_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked)
         try publisher.connect()
-        var next = 1
-        while next <= total {
-            let end = min(total + 1, next + HAFailoverTests.batchEvents)
-            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
-            next = end
-        }
+        try HAFailoverTests.sendAll(publisher, total: total)
         try publisher.flush(timeoutMs: 20_000)  // every batch acknowledged
         kill(a.process.processIdentifier, SIGKILL)
         publisher.close()
@@ -379,13 +385,7 @@ import Glibc
         let total = 60_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 30_000)
         try publisher.connect()
-        var next = 1
-        while next <= total {
-            let end = min(total + 1, next + HAFailoverTests.batchEvents)
-            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
-            next = end
-            usleep(100)
-        }
+        try HAFailoverTests.sendAll(publisher, total: total, pauseUs: 100)
         try publisher.flush(timeoutMs: 30_000)
         publisher.close()
         #expect(a.waitFor(timeoutSec: 30) { _, err in err.contains("failpoint") }, "A never reached \(failpoint): \(a.stderr)")
@@ -411,12 +411,7 @@ import Glibc
         let total = 60_000, batchEvents = 2_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 30_000)
         try publisher.connect()
-        var next = 1
-        while next <= total {
-            let end = min(total + 1, next + batchEvents)
-            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
-            next = end
-        }
+        try HAFailoverTests.sendAll(publisher, total: total, batchEvents: batchEvents)
         try publisher.flush(timeoutMs: 30_000)
         publisher.close()
         #expect(a.waitFor(timeoutSec: 30) { _, err in err.contains("failpoint") }, "A never reached the failpoint: \(a.stderr)")
@@ -493,12 +488,7 @@ import Glibc
         let total = 10_000
         let publisher = TCPPublisher(host: "127.0.0.1", port: cluster.sourcePort, framing: .acked, reconnectTimeoutMs: 30_000)
         try publisher.connect()
-        var next = 1
-        while next <= total {
-            let end = min(total + 1, next + HAFailoverTests.batchEvents)
-            try publisher.send(schema: HAFailoverTests.schema, rows: HAFailoverTests.rows(next..<end), channel: "In")
-            next = end
-        }
+        try HAFailoverTests.sendAll(publisher, total: total)
         try publisher.flush(timeoutMs: 20_000)  // all acknowledged: held by B's queue
         kill(a.process.processIdentifier, SIGKILL)
         publisher.close()
