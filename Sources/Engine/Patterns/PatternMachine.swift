@@ -95,6 +95,9 @@ final class PatternMachine {
     private let everyAbsentFirst: Int?
     /// A sequence's first step when it is two absences (`not A for T1 and not B for T2`, `… or …`).
     private let absentPairFirst: (Int, Int)?
+    /// A pattern's first step when it is `every` on two absences (`every (not A for T1 or not B for
+    /// T2)`): each side checks on its own clock (`scheduledMs`, Siddhi's scheduler of that side).
+    private let everyAbsentPair: (Int, Int)?
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
 
@@ -142,6 +145,8 @@ final class PatternMachine {
         let states = pattern.states
         absentPairFirst = pattern.isSequence && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
             ? (first.states[0], first.states[1]) : nil
+        everyAbsentPair = !pattern.isSequence && first.every && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
+            ? (first.states[0], first.states[1]) : nil
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
     }
@@ -166,6 +171,7 @@ final class PatternMachine {
     /// When absent state `s` next fires, if it waits for anything.
     private func absentDue(_ s: Int) -> Int64? {
         guard active[s], let forMs = pattern.states[s].forMs else { return nil }
+        if let (a, b) = everyAbsentPair, s == a || s == b { return scheduledMs[s] }
         var due: Int64? = nil
         for id in pending[s] + fresh[s] {
             guard let p = partials[id], p.rows[s].isEmpty else { continue }
@@ -237,7 +243,9 @@ final class PatternMachine {
         let forMs = pattern.states[s].forMs!
         let e = elementOf[s]
         var ready: [Int] = []
-        if let partner = partnerOf[s] {
+        if let (a, b) = everyAbsentPair, s == a || s == b {
+            ready = checkEveryPairSide(s, partner: s == a ? b : a, at: nowMs)
+        } else if let partner = partnerOf[s] {
             update(s)
             var keep: [Int] = []
             for id in pending[s] {
@@ -285,6 +293,44 @@ final class PatternMachine {
                 if let partner = partnerOf[s], pattern.elements[e].logical == .or { active[partner] = false }
             }
         }
+    }
+
+    /// `every (not A for T1 or/and not B for T2)` first in a pattern: side `s` checks at `nowMs`, as
+    /// Siddhi 5's `AbsentLogicalPreStateProcessor` does on its scheduler. If its event came less than
+    /// its time ago, it checks again then; otherwise the partial matches waiting at it whose time
+    /// passed leave it (`or`: each one the partner has not completed goes on, marked; `and`: each
+    /// the partner completed goes on, the others are marked and wait for the partner), and it checks
+    /// again its time later. Returns the partial matches that go on.
+    private func checkEveryPairSide(_ s: Int, partner: Int, at nowMs: Int64) -> [Int] {
+        let forMs = pattern.states[s].forMs!
+        if lastArrivalMs[s] > 0 && nowMs < lastArrivalMs[s] + forMs {
+            scheduledMs[s] = lastArrivalMs[s] + forMs
+            return []
+        }
+        update(s)
+        let isOr = pattern.elements[elementOf[s]].logical == .or
+        var ready: [Int] = [], keep: [Int] = []
+        for id in pending[s] {
+            guard var p = partials[id] else { continue }
+            // A copy restarted from a side that went on marked (Siddhi's empty marker event) is due at once.
+            guard p.timestampMs < 0 || nowMs >= p.timestampMs + forMs else { keep.append(id); continue }
+            let partnerHas = !p.rows[partner].isEmpty
+            if isOr {
+                guard !partnerHas else { continue }
+                p.rows[s] = [PatternMachine.satisfied]
+                partials[id] = p
+                ready.append(id)
+            } else if partnerHas {
+                ready.append(id)
+            } else {
+                p.rows[s] = [PatternMachine.satisfied]  // waits at the partner
+                partials[id] = p
+            }
+        }
+        pending[s] = keep
+        lastArrivalMs[s] = 0
+        scheduledMs[s] = nowMs + forMs
+        return ready
     }
 
     // MARK: Events
@@ -596,6 +642,9 @@ final class PatternMachine {
     private func addEveryState(_ e: Int, _ id: Int) {
         guard var p = partials[id] else { return }
         let first = pattern.elements[e].states.min()!
+        // `every` on two absences: a copy from a partial match whose first side went on marked waits
+        // from no time (Siddhi's marker event has none), so each side takes it at its next check.
+        if let (a, _) = everyAbsentPair, e == 0, p.rows[a] == [PatternMachine.satisfied] { p.timestampMs = -1 }
         for s in first..<pattern.states.count { p.rows[s] = [] }
         if e == 0 { p.firstMs = nil }
         p.order = nextOrder
