@@ -653,6 +653,8 @@ final class PatternMachine {
         nextId += 1
         partials[copy] = p
         for s in pattern.elements[e].states {
+            // `every (not A for T -> …)`: a first `not A` turned off once it fired takes no copy (Siddhi's).
+            if pattern.states[s].isAbsent && !active[s] { continue }
             if pattern.states[s].isAbsent && partnerOf[s] == nil { scheduledMs[s] = p.timestampMs + (pattern.states[s].forMs ?? 0) }
             fresh[s].append(copy)
         }
