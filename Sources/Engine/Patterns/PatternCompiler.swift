@@ -32,10 +32,10 @@ extension Compiler {
                 if let untimed = [a, b].first(where: { $0.forMs == nil }) {
                     diagnostics.error(untimed.position, "each 'not' of a step with two needs a time: not A[…] for 1 sec and not B[…] for 1 sec")
                     ok = false
-                } else if element.every && (k > 0 || pattern.isSequence) {
+                } else if element.every && k > 0 {
                     // First in a pattern, each side re-arms on its own clock (Siddhi 5's runtime); later
                     // in a chain each partial match reaching it would start clocks of its own: not worked out yet.
-                    diagnostics.error(a.position, "'every' on a step of two 'not's is supported first in a pattern only, not yet \(pattern.isSequence ? "in a sequence" : "later in a chain")")
+                    diagnostics.error(a.position, "'every' on a step of two 'not's is supported as the first step only, not yet later in a chain")
                     ok = false
                 }
             }
@@ -69,6 +69,7 @@ extension Compiler {
             }
         }
         if pattern.isSequence && pattern.elements[0].every && pattern.elements[0].logical != nil,
+           !pattern.elements[0].states.allSatisfy({ pattern.states[$0].isAbsent }),
            let s = pattern.elements[0].states.first(where: { pattern.states[$0].isAbsent }) {
             // `every (not S for T and e2=B), …`: when a sequence's first logical absence restarts is not worked out yet.
             diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every' on a logical step with 'not' yet; drop 'every' or start with an event")

@@ -95,8 +95,9 @@ final class PatternMachine {
     private let everyAbsentFirst: Int?
     /// A sequence's first step when it is two absences (`not A for T1 and not B for T2`, `… or …`).
     private let absentPairFirst: (Int, Int)?
-    /// A pattern's first step when it is `every` on two absences (`every (not A for T1 or not B for
-    /// T2)`): each side checks on its own clock (`scheduledMs`, Siddhi's scheduler of that side).
+    /// A pattern's or sequence's first step when it is `every` on two absences (`every (not A for T1
+    /// or not B for T2)`): each side checks on its own clock (`scheduledMs`, Siddhi's scheduler of
+    /// that side).
     private let everyAbsentPair: (Int, Int)?
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
@@ -145,7 +146,7 @@ final class PatternMachine {
         let states = pattern.states
         absentPairFirst = pattern.isSequence && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
             ? (first.states[0], first.states[1]) : nil
-        everyAbsentPair = !pattern.isSequence && first.every && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
+        everyAbsentPair = first.every && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
             ? (first.states[0], first.states[1]) : nil
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
@@ -353,7 +354,8 @@ final class PatternMachine {
             if isSequence {
                 // The previous event dropped the partial matches it did not move or keep (`endEvent`);
                 // the ones it moved wait here now, and `every` restarts.
-                if fresh[0].isEmpty && (pattern.elements[0].every || !initialized) { initialize(ms) }
+                // (`every` on two absences restarts after the event instead, in `endEvent`.)
+                if fresh[0].isEmpty && (pattern.elements[0].every || !initialized) && everyAbsentPair == nil { initialize(ms) }
                 for s in pattern.states.indices {
                     pending[s].append(contentsOf: fresh[s])
                     fresh[s].removeAll()
@@ -426,9 +428,10 @@ final class PatternMachine {
         // re-inits a sequence's start state): from the query's start, each side gated by its last
         // matching event (`absentDue`).
         if !endedScratch.isEmpty { endedScratch.removeAll(keepingCapacity: true) }
+        // Under `every` the new one waits from no time: each side takes it at its next check (`checkEveryPairSide`).
         if let (a, b) = absentPairFirst, active[a] && active[b], let start = startMs,
            pending[a].isEmpty && fresh[a].isEmpty && pending[b].isEmpty && fresh[b].isEmpty {
-            let id = newPartial(start)
+            let id = newPartial(everyAbsentPair == nil ? start : -1)
             fresh[a].append(id)
             fresh[b].append(id)
         }
