@@ -69,10 +69,9 @@ extension Compiler {
             }
         }
         if pattern.isSequence && pattern.elements[0].every && pattern.elements[0].logical != nil,
-           !pattern.elements[0].states.allSatisfy({ pattern.states[$0].isAbsent }),
-           let s = pattern.elements[0].states.first(where: { pattern.states[$0].isAbsent }) {
-            // `every (not S for T and e2=B), …`: when a sequence's first logical absence restarts is not worked out yet.
-            diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every' on a logical step with 'not' yet; drop 'every' or start with an event")
+           let s = pattern.elements[0].states.first(where: { pattern.states[$0].isAbsent }), pattern.states[s].forMs == nil {
+            // `every (not S and e2=B), …` (no time): when a sequence's first logical absence restarts is not worked out yet.
+            diagnostics.error(pattern.states[s].position, "a sequence cannot start with 'every' on a logical step with a 'not' without a time yet; add 'for T', drop 'every' or start with an event")
             ok = false
         }
         guard ok else { return nil }

@@ -96,8 +96,9 @@ final class PatternMachine {
     /// A sequence's first step when it is two absences (`not A for T1 and not B for T2`, `… or …`).
     private let absentPairFirst: (Int, Int)?
     /// A pattern's or sequence's first step when it is `every` on two absences (`every (not A for T1
-    /// or not B for T2)`): each side checks on its own clock (`scheduledMs`, Siddhi's scheduler of
-    /// that side).
+    /// or not B for T2)`), or a sequence's when it is `every` on a logical step with one (`every (not
+    /// A for T and e2=B), …`): each absent side checks on its own clock (`scheduledMs`, Siddhi's
+    /// scheduler of that side).
     private let everyAbsentPair: (Int, Int)?
     private var completions: [(ms: Int64, rows: [Int32])] = []
     private var liveAfterCollect = 0
@@ -146,7 +147,9 @@ final class PatternMachine {
         let states = pattern.states
         absentPairFirst = pattern.isSequence && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
             ? (first.states[0], first.states[1]) : nil
-        everyAbsentPair = first.every && first.states.count == 2 && first.states.allSatisfy({ states[$0].isAbsent })
+        everyAbsentPair = first.every && first.states.count == 2
+            && (first.states.allSatisfy({ states[$0].isAbsent }) || pattern.isSequence && first.states.contains(where: { states[$0].isAbsent }))
+            && first.states.allSatisfy({ !states[$0].isAbsent || states[$0].forMs != nil })
             ? (first.states[0], first.states[1]) : nil
         isCountingState = pattern.states.map { $0.minCount != 1 || $0.maxCount != 1 }
         effectiveMax = pattern.states.map { $0.maxCount < 0 ? PatternMachine.countMax : min($0.maxCount, PatternMachine.countMax) }
@@ -172,7 +175,7 @@ final class PatternMachine {
     /// When absent state `s` next fires, if it waits for anything.
     private func absentDue(_ s: Int) -> Int64? {
         guard active[s], let forMs = pattern.states[s].forMs else { return nil }
-        if let (a, b) = everyAbsentPair, s == a || s == b { return scheduledMs[s] }
+        if let (a, b) = everyAbsentPair, s == a || s == b { return scheduledMs[s] }  // (an absent side)
         var due: Int64? = nil
         for id in pending[s] + fresh[s] {
             guard let p = partials[id], p.rows[s].isEmpty else { continue }
@@ -412,6 +415,12 @@ final class PatternMachine {
         for s in pattern.states.indices {
             if carried[s].isEmpty && pending[s].isEmpty { continue }
             var keep = carried[s]
+            // `every (not A for T and e2=B), …`: a partial match whose absence completed waits at the
+            // event's side through other events (Siddhi clears the two sides only while both hold it).
+            if let (a, b) = everyAbsentPair, s == a || s == b, !pattern.states[s].isAbsent, pattern.elements[0].logical == .and {
+                let t = s == a ? b : a
+                for id in pending[s] where partials[id]?.rows[t] == [PatternMachine.satisfied] { keep.append(id) }
+            }
             if let t = partnerOf[s], pattern.elements[elementOf[s]].logical == .and, !consumers.contains(s),
                !pattern.states[s].isAbsent, !pattern.states[t].isAbsent {
                 for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { keep.append(id) }
@@ -429,7 +438,7 @@ final class PatternMachine {
         // matching event (`absentDue`).
         if !endedScratch.isEmpty { endedScratch.removeAll(keepingCapacity: true) }
         // Under `every` the new one waits from no time: each side takes it at its next check (`checkEveryPairSide`).
-        if let (a, b) = absentPairFirst, active[a] && active[b], let start = startMs,
+        if let (a, b) = absentPairFirst ?? (isSequence ? everyAbsentPair : nil), active[a] && active[b], let start = startMs,
            pending[a].isEmpty && fresh[a].isEmpty && pending[b].isEmpty && fresh[b].isEmpty {
             let id = newPartial(everyAbsentPair == nil ? start : -1)
             fresh[a].append(id)
