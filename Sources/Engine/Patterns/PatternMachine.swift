@@ -256,19 +256,7 @@ final class PatternMachine {
                 guard var p = partials[id] else { continue }
                 if expired(p, s, nowMs) { continue }
                 guard nowMs >= p.timestampMs + forMs else { keep.append(id); continue }
-                let partnerHas = !p.rows[partner].isEmpty
-                if pattern.elements[e].logical == .or {
-                    if !partnerHas {
-                        p.rows[s] = [PatternMachine.satisfied]
-                        partials[id] = p
-                        ready.append(id)
-                    }
-                } else if partnerHas {
-                    ready.append(id)
-                } else {
-                    p.rows[s] = [PatternMachine.satisfied]  // the partner may still come
-                    partials[id] = p
-                }
+                if absentSideTimedOut(s, partner: partner, isOr: pattern.elements[e].logical == .or, id: id, &p) { ready.append(id) }
             }
             pending[s] = keep
             lastArrivalMs[s] = 0
@@ -299,6 +287,18 @@ final class PatternMachine {
         }
     }
 
+    /// Partial match `id` (`p`) whose time passed at absent side `s` of a logical step: with `or` it
+    /// goes on unless the partner side completed it already (then it is dropped); with `and` it goes
+    /// on when the partner has its part, else the side is marked done and it waits at the partner.
+    /// True: it goes on now.
+    private func absentSideTimedOut(_ s: Int, partner: Int, isOr: Bool, id: Int, _ p: inout Partial) -> Bool {
+        let partnerHas = !p.rows[partner].isEmpty
+        if partnerHas { return !isOr }
+        p.rows[s] = [PatternMachine.satisfied]
+        partials[id] = p
+        return isOr
+    }
+
     /// `every (not A for T1 or/and not B for T2)` first in a pattern: side `s` checks at `nowMs`, as
     /// Siddhi 5's `AbsentLogicalPreStateProcessor` does on its scheduler. If its event came less than
     /// its time ago, it checks again then; otherwise the partial matches waiting at it whose time
@@ -318,18 +318,7 @@ final class PatternMachine {
             guard var p = partials[id] else { continue }
             // A copy restarted from a side that went on marked (Siddhi's empty marker event) is due at once.
             guard p.timestampMs < 0 || nowMs >= p.timestampMs + forMs else { keep.append(id); continue }
-            let partnerHas = !p.rows[partner].isEmpty
-            if isOr {
-                guard !partnerHas else { continue }
-                p.rows[s] = [PatternMachine.satisfied]
-                partials[id] = p
-                ready.append(id)
-            } else if partnerHas {
-                ready.append(id)
-            } else {
-                p.rows[s] = [PatternMachine.satisfied]  // waits at the partner
-                partials[id] = p
-            }
+            if absentSideTimedOut(s, partner: partner, isOr: isOr, id: id, &p) { ready.append(id) }
         }
         pending[s] = keep
         lastArrivalMs[s] = 0
