@@ -184,12 +184,7 @@ final class JoinQuery {
 
         private func grow() {
             precondition(capacity * 2 <= EventBatch.rowsMax, "join chunk over EventBatch.rowsMax pairs")
-            func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
-                let fresh = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
-                fresh.moveInitialize(from: p, count: count)
-                p.deallocate()
-                return fresh
-            }
+            func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> { p.movedToAllocation(capacity: capacity * 2, count: count) }
             left = moved(left); right = moved(right); kinds = moved(kinds); stamps = moved(stamps); trigger = moved(trigger)
             capacity *= 2
         }

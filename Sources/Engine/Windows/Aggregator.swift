@@ -383,9 +383,7 @@ struct GroupColumn<T> {
         guard n > count else { return }
         if n > capacity {
             let newCapacity = max(16, max(n, capacity * 2))
-            let fresh = UnsafeMutablePointer<T>.allocate(capacity: newCapacity)
-            fresh.moveInitialize(from: base, count: count)
-            base.deallocate()
+            let fresh = base.movedToAllocation(capacity: newCapacity, count: count)
             base = fresh
             capacity = newCapacity
             owner.release = { [fresh] in fresh.deallocate() }

@@ -1474,12 +1474,7 @@ final class ChunkPlan {
 
     private func grow() {
         precondition(capacity * 2 <= EventBatch.rowsMax, "window chunk over EventBatch.rowsMax")
-        func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
-            let fresh = UnsafeMutablePointer<T>.allocate(capacity: capacity * 2)
-            fresh.moveInitialize(from: p, count: count)
-            p.deallocate()
-            return fresh
-        }
+        func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> { p.movedToAllocation(capacity: capacity * 2, count: count) }
         sources = moved(sources)
         kinds = moved(kinds)
         stamps = moved(stamps)
