@@ -372,17 +372,28 @@ final class PatternMachine {
     private func expireInGroups(_ ms: Int64) {
         droppedScratch.removeAll(keepingCapacity: true)
         for (s, first) in groupExpiryStates {
-            var last: Int? = nil
             // In place (no list built per event): most events drop nothing.
-            let drops = { (id: Int) -> Bool in
-                guard let p = self.partials[id], self.expired(p, s, ms) else { return false }
-                if self.droppedScratch.insert(id).inserted { last = id }
-                return true
-            }
-            pending[s].removeAll(where: drops)
-            fresh[s].removeAll(where: drops)
-            if let last { addEveryState(first, last) }
+            let lastPending = dropExpired(&pending[s], at: s, ms)
+            let lastFresh = dropExpired(&fresh[s], at: s, ms)
+            if let last = lastFresh ?? lastPending { addEveryState(first, last) }
         }
+    }
+    /// Removes the partial matches in `ids` for which `within` passed at state `s`; returns the last
+    /// one removed that no other state of this event dropped already.
+    private func dropExpired(_ ids: inout [Int], at s: Int, _ ms: Int64) -> Int? {
+        var last: Int? = nil
+        var kept = 0
+        for i in ids.indices {
+            let id = ids[i]
+            guard let p = partials[id], expired(p, s, ms) else {
+                ids[kept] = id
+                kept += 1
+                continue
+            }
+            if droppedScratch.insert(id).inserted { last = id }
+        }
+        ids.removeLast(ids.count - kept)
+        return last
     }
     /// `expireInGroups`' partial matches dropped during one event, kept between events.
     private var droppedScratch = Set<Int>()
