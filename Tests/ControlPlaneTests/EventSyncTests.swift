@@ -127,17 +127,17 @@ import Testing
             EventSyncEntry(app: "A", stream: "In", firstSequence: first, eventCount: count, frame: [])
         }
         let queued = [entry(1, 10), entry(11, 10), entry(31, 10), entry(41, 5)]
-        let fromStart = HAController.contiguousRun(queued, after: 0)
+        let fromStart = Takeover.contiguousRun(queued, after: 0)
         #expect(fromStart.entries.map(\.firstSequence) == [1, 11])
         #expect(fromStart.gap == 21...30)
         #expect(fromStart.eventsAfterGap == 15)
-        let straddling = HAController.contiguousRun(queued, after: 15)
+        let straddling = Takeover.contiguousRun(queued, after: 15)
         #expect(straddling.entries.map(\.firstSequence) == [11], "the entry holding 16 continues a snapshot through 15")
-        let covered = HAController.contiguousRun(queued, after: 30)
+        let covered = Takeover.contiguousRun(queued, after: 30)
         #expect(covered.entries.map(\.firstSequence) == [31, 41] && covered.gap == nil)
-        let behind = HAController.contiguousRun(queued, after: 50)
+        let behind = Takeover.contiguousRun(queued, after: 50)
         #expect(behind.entries.isEmpty && behind.gap == nil && behind.eventsAfterGap == 0)
-        let holeFirst = HAController.contiguousRun([entry(5, 5)], after: 0)
+        let holeFirst = Takeover.contiguousRun([entry(5, 5)], after: 0)
         #expect(holeFirst.entries.isEmpty && holeFirst.gap == 1...4 && holeFirst.eventsAfterGap == 5)
     }
 

@@ -407,24 +407,6 @@ final class HAController: @unchecked Sendable {
         logRole("active", term: lease.term, extra: ",\"replayedEvents\":\(replayed),\"takeoverMs\":\(HAController.nowMs() - detectedAtMs),\"leaseCheckEpochMs\":\(HAController.epochMs(atMonotonicMs: detectedAtMs))")
     }
 
-    /// The queued entries a new active may replay after restoring a snapshot through `restored`:
-    /// those that continue it without a hole. `gap` is the first range of sequences neither in the
-    /// snapshot nor queued, and `eventsAfterGap` counts the queued events past it (not replayed).
-    static func contiguousRun(_ entries: [EventSyncEntry], after restored: Int64)
-        -> (entries: [EventSyncEntry], gap: ClosedRange<Int64>?, eventsAfterGap: Int) {
-        var next = restored + 1
-        var run: [EventSyncEntry] = []
-        for (i, entry) in entries.enumerated() where entry.lastSequence >= next {
-            guard entry.firstSequence <= next else {
-                let after = entries[i...].reduce(0) { $0 + Int(max(0, min(Int64($1.eventCount), $1.lastSequence - next + 1))) }
-                return (run, next...(entry.firstSequence - 1), after)
-            }
-            run.append(entry)
-            next = entry.lastSequence + 1
-        }
-        return (run, nil, 0)
-    }
-
     private func demote(reason: String) {
         logger.error("ha: demoting: \(reason)")
         // Events replayed at the last takeover that no checkpoint of this node covers yet are in no

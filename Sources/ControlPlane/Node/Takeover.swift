@@ -83,7 +83,7 @@ final class Takeover: @unchecked Sendable {
                     logger.error("ha: app '\(name)': \(error); starting from empty state")
                 }
             }
-            let run = HAController.contiguousRun(queue.take(app: name), after: restoredSequence)
+            let run = Takeover.contiguousRun(queue.take(app: name), after: restoredSequence)
             result.entries = run.entries
             if let gap = run.gap {
                 // Only the events up to the gap run: the ones after it were not acknowledged to any
@@ -107,5 +107,23 @@ final class Takeover: @unchecked Sendable {
             if complete { logger.info("ha: app '\(name)' replayed \(result.replayed) queued events; continuing after sequence \(host.lastSequence)") }
             results.append(result)
         }
+    }
+
+    /// The queued entries a new active may replay after restoring a snapshot through `restored`:
+    /// those that continue it without a hole. `gap` is the first range of sequences neither in the
+    /// snapshot nor queued, and `eventsAfterGap` counts the queued events past it (not replayed).
+    static func contiguousRun(_ entries: [EventSyncEntry], after restored: Int64)
+        -> (entries: [EventSyncEntry], gap: ClosedRange<Int64>?, eventsAfterGap: Int) {
+        var next = restored + 1
+        var run: [EventSyncEntry] = []
+        for (i, entry) in entries.enumerated() where entry.lastSequence >= next {
+            guard entry.firstSequence <= next else {
+                let after = entries[i...].reduce(0) { $0 + Int(max(0, min(Int64($1.eventCount), $1.lastSequence - next + 1))) }
+                return (run, next...(entry.firstSequence - 1), after)
+            }
+            run.append(entry)
+            next = entry.lastSequence + 1
+        }
+        return (run, nil, 0)
     }
 }
