@@ -6,15 +6,20 @@ import Testing
 /// (`TANDEM_TEST_MYSQL_*`): rows already in the database are loaded at start and read by an `in`
 /// filter, the events' changes reach the database, and a second run starts from them.
 @Suite(.serialized) struct StoreEndToEndTests {
-    @Test func storedTableLoadsAtStartAndWritesThrough() throws {
+    /// A connection to the test MariaDB, or nil after recording that it is not reachable.
+    static func adminConnection() -> MySQLConnection? {
         let db = HAFailoverTests.Cluster.database
-        let admin: MySQLConnection
         do {
-            admin = try MySQLConnection(MySQLEndpoint(host: db.host, port: db.port, user: db.user, password: db.password))
+            return try MySQLConnection(MySQLEndpoint(host: db.host, port: db.port, user: db.user, password: db.password))
         } catch {
             Issue.record("MariaDB not reachable at \(db.host):\(db.port): \(error)")
-            return
+            return nil
         }
+    }
+
+    @Test func storedTableLoadsAtStartAndWritesThrough() throws {
+        guard let admin = StoreEndToEndTests.adminConnection() else { return }
+        let db = HAFailoverTests.Cluster.database
         let table = "e2e_stock_\(UInt32.random(in: 0...UInt32.max))"
         try admin.execute("CREATE DATABASE IF NOT EXISTS storedb")
         try admin.execute("CREATE TABLE storedb.\(table) (symbol VARCHAR(254) COLLATE utf8mb4_bin PRIMARY KEY, price DOUBLE, volume BIGINT)")
@@ -112,14 +117,7 @@ import Testing
 /// events the old active had already written apply harmlessly again) and writes on.
 @Suite(.serialized) struct StoreHAEndToEndTests {
     @Test func passiveTakesOverAStoredTable() throws {
-        let db = HAFailoverTests.Cluster.database
-        let admin: MySQLConnection
-        do {
-            admin = try MySQLConnection(MySQLEndpoint(host: db.host, port: db.port, user: db.user, password: db.password))
-        } catch {
-            Issue.record("MariaDB not reachable at \(db.host):\(db.port): \(error)")
-            return
-        }
+        guard let admin = StoreEndToEndTests.adminConnection() else { return }
         for name in ["persistencedb", "clusterdb"] { try admin.execute("CREATE DATABASE IF NOT EXISTS \(name)") }
         let cluster = try HAFailoverTests.Cluster()
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
