@@ -414,19 +414,21 @@ final class PatternMachine {
     private func endEvent<C: Collection<Int>>(consumers: C) {
         for s in pattern.states.indices {
             if carried[s].isEmpty && pending[s].isEmpty { continue }
-            var keep = carried[s]
+            // What stays waiting collects in `carried[s]`, then replaces `pending[s]` in place (both
+            // keep their capacity: no array is built per event).
             // `every (not A for T and e2=B), …`: a partial match whose absence completed waits at the
             // event's side through other events (Siddhi clears the two sides only while both hold it).
             if let (a, b) = everyAbsentPair, s == a || s == b, !pattern.states[s].isAbsent, pattern.elements[0].logical == .and {
                 let t = s == a ? b : a
-                for id in pending[s] where partials[id]?.rows[t] == [PatternMachine.satisfied] { keep.append(id) }
+                for id in pending[s] where partials[id]?.rows[t] == [PatternMachine.satisfied] { carried[s].append(id) }
             }
             if let t = partnerOf[s], pattern.elements[elementOf[s]].logical == .and, !consumers.contains(s),
                !pattern.states[s].isAbsent, !pattern.states[t].isAbsent {
-                for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { keep.append(id) }
+                for id in pending[s] where partials[id].map({ !$0.rows[t].isEmpty }) == true { carried[s].append(id) }
             }
             seenScratch.removeAll(keepingCapacity: true)
-            pending[s] = keep.filter { !endedScratch.contains($0) && seenScratch.insert($0).inserted }
+            pending[s].removeAll(keepingCapacity: true)
+            for id in carried[s] where !endedScratch.contains(id) && seenScratch.insert(id).inserted { pending[s].append(id) }
             carried[s].removeAll(keepingCapacity: true)
         }
         // `every not S for T, …`: the first state waits again at once, on its schedule (T after the
