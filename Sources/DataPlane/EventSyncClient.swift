@@ -98,11 +98,12 @@ public final class EventSyncClient: @unchecked Sendable {
     /// (or it was detached now).
     @discardableResult
     public func forward(app: String, stream: String, firstSequence: Int64, batch: EventBatch,
-                        publisherId: UInt64 = 0, publisherSeq: UInt64 = 0, scratch: inout [UInt8]) -> Bool {
+                        publisherId: UInt64 = 0, publisherSeq: UInt64 = 0, clockMs: Int64 = 0, scratch: inout [UInt8]) -> Bool {
         guard fdLooksAttached else { return false }
         scratch.removeAll(keepingCapacity: true)
         EventSyncProtocol.appendEvents(app: app, stream: stream, firstSequence: firstSequence, batch: batch,
-                                       publisherId: publisherId, publisherSeq: publisherSeq, encoder: encoder, to: &scratch)
+                                       publisherId: publisherId, publisherSeq: publisherSeq, clockMs: clockMs,
+                                       encoder: encoder, to: &scratch)
         lock.lock()
         defer { lock.unlock() }
         guard fd >= 0 else { return false }
@@ -110,6 +111,19 @@ public final class EventSyncClient: @unchecked Sendable {
         eventsForwarded.wrappingIncrement(by: batch.count, ordering: .relaxed)
         readReceivedLocked()
         return true
+    }
+
+    /// Forwards a move of `app`'s engine clock to `clockMs` after event `afterSequence` (and the
+    /// checksum of a snapshot taken there), in order with the events. False when no passive is attached.
+    @discardableResult
+    public func forwardClock(app: String, afterSequence: Int64, clockMs: Int64, checksum: UInt64? = nil) -> Bool {
+        guard fdLooksAttached else { return false }
+        var bytes: [UInt8] = []
+        EventSyncProtocol.appendClock(app: app, afterSequence: afterSequence, clockMs: clockMs, checksum: checksum, to: &bytes)
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0 else { return false }
+        return writeLocked(bytes)
     }
 
     /// The last sequence of `app` the attached passive said it holds (its `received` frames),

@@ -11,9 +11,14 @@ import Engine
 ///
 /// Kinds (active → passive; TCP flow control is the push-back):
 /// - `events`: string app, int64 firstSequence, uint64 publisherId, uint64 publisherSeq (the
-///   acknowledged-framing batch this batch completes, 0 0 for none), then one siddhi-io-tcp frame (``FrameEncoder``)
-///   whose channel is the stream name and whose events carry sequence numbers
-///   `firstSequence ..< firstSequence + eventCount`. One frame per engine batch.
+///   acknowledged-framing batch this batch completes, 0 0 for none), int64 clockMs (the active's
+///   engine clock when it ran the batch: the passive runs it at the same time), then one
+///   siddhi-io-tcp frame (``FrameEncoder``) whose channel is the stream name and whose events carry
+///   sequence numbers `firstSequence ..< firstSequence + eventCount`. One frame per engine batch.
+/// - `clock`: string app, int64 afterSequence, int64 clockMs, uint8 hasChecksum, uint64 checksum —
+///   in order with the events: the active moved its engine clock to `clockMs` after running event
+///   `afterSequence` (timers fire there on both nodes), and, with a checksum, took a snapshot there
+///   whose state has that checksum (the passive compares its own; see ``EventSyncEntry/checksum``).
 /// - `persisted`: string app, string revision, int64 lastSequence — a snapshot holding every event
 ///   of the app up to `lastSequence` is committed; the passive trims exactly those events.
 /// - `hello`: string nodeId, int64 term — the first frame of a connection.
@@ -27,6 +32,7 @@ public enum EventSyncFrameKind: UInt8, Sendable {
     case released = 4
     /// Passive → active.
     case received = 5
+    case clock = 6
 }
 
 /// A malformed event-sync frame (the connection carrying it is closed).
@@ -48,7 +54,7 @@ public enum EventSyncProtocol {
 
     /// Appends an `events` frame holding `batch` (stream `stream` of `app`), first sequence `firstSequence`.
     public static func appendEvents(app: String, stream: String, firstSequence: Int64, batch: EventBatch,
-                                    publisherId: UInt64 = 0, publisherSeq: UInt64 = 0,
+                                    publisherId: UInt64 = 0, publisherSeq: UInt64 = 0, clockMs: Int64 = 0,
                                     encoder: FrameEncoder, to out: inout [UInt8]) {
         let start = out.count
         out.appendBigEndian(UInt32(0))  // patched below
@@ -57,7 +63,22 @@ public enum EventSyncProtocol {
         out.appendBigEndian(UInt64(bitPattern: firstSequence))
         out.appendBigEndian(publisherId)
         out.appendBigEndian(publisherSeq)
+        out.appendBigEndian(UInt64(bitPattern: clockMs))
         encoder.append(batch: batch, channel: stream, to: &out)
+        patchLength(&out, start: start)
+    }
+
+    /// Appends a `clock` frame: the clock moved to `clockMs` after event `afterSequence`, with the
+    /// checksum of a snapshot taken there when `checksum` is given.
+    public static func appendClock(app: String, afterSequence: Int64, clockMs: Int64, checksum: UInt64?, to out: inout [UInt8]) {
+        let start = out.count
+        out.appendBigEndian(UInt32(0))
+        out.append(EventSyncFrameKind.clock.rawValue)
+        appendString(app, to: &out)
+        out.appendBigEndian(UInt64(bitPattern: afterSequence))
+        out.appendBigEndian(UInt64(bitPattern: clockMs))
+        out.append(checksum == nil ? 0 : 1)
+        out.appendBigEndian(checksum ?? 0)
         patchLength(&out, start: start)
     }
 
@@ -131,7 +152,7 @@ public enum EventSyncProtocol {
         switch kind {
         case .events:
             let app = try string(&r, "app")
-            guard let first = r.int64(), let publisherId = r.uint64(), let publisherSeq = r.uint64() else {
+            guard let first = r.int64(), let publisherId = r.uint64(), let publisherSeq = r.uint64(), let clockMs = r.int64() else {
                 throw EventSyncError("events frame: truncated sequence")
             }
             let frameStart = r.offset
@@ -143,8 +164,10 @@ public enum EventSyncProtocol {
             let stream = try string(&f, "stream")
             guard f.uint32() != nil, let count = f.int32(), count >= 0 else { throw EventSyncError("events frame: truncated payload header") }
             _ = frameStart
-            return .events(EventSyncEntry(app: app, stream: stream, firstSequence: first, eventCount: Int(count), frame: Array(frame),
-                                          publisherId: publisherId, publisherSeq: publisherSeq))
+            var entry = EventSyncEntry(app: app, stream: stream, firstSequence: first, eventCount: Int(count), frame: Array(frame),
+                                       publisherId: publisherId, publisherSeq: publisherSeq)
+            entry.clockMs = clockMs
+            return .events(entry)
         case .persisted:
             let app = try string(&r, "app")
             let revision = try string(&r, "revision")
@@ -160,6 +183,12 @@ public enum EventSyncProtocol {
             let app = try string(&r, "app")
             guard let last = r.int64() else { throw EventSyncError("received frame: truncated sequence") }
             return .received(app: app, lastSequence: last)
+        case .clock:
+            let app = try string(&r, "app")
+            guard let after = r.int64(), let clockMs = r.int64(), let has = r.uint8(), has <= 1, let sum = r.uint64() else {
+                throw EventSyncError("clock frame: truncated")
+            }
+            return .events(EventSyncEntry(clockOf: app, afterSequence: after, clockMs: clockMs, checksum: has == 1 ? sum : nil))
         }
     }
 
@@ -185,6 +214,14 @@ public struct EventSyncEntry: Sendable {
     /// The acknowledged-framing publisher batch these events complete (0, 0: none).
     public var publisherId: UInt64
     public var publisherSeq: UInt64
+    /// The active's engine clock when it ran these events (a `clock` entry: the time it moved to).
+    /// 0: not carried (the passive then uses its own wall clock).
+    public var clockMs: Int64 = 0
+    /// A `clock` entry carrying the checksum of the snapshot the active took after
+    /// `lastSequence`: the passive's state there must have the same one.
+    public var checksum: UInt64?
+    /// Whether this is a `clock` entry (no events: `eventCount` 0, `lastSequence` the event it follows).
+    public var isClock: Bool { eventCount == 0 && frame.isEmpty }
 
     /// Sequence number of the entry's last event.
     public var lastSequence: Int64 { firstSequence + Int64(eventCount) - 1 }
@@ -199,6 +236,13 @@ public struct EventSyncEntry: Sendable {
         self.firstSequence = firstSequence
         self.eventCount = eventCount
         self.frame = frame
+    }
+
+    /// A `clock` entry: the active's clock moved to `clockMs` after event `afterSequence` of `app`.
+    public init(clockOf app: String, afterSequence: Int64, clockMs: Int64, checksum: UInt64?) {
+        self.init(app: app, stream: "", firstSequence: afterSequence + 1, eventCount: 0, frame: [])
+        self.clockMs = clockMs
+        self.checksum = checksum
     }
 
     /// Decodes the events into a batch of `schema`, dropping those with a sequence number at or

@@ -1,19 +1,26 @@
 import Foundation
 
-/// The passive node's queue of events forwarded by the active node, bounded in events
-/// (`eventByteBufferQueueCapacity`), trimmed by the active's control messages and replayed at
-/// failover.
+/// The passive node's queue of what the active node forwards: events (sequence-numbered batches)
+/// and clock moves, bounded by `eventByteBufferQueueCapacity`, in the order the active ran them.
 ///
-/// Thread-safe (one lock): the event-sync server thread appends and trims, the control-plane thread
-/// reads status and takes the entries at failover.
+/// Thread-safe (one lock): the event-sync server thread appends, each app's standby engine thread
+/// takes what it applies (``standbyStep(app:pristine:)``), the control-plane thread reads status and
+/// takes the rest at failover.
+///
+/// **Hot standby.** An app whose standby runtime holds the active's state through sequence `h`
+/// is *hot* (``hotThrough(app:)``): its queue holds only what it has not applied yet, and the active's
+/// `persisted` messages trim nothing (every queued entry is still needed). An app that is not hot
+/// (just started, its state invalid after a new active, a snapshot restore under way, or its app
+/// cannot run hot) keeps every event since the last committed snapshot, as before: `persisted`
+/// trims up to it, and the standby engine restores that revision and applies the rest.
 ///
 /// Sync tracking, per app: events arrive in sequence order. When the first event of a frame is not
 /// the one after the last event received (a new active, or events the active ran while the link was
 /// detached), the events before it are missing until a committed snapshot covers them: the app is
 /// *out of sync* until a `persisted` message with a sequence at or above that point arrives.
 public final class EventSyncQueue: @unchecked Sendable {
-    /// Most events held at once (across apps). A frame that does not fit waits (push-back), except
-    /// into an empty queue.
+    /// Most events held at once (across apps; a clock entry counts as one). A frame that does not
+    /// fit waits (push-back), except into an empty queue.
     public let capacityEvents: Int
     private let condition = NSCondition()
     private var entries: [String: [EventSyncEntry]] = [:]
@@ -25,6 +32,21 @@ public final class EventSyncQueue: @unchecked Sendable {
     private var closed = false
     /// Lease term of the active whose events are held (nil: none connected since the reset).
     private var activeTerm: Int64?
+    /// Per app, the sequence through which its standby runtime holds the active's state.
+    private var hot: [String: Int64] = [:]
+    /// Bumped per app whenever its standby state stops being valid; an apply begun before is not counted.
+    private var epochs: [String: Int] = [:]
+    /// Apps whose standby engine is restoring a revision (nothing is trimmed meanwhile).
+    private var restoring: Set<String> = []
+    /// Revisions that failed to restore, per app (not tried again).
+    private var failedRevisions: [String: Set<String>] = [:]
+    /// Per app, the lowest sequence a revision must reach to be restored (its standby applied
+    /// events through it before its state was found invalid).
+    private var restoreAtLeast: [String: Int64] = [:]
+    /// Told when something arrives for an app (its standby engine's doorbell).
+    private var listeners: [String: @Sendable () -> Void] = [:]
+    /// Entries handed to a standby engine in one step at most.
+    public static let entriesPerStepMax = 64
 
     /// An empty queue holding at most `capacityEvents` events (`eventByteBufferQueueCapacity`).
     public init(capacityEvents: Int) {
@@ -32,44 +54,64 @@ public final class EventSyncQueue: @unchecked Sendable {
         self.capacityEvents = capacityEvents
     }
 
+    private static func weight(_ entry: EventSyncEntry) -> Int { max(1, entry.eventCount) }
+
     /// Adds an entry, waiting up to `timeoutMs` for room. Returns false (nothing added) on timeout
     /// or after `close()`; `force` adds even when full (bounded uses only, e.g. the final drain).
     public func append(_ entry: EventSyncEntry, timeoutMs: Int, force: Bool = false) -> Bool {
         condition.lock()
-        defer { condition.unlock() }
         let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        while !force && !closed && heldEvents > 0 && heldEvents + entry.eventCount > capacityEvents {
-            if !condition.wait(until: deadline) { return false }
+        let weight = EventSyncQueue.weight(entry)
+        while !force && !closed && heldEvents > 0 && heldEvents + weight > capacityEvents {
+            if !condition.wait(until: deadline) {
+                condition.unlock()
+                return false
+            }
         }
-        if closed && !force { return false }
+        if closed && !force {
+            condition.unlock()
+            return false
+        }
         if let expected = nextExpected[entry.app], expected == entry.firstSequence {
-            // contiguous
+            // contiguous (a clock entry names the next expected sequence too)
         } else if gapFrom[entry.app] == nil && persisted[entry.app].map({ $0.lastSequence + 1 >= entry.firstSequence }) != true {
             gapFrom[entry.app] = entry.firstSequence
         }
         nextExpected[entry.app] = entry.lastSequence + 1
         entries[entry.app, default: []].append(entry)
-        heldEvents += entry.eventCount
+        heldEvents += weight
+        let listener = listeners[entry.app]
+        condition.unlock()
+        listener?()
         return true
     }
 
-    /// A snapshot of `app` holding every event up to `lastSequence` is committed: drops exactly those
-    /// events (an entry straddling the point stays; replay skips its covered events).
+    /// A snapshot of `app` holding every event up to `lastSequence` is committed: recorded for a
+    /// standby restore; when the app is not hot, drops exactly those events (an entry straddling the
+    /// point stays; replay skips its covered events).
     public func persisted(app: String, revision: String, lastSequence: Int64) {
         condition.lock()
-        defer { condition.unlock() }
-        if let previous = persisted[app], previous.lastSequence > lastSequence { return }
+        if let previous = persisted[app], previous.lastSequence > lastSequence {
+            condition.unlock()
+            return
+        }
         persisted[app] = (revision, lastSequence)
         if let gap = gapFrom[app], lastSequence + 1 >= gap { gapFrom[app] = nil }
-        if var list = entries[app] {
-            let drop = list.prefix { $0.lastSequence <= lastSequence }.count
-            if drop > 0 {
-                heldEvents -= list[..<drop].reduce(0) { $0 + $1.eventCount }
-                list.removeFirst(drop)
-                entries[app] = list
-                condition.broadcast()
-            }
-        }
+        if hot[app] == nil && !restoring.contains(app) { dropLocked(app: app, through: lastSequence) }
+        let listener = listeners[app]
+        condition.unlock()
+        listener?()
+    }
+
+    /// Drops `app`'s entries whose events all are at or below `sequence` (clock entries before it).
+    private func dropLocked(app: String, through sequence: Int64) {
+        guard var list = entries[app] else { return }
+        let drop = list.prefix { $0.isClock ? $0.lastSequence < sequence : $0.lastSequence <= sequence }.count
+        guard drop > 0 else { return }
+        heldEvents -= list[..<drop].reduce(0) { $0 + EventSyncQueue.weight($1) }
+        list.removeFirst(drop)
+        entries[app] = list
+        condition.broadcast()
     }
 
     /// An active connected (its hello carried its lease `term`). The same active re-attaching (same
@@ -77,19 +119,29 @@ public final class EventSyncQueue: @unchecked Sendable {
     /// those events to publishers because this queue held them, and until its connect checkpoint
     /// commits they are nowhere else. Events it ran while detached are missing, so every app waits
     /// for a covering snapshot (see `append`). A new term is another incarnation with its own
-    /// numbering (restored from a snapshot): what is held is dropped.
+    /// numbering (restored from a snapshot): what is held is dropped, and so is every standby
+    /// state (the new active's may differ): the standby engines restore its next checkpoint.
     public func connectionStarted(term: Int64) {
         condition.lock()
-        defer { condition.unlock() }
+        var wake: [@Sendable () -> Void] = []
         if term != activeTerm {
             clearLocked()
             nextExpected.removeAll()
+            for app in hot.keys { epochs[app, default: 0] += 1 }
+            hot.removeAll()
+            restoreAtLeast.removeAll()
+            failedRevisions.removeAll()
+            wake = Array(listeners.values)
         }
         activeTerm = term
+        condition.unlock()
+        for listener in wake { listener() }
     }
 
-    /// This node became passive: nothing held from an earlier time is valid.
-    public func reset() {
+    /// This node became passive: nothing held from an earlier time is valid. `hotThrough` names the
+    /// apps whose runtime state is kept (a demoted active keeps its own, for its own next takeover;
+    /// any other active's hello invalidates it).
+    public func reset(hotThrough kept: [String: Int64] = [:]) {
         condition.lock()
         defer { condition.unlock() }
         clearLocked()
@@ -97,6 +149,11 @@ public final class EventSyncQueue: @unchecked Sendable {
         nextExpected.removeAll()
         gapFrom.removeAll()
         persisted.removeAll()
+        for app in Set(hot.keys).union(kept.keys) { epochs[app, default: 0] += 1 }
+        hot = kept
+        restoreAtLeast.removeAll()
+        restoring.removeAll()
+        failedRevisions.removeAll()
     }
 
     private func clearLocked() {
@@ -113,7 +170,7 @@ public final class EventSyncQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         entries[app] = taken + (entries[app] ?? [])
-        heldEvents += taken.reduce(0) { $0 + $1.eventCount }
+        heldEvents += taken.reduce(0) { $0 + EventSyncQueue.weight($1) }
         if nextExpected[app] == nil { nextExpected[app] = last.lastSequence + 1 }
     }
 
@@ -132,10 +189,16 @@ public final class EventSyncQueue: @unchecked Sendable {
         return heldEvents
     }
 
-    /// Whether `app`'s events since its last committed snapshot are all held (nil: nothing heard yet).
+    /// Whether `app` can be taken over without losing an event: its standby state is hot with
+    /// nothing missing after it, or (not hot) its queue holds every event since its last committed
+    /// snapshot. Nil: nothing heard yet.
     public func inSync(app: String) -> Bool? {
         condition.lock()
         defer { condition.unlock() }
+        if let h = hot[app] {
+            guard let head = entries[app]?.first else { return true }
+            return head.firstSequence <= h + 1
+        }
         if gapFrom[app] != nil { return false }
         return nextExpected[app] != nil || persisted[app] != nil ? true : nil
     }
@@ -159,8 +222,125 @@ public final class EventSyncQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         let list = entries.removeValue(forKey: app) ?? []
-        heldEvents -= list.reduce(0) { $0 + $1.eventCount }
+        heldEvents -= list.reduce(0) { $0 + EventSyncQueue.weight($1) }
         condition.broadcast()
         return list
+    }
+
+    // MARK: Hot standby
+
+    /// Calls `listener` (on the appending thread, outside the lock) whenever something arrives for `app`.
+    public func setListener(app: String, _ listener: (@Sendable () -> Void)?) {
+        condition.lock()
+        defer { condition.unlock() }
+        listeners[app] = listener
+    }
+
+    /// The sequence through which `app`'s standby runtime holds the active's state; nil when it does not.
+    public func hotThrough(app: String) -> Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        return hot[app]
+    }
+
+    /// Sequences the active ran that `app`'s standby has not applied yet (how far behind it is), or
+    /// nil when it is not hot.
+    public func standbyLag(app: String) -> Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let h = hot[app] else { return nil }
+        return max(0, (nextExpected[app] ?? h + 1) - 1 - h)
+    }
+
+    /// What a standby engine does next.
+    public enum StandbyStep: Sendable {
+        /// Apply these entries in order (they continue the hot state), then report ``applied``.
+        case apply([EventSyncEntry], epoch: Int)
+        /// Restore this committed revision (through `lastSequence`), then report ``restored`` or
+        /// ``restoreFailed``; nothing is trimmed meanwhile.
+        case restore(revision: String, lastSequence: Int64, epoch: Int)
+        /// Nothing to do now (wait for the listener).
+        case wait
+    }
+
+    /// The next step of `app`'s standby engine. `pristine`: its runtime has never run an event (its
+    /// empty state is the state before sequence 1). `mayRestore`: false while stopping.
+    public func standbyStep(app: String, pristine: Bool, mayRestore: Bool = true) -> StandbyStep {
+        condition.lock()
+        defer { condition.unlock() }
+        let epoch = epochs[app, default: 0]
+        let head = entries[app]?.first
+        if var h = hot[app] {
+            dropLocked(app: app, through: h)
+            guard var list = entries[app], !list.isEmpty else { return .wait }
+            var taken: [EventSyncEntry] = []
+            var weight = 0
+            for entry in list.prefix(EventSyncQueue.entriesPerStepMax) {
+                guard entry.firstSequence <= h + 1 else { break }
+                taken.append(entry)
+                weight += EventSyncQueue.weight(entry)
+                h = max(h, entry.lastSequence)
+            }
+            if !taken.isEmpty {
+                list.removeFirst(taken.count)
+                entries[app] = list
+                heldEvents -= weight
+                condition.broadcast()
+                return .apply(taken, epoch: epoch)
+            }
+            // A gap after the hot state: a committed snapshot covering it lets the standby go on.
+            guard mayRestore, let p = persisted[app], p.lastSequence > h, p.lastSequence + 1 >= list[0].firstSequence,
+                  failedRevisions[app]?.contains(p.revision) != true else { return .wait }
+            restoring.insert(app)
+            return .restore(revision: p.revision, lastSequence: p.lastSequence, epoch: epoch)
+        }
+        if pristine, let head, head.firstSequence == 1 {
+            hot[app] = 0  // nothing ran before event 1: the empty state is the active's
+            return .wait
+        }
+        guard mayRestore, let p = persisted[app], p.lastSequence >= restoreAtLeast[app, default: 0],
+              head.map({ $0.firstSequence <= p.lastSequence + 1 }) ?? true, failedRevisions[app]?.contains(p.revision) != true else { return .wait }
+        restoring.insert(app)
+        return .restore(revision: p.revision, lastSequence: p.lastSequence, epoch: epoch)
+    }
+
+    /// The standby engine applied everything it took through `sequence` in `epoch`.
+    public func applied(app: String, through sequence: Int64, epoch: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard epochs[app, default: 0] == epoch, let h = hot[app] else { return }
+        hot[app] = max(h, sequence)
+    }
+
+    /// The standby engine restored a revision through `sequence` in `epoch`: its state is hot from there.
+    public func restored(app: String, through sequence: Int64, epoch: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        restoring.remove(app)
+        guard epochs[app, default: 0] == epoch else { return }
+        hot[app] = sequence
+        restoreAtLeast[app] = nil
+        if let gap = gapFrom[app], sequence + 1 >= gap { gapFrom[app] = nil }
+        dropLocked(app: app, through: sequence)
+    }
+
+    /// The standby engine could not restore `revision` (not tried again; a newer one will be).
+    public func restoreFailed(app: String, revision: String) {
+        condition.lock()
+        defer { condition.unlock() }
+        restoring.remove(app)
+        failedRevisions[app, default: []].insert(revision)
+        if let p = persisted[app], hot[app] == nil { dropLocked(app: app, through: p.lastSequence) }
+    }
+
+    /// `app`'s standby state is no longer the active's (its checksum differed after event
+    /// `sequence`): it waits for a committed revision at or after `sequence` and restores it, then
+    /// applies the queued events after it.
+    public func invalidate(app: String, appliedThrough sequence: Int64) {
+        condition.lock()
+        defer { condition.unlock() }
+        epochs[app, default: 0] += 1
+        hot[app] = nil
+        restoreAtLeast[app] = sequence
     }
 }

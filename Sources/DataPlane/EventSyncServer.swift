@@ -171,7 +171,7 @@ public final class EventSyncServer: @unchecked Sendable {
                     }
                     readOffset += 4 + length
                     handle(frame)
-                    if case .events(let entry) = frame { receivedThrough[entry.app] = entry.lastSequence }
+                    if case .events(let entry) = frame { receivedThrough[entry.app] = max(receivedThrough[entry.app] ?? entry.lastSequence, entry.lastSequence) }
                 }
                 // Tell the active what is now held (cumulative; skipped if it would block: the
                 // next one covers it).

@@ -43,12 +43,12 @@ struct PendingSnapshot: Sendable {
 /// passive through `syncLink` before running it, and takes snapshots at batch boundaries when asked.
 final class AppHost: @unchecked Sendable {
     let app: SiddhiApp
-    private let runtime: AppRuntime
-    private let logger: Logger
+    let runtime: AppRuntime
+    let logger: Logger
     /// Every source, in ring order (tcp listeners, http servers, in-memory subscriptions).
     private(set) var sources: [any IngestSource] = []
     private var returnRings: [SPSCRing<EventBatch>?] = []
-    private let doorbell = Doorbell()
+    let doorbell = Doorbell()
     private var sinks: [LogSink] = []
     private var tcpSinks: [TCPSink] = []
     private var httpSinks: [HTTPSink] = []
@@ -87,9 +87,11 @@ final class AppHost: @unchecked Sendable {
         options.fullPolicy = policy
         return options
     }
-    private let stopping = ManagedAtomic<Bool>(false)
+    let stopping = ManagedAtomic<Bool>(false)
+    /// Outputs (sinks, output counters) run only while on: off on a passive's standby runtime.
+    let outputsOn = ManagedAtomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
-    private var thread: Thread?
+    var thread: Thread?
     /// Batches drained from one ring before looking at the next, so no source starves another.
     static let batchesPerRingMax = 64
     static let idleWaitMs = 100
@@ -99,8 +101,13 @@ final class AppHost: @unchecked Sendable {
     /// Input runs only while this is open (HA); set before `start`.
     var fence = ActiveFence()
     /// Sequence number of the last input event run (engine thread while it runs).
-    private(set) var lastSequence: Int64 = 0
-    private let snapshotRequested = ManagedAtomic<Bool>(false)
+    var lastSequence: Int64 = 0
+    /// Whether the runtime has never run an event (its empty state is the state before sequence 1).
+    var pristine = true
+    /// Whether the state is the cluster's through `lastSequence` (it ran as active, or a takeover
+    /// restored it): a demoted node keeps such state for its next takeover.
+    var stateValid = false
+    let snapshotRequested = ManagedAtomic<Bool>(false)
     private let snapshotLock = NSLock()
     private var pendingSnapshot: PendingSnapshot?
     /// Called on the engine thread after it stored a snapshot (wakes the control plane).
@@ -117,7 +124,7 @@ final class AppHost: @unchecked Sendable {
     static let checkpointSpacingMs = 50
     /// Set when the node stops being active: queued input is dropped, not run.
     private let discarding = ManagedAtomic<Bool>(false)
-    private var streamNames: [String] = []
+    var streamNames: [String] = []
     private var scratch: [UInt8] = []
     /// Indices of the sources open.
     private var portsOpen: Set<Int> = []
@@ -150,8 +157,9 @@ final class AppHost: @unchecked Sendable {
         streamNames = app.streams.map(\.name)
         let counters = AppHostCounters(app: app)
         self.counters = counters
+        let outputsOn = self.outputsOn
         for stream in counters.outputStreams {
-            runtime.addOutputCallback(stream: stream) { counters.recordOut(stream: stream, events: $0.count) }
+            runtime.addOutputCallback(stream: stream) { if outputsOn.load(ordering: .relaxed) { counters.recordOut(stream: stream, events: $0.count) } }
         }
 
         for sink in app.sinks {
@@ -159,20 +167,20 @@ final class AppHost: @unchecked Sendable {
             case "log":
                 let logSink = LogSink(prefix: sink.option("prefix") ?? "\(app.name) : \(sink.streamName)")
                 sinks.append(logSink)
-                runtime.addOutputCallback(stream: sink.streamName) { logSink.write($0) }
+                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { logSink.write($0) } }
             case "tcp":
                 let options = try AppHost.tcpSinkOptions(sink, app: app)
                 let tcpSink = TCPSink(options: options, logger: logger)
                 tcpSinks.append(tcpSink)
-                runtime.addOutputCallback(stream: sink.streamName) { tcpSink.write($0) }
+                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { tcpSink.write($0) } }
             case "http":
                 let httpSink = HTTPSink(options: try AppHost.httpSinkOptions(sink, app: app), logger: logger)
                 httpSinks.append(httpSink)
-                runtime.addOutputCallback(stream: sink.streamName) { httpSink.write($0) }
+                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { httpSink.write($0) } }
             case "inmemory":
                 let memorySink = try AppHost.inMemorySink(sink, app: app, logger: logger)
                 memorySinks.append(memorySink)
-                runtime.addOutputCallback(stream: sink.streamName) { memorySink.write($0) }
+                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { memorySink.write($0) } }
             default:
                 throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log, tcp, http, inMemory)")
             }
@@ -268,6 +276,11 @@ final class AppHost: @unchecked Sendable {
     /// Replaces the state with a snapshot (before `start`). Sets the sequence to `lastSequence`.
     func restore(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
         precondition(thread == nil, "restore before start")
+        try restoreState(bytes, lastSequence: lastSequence)
+    }
+
+    /// Replaces the state (on the engine thread, or before it runs).
+    func restoreState(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
         let (state, publishers) = try AppHost.unwrap(bytes)
         try runtime.restore(state)
         publisherSeqs = publishers
@@ -297,6 +310,7 @@ final class AppHost: @unchecked Sendable {
         if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
         runtime.send(streamIndex: index, batch: batch)
         lastSequence = entry.lastSequence
+        pristine = false
         notePublisher(entry.publisherId, entry.publisherSeq)
         return batch.count
     }
@@ -306,13 +320,13 @@ final class AppHost: @unchecked Sendable {
     /// Per publisher id, its highest batch whose events this app ran (engine thread; read by the
     /// control plane only before the ports open). In snapshots and in the passive's queue, so a
     /// new active skips batches a publisher resends after a failover.
-    private var publisherSeqs: [UInt64: UInt64] = [:]
+    var publisherSeqs: [UInt64: UInt64] = [:]
     private var publisherOrder: [UInt64] = []
     /// Publishers remembered at most (the oldest first seen is forgotten past it: a batch it resends
     /// after a failover would then run twice).
     static let publishersMax = 16_384
 
-    private func notePublisher(_ id: UInt64, _ seq: UInt64) {
+    func notePublisher(_ id: UInt64, _ seq: UInt64) {
         guard id != 0 else { return }
         if let known = publisherSeqs[id] {
             if seq > known { publisherSeqs[id] = seq }
@@ -408,11 +422,21 @@ final class AppHost: @unchecked Sendable {
             sinksStarted = true
         }
         precondition(thread == nil)
+        stopping.store(false, ordering: .relaxed)
+        discarding.store(false, ordering: .relaxed)
+        outputsOn.store(true, ordering: .releasing)
+        stateValid = true
+        startThread(name: "tandem-engine-\(app.name)") { [self] in runEngine() }
+    }
+
+    /// Runs `body` on the engine thread (one at a time).
+    func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+        precondition(thread == nil)
         let thread = Thread { [self] in
-            runEngine()
+            body()
             finished.signal()
         }
-        thread.name = "tandem-engine-\(app.name)"
+        thread.name = name
         self.thread = thread
         thread.start()
     }
@@ -472,7 +496,7 @@ final class AppHost: @unchecked Sendable {
         for sink in memorySinks { sink.detach() }
     }
 
-    private func stopEngine() {
+    func stopEngine() {
         guard thread != nil else { return }
         stopping.store(true, ordering: .releasing)
         doorbell.ring()
@@ -537,7 +561,8 @@ final class AppHost: @unchecked Sendable {
                         guard fence.isOpen, let popped = ring.tryPop() else { break }
                         item = popped
                     }
-                    if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+                    let clockMs = runtime.isPlayback ? 0 : AppHost.wallClockMs()
+                    if !runtime.isPlayback { runtime.advanceTime(to: clockMs) }
                     let first = lastSequence + 1
                     if let syncLink {
                         holdForPassive(syncLink, adding: item.batch.count)
@@ -552,10 +577,11 @@ final class AppHost: @unchecked Sendable {
                         if Failpoint.fires("forward-detach") { syncLink.detach(reason: "failpoint forward-detach") }
                         forwarded = syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
                                                      batch: item.batch, publisherId: item.publisherId,
-                                                     publisherSeq: item.publisherSeq, scratch: &scratch)
+                                                     publisherSeq: item.publisherSeq, clockMs: clockMs, scratch: &scratch)
                     }
                     if forwarded { Failpoint.pass("engine-mid-batch") }
                     runtime.send(streamIndex: item.streamIndex, batch: item.batch)
+                    pristine = false
                     counters.recordIn(streamIndex: item.streamIndex, events: item.batch.count)
                     notePublisher(item.publisherId, item.publisherSeq)
                     if haAcks {
@@ -580,7 +606,7 @@ final class AppHost: @unchecked Sendable {
             releaseAcks()
             if drained > 0 || held != nil { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
-            if !runtime.isPlayback { runtime.advanceTime(to: AppHost.wallClockMs()) }
+            if !runtime.isPlayback { advanceClockIdle() }
             if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
             // Sleep until a push, or until the next window timer is due (at most idleWaitMs).
             var waitMs = pendingAcksHead < pendingAcks.count ? 1 : AppHost.idleWaitMs  // poll the passive's receipts
@@ -646,8 +672,30 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
+    /// Idle on the active: moves the clock to now; when a timer fires, the passive is told in order
+    /// with the events, so its timers fire at the same point.
+    private func advanceClockIdle() {
+        let now = AppHost.wallClockMs()
+        if let syncLink, let due = runtime.nextTimerMs, due <= now {
+            runtime.advanceTime(to: now)
+            syncLink.forwardClock(app: app.name, afterSequence: lastSequence, clockMs: now)
+        } else {
+            runtime.advanceTime(to: now)
+        }
+    }
+
+    /// The checksum a runtime snapshot ends with: equal states give equal checksums.
+    static func stateChecksum(_ snapshot: [UInt8]) -> UInt64 {
+        var sum: UInt64 = 0
+        for (i, b) in snapshot.suffix(8).enumerated() { sum |= UInt64(b) << (8 * UInt64(i)) }
+        return sum
+    }
+
     private func takeSnapshot() {
-        let taken = PendingSnapshot(bytes: AppHost.wrap(runtime.snapshot(), publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        let state = runtime.snapshot()
+        // The passive compares its own state at this point with this one's (in order with the events).
+        syncLink?.forwardClock(app: app.name, afterSequence: lastSequence, clockMs: runtime.currentTimeMs, checksum: AppHost.stateChecksum(state))
+        let taken = PendingSnapshot(bytes: AppHost.wrap(state, publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
         lastSnapshotSequence = lastSequence
         lastSnapshotAtMs = ActiveFence.nowMs()
         snapshotLock.lock()

@@ -26,6 +26,8 @@ final class Takeover: @unchecked Sendable {
         var complete = false
         /// The last sequence the app holds when `complete`.
         var through: Int64 = 0
+        /// Whether the standby state was taken over as it was (no restore).
+        var hot = false
     }
 
     /// Set by the control thread when the lease is lost: no more entries are replayed.
@@ -65,12 +67,20 @@ final class Takeover: @unchecked Sendable {
             let name = host.app.name
             var result = AppResult(app: name, revision: nil, entries: [])
             var restoredSequence: Int64 = 0
-            if !abort.load(ordering: .acquiring) {
+            if let hot = queue.hotThrough(app: name), hot == host.lastSequence {
+                // Hot standby: the runtime holds the old active's state already; nothing to restore.
+                restoredSequence = hot
+                result.hot = true
+                host.stateValid = true
+                logger.info("ha: app '\(name)' standby state is the active's through sequence \(hot): no restore")
+            } else if !abort.load(ordering: .acquiring) {
+                host.stateValid = true
                 do {
                     for revision in try store?.revisions(appName: name).reversed() ?? [] {
                         do {
                             let bytes = try store!.load(revision)
                             try host.restore(bytes, lastSequence: revision.lastSequence)
+                            host.pristine = false
                             restoredSequence = revision.lastSequence
                             result.revision = revision
                             logger.info("ha: app '\(name)' restored revision \(revision.revision) (events up to sequence \(revision.lastSequence))")

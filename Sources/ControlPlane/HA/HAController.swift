@@ -327,14 +327,39 @@ final class HAController: @unchecked Sendable {
         for name in table.names { table[name]?.host = nil }
     }
 
-    /// - Parameter keepQueue: keep what the queue holds (a takeover that did not last puts its
-    ///   entries back); otherwise it starts empty.
-    private func becomePassive(extra: String = "", keepQueue: Bool = false) {
+    /// - Parameter kept: per app, the state (a snapshot through a sequence) this node keeps from its
+    ///   time as active: its standby starts hot from it, for this node's own next takeover.
+    private func becomePassive(extra: String = "", kept: [String: PendingSnapshot] = [:]) {
         fence.untilMs.store(0, ordering: .releasing)
         buildHosts()
-        if !keepQueue { queue.reset() }
+        var hot: [String: Int64] = [:]
+        for (name, state) in kept {
+            guard let host = table[name]?.host else { continue }
+            do {
+                try host.restore(state.bytes, lastSequence: state.lastSequence)
+                hot[name] = state.lastSequence
+            } catch {
+                logger.error("ha: app '\(name)': its state as active cannot be kept: \(error)")
+            }
+        }
+        queue.reset(hotThrough: hot)
         startServer()
+        startStandbys()
         logRole("passive", term: nil, extra: extra)
+    }
+
+    /// Starts the standby engine of every host that runs hot and is not running.
+    private func startStandbys() {
+        for host in hosts where host.canRunHot && host.thread == nil { startStandby(host) }
+    }
+
+    private func startStandby(_ host: AppHost) {
+        let config = self.config
+        host.startStandby(queue: queue) { revision in
+            // Its own connection: a large revision loads while the control thread goes on.
+            let store = try PersistWorker.openStore(config, timeoutSec: PersistWorker.timeoutSec(config))
+            return try store.load(revision)
+        }
     }
 
     private func startServer() {
@@ -359,7 +384,10 @@ final class HAController: @unchecked Sendable {
     private func stopPassive() {
         server?.stop()
         server = nil
-        for host in hosts { host.stop() }
+        for host in hosts {
+            host.stopStandby(queue: queue)
+            host.stop()
+        }
         dropHosts()
     }
 
@@ -369,6 +397,8 @@ final class HAController: @unchecked Sendable {
         // Everything the previous active sent is queued before replaying (it closed the link, or died).
         server?.stop(drainMs: cluster.heartbeatIntervalMs)
         server = nil
+        // The standby engines apply what continues their state and stop: a hot app needs no restore.
+        for host in hosts { host.stopStandby(queue: queue) }
         fence.untilMs.store(Int(coordinator?.activeUntilMs ?? 0), ordering: .releasing)
         lastRevision = nil
         committedRevisions = [:]  // another incarnation's numbering
@@ -419,10 +449,15 @@ final class HAController: @unchecked Sendable {
         fence.untilMs.store(0, ordering: .releasing)
         for host in hosts { host.abandonInput() }
         for host in hosts { host.stop() }
+        // The state it ran (every event through its last sequence) may be the cluster's only copy
+        // of what no checkpoint holds yet: kept hot for this node's next takeover. Another
+        // active's hello makes the standby restore that one's checkpoint instead.
+        var kept: [String: PendingSnapshot] = [:]
+        for host in hosts where host.canRunHot && host.stateValid { kept[host.app.name] = host.snapshotStopped() }
         link.detach(reason: "this node is no longer active")
         persister.cancelPending()
         backups.failAll("node '\(config.nodeId)' is no longer the active node")
-        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)", keepQueue: !requeue.isEmpty)
+        becomePassive(extra: ",\"actedUntilEpochMs\":\(actedUntil)", kept: kept)
         for (app, held) in requeue {
             queue.requeue(app: app, entries: held.entries)
             logger.notice("ha: app '\(app)': \(held.entries.reduce(0) { $0 + $1.eventCount }) replayed events no checkpoint covers yet are queued again")
@@ -465,6 +500,7 @@ final class HAController: @unchecked Sendable {
             applyShares()
             attachedAtNs = DispatchTime.now().uptimeNanoseconds
             awaitingCheckpoint = Set(hosts.map(\.app.name))
+            syncNoticeGiven = false
             // The passive joined: checkpoint at once so it is in sync.
             for host in hosts { host.requestSnapshot() }
         } catch {
@@ -519,7 +555,13 @@ final class HAController: @unchecked Sendable {
             if let host = hosts.first(where: { $0.app.name == result.app }) {
                 host.committedSequence.store(max(host.committedSequence.load(ordering: .relaxed), Int(result.snapshot.lastSequence)), ordering: .releasing)
             }
-            if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(result.app) != nil, awaitingCheckpoint.isEmpty {
+            if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.remove(result.app) != nil {
+                // The passive can rebuild from here: no more flow control by checkpoints (it applies
+                // what it receives; TCP pushes back when it falls behind).
+                hosts.first { $0.app.name == result.app }?.passiveShareEvents.store(Int.max, ordering: .relaxed)
+            }
+            if result.announced, result.snapshot.takenAtNs >= attachedAtNs, awaitingCheckpoint.isEmpty, !syncNoticeGiven {
+                syncNoticeGiven = true
                 logger.notice("ha: passive \(link.attachedPeer ?? "?") in sync (checkpoint \(revision.revision), sequence \(result.snapshot.lastSequence))")
             }
             logger.debug("ha: app '\(result.app)' persisted \(revision.revision) through sequence \(result.snapshot.lastSequence) (\(result.snapshot.bytes.count) bytes)")
@@ -528,25 +570,47 @@ final class HAController: @unchecked Sendable {
     }
 
     private var passiveInSync: Bool { link.isAttached && awaitingCheckpoint.isEmpty && attachedAtNs != 0 }
+    /// Whether the current attach's "in sync" line was logged.
+    private var syncNoticeGiven = false
 
     /// SIGTERM on the active: stop intake, drain, checkpoint, tell the passive, release the lease.
     private func handover() {
         let startMs = HAController.nowMs()
+        // Nothing waits for a checkpoint any more: the engines drain their rings at once.
+        for host in hosts { host.passiveShareEvents.store(Int.max, ordering: .relaxed) }
         for host in hosts { host.closePorts() }
         for host in hosts { host.stop() }
-        _ = persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs)
-        processResults()
-        for host in hosts where config.persistence.enabled { submit(host: host, host.snapshotStopped()) }
-        // Saved and announced before the lease goes: the passive then replays nothing twice.
-        if !persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs) {
-            logger.error("ha: final checkpoint not written within \(HAController.handoverSaveTimeoutMs) ms; the passive replays its queue instead")
+        var saved = 0
+        if passiveInSync && hosts.allSatisfy({ waitReceived($0) }) {
+            // The passive holds every event (its state or its queue): it goes on from there, and
+            // checkpoints once it is active. No save stands between the stop and its takeover.
+            saved = processResults()
+        } else {
+            _ = persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs)
+            processResults()
+            for host in hosts where config.persistence.enabled { submit(host: host, host.snapshotStopped()) }
+            // Saved and announced before the lease goes: the passive then replays nothing twice.
+            if !persister.waitIdle(timeoutMs: HAController.handoverSaveTimeoutMs) {
+                logger.error("ha: final checkpoint not written within \(HAController.handoverSaveTimeoutMs) ms; the passive replays its queue instead")
+            }
+            saved = processResults()
         }
-        let saved = processResults()
         link.released()
         coordinator?.release()
         fence.untilMs.store(0, ordering: .releasing)
         dropHosts()
         logger.notice("ha: handed over in \(HAController.nowMs() - startMs) ms (\(saved) apps checkpointed, lease released)")
+    }
+
+    /// Waits (up to a heartbeat) until the passive reports holding every event `host` ran.
+    private func waitReceived(_ host: AppHost) -> Bool {
+        let deadline = HAController.nowMs() + cluster.heartbeatIntervalMs
+        while true {
+            guard let received = link.receivedThrough(app: host.app.name) else { return false }
+            if received >= host.lastSequence { return true }
+            if HAController.nowMs() >= deadline { return false }
+            usleep(500)
+        }
     }
 
     // MARK: Apps from the cluster, REST requests
@@ -582,6 +646,7 @@ final class HAController: @unchecked Sendable {
         let existing = table[change.name]
         guard let source = change.source else {
             guard let slot = existing else { return }
+            slot.host?.stopStandby(queue: queue)
             slot.host?.stop()
             table.remove(change.name)
             if let path = slot.path { table.removeFile(path) }
@@ -605,10 +670,15 @@ final class HAController: @unchecked Sendable {
             }
             return
         }
-        existing?.host?.stop()
+        if let old = existing?.host {
+            old.stopStandby(queue: queue)
+            old.stop()
+        }
         let slot = AppTable.Slot(app: app, source: source, path: existing?.path, host: nil)
         do {
-            slot.host = try makeHost(app)
+            let host = try makeHost(app)
+            slot.host = host
+            if host.canRunHot { startStandby(host) }
         } catch {
             slot.error = error.message
             logger.error("ha: app '\(app.name)' cannot be prepared: \(error)")
