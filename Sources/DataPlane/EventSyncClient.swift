@@ -126,6 +126,18 @@ public final class EventSyncClient: @unchecked Sendable {
         return writeLocked(bytes)
     }
 
+    /// Tells the passive how many outputs of each of `app`'s sinks are done with (see `delivered` frames).
+    @discardableResult
+    public func forwardDelivered(app: String, watermarks: [Int64]) -> Bool {
+        guard fdLooksAttached else { return false }
+        var bytes: [UInt8] = []
+        EventSyncProtocol.appendDelivered(app: app, watermarks: watermarks, to: &bytes)
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0 else { return false }
+        return writeLocked(bytes)
+    }
+
     /// The last sequence of `app` the attached passive said it holds (its `received` frames),
     /// reading any that arrived; nil when no passive is attached.
     public func receivedThrough(app: String) -> Int64? {

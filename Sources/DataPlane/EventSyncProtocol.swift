@@ -19,6 +19,9 @@ import Engine
 ///   in order with the events: the active moved its engine clock to `clockMs` after running event
 ///   `afterSequence` (timers fire there on both nodes), and, with a checksum, took a snapshot there
 ///   whose state has that checksum (the passive compares its own; see ``EventSyncEntry/checksum``).
+/// - `delivered`: string app, uint32 n, n × int64 — per sink of the app (in declaration order),
+///   the number of its outputs the active's sink is done with (written out or dropped): the
+///   passive forgets the outputs it kept up to there, and a new active sends the rest again.
 /// - `persisted`: string app, string revision, int64 lastSequence — a snapshot holding every event
 ///   of the app up to `lastSequence` is committed; the passive trims exactly those events.
 /// - `hello`: string nodeId, int64 term — the first frame of a connection.
@@ -33,6 +36,7 @@ public enum EventSyncFrameKind: UInt8, Sendable {
     /// Passive → active.
     case received = 5
     case clock = 6
+    case delivered = 7
 }
 
 /// A malformed event-sync frame (the connection carrying it is closed).
@@ -81,6 +85,20 @@ public enum EventSyncProtocol {
         out.appendBigEndian(checksum ?? 0)
         patchLength(&out, start: start)
     }
+
+    /// Appends a `delivered` frame: per sink, the outputs of `app` the active's sinks are done with.
+    public static func appendDelivered(app: String, watermarks: [Int64], to out: inout [UInt8]) {
+        let start = out.count
+        out.appendBigEndian(UInt32(0))
+        out.append(EventSyncFrameKind.delivered.rawValue)
+        appendString(app, to: &out)
+        out.appendBigEndian(UInt32(watermarks.count))
+        for w in watermarks { out.appendBigEndian(UInt64(bitPattern: w)) }
+        patchLength(&out, start: start)
+    }
+
+    /// Most sinks of one app a `delivered` frame names.
+    public static let sinksMax = 4096
 
     /// Appends a `received` frame (passive → active).
     public static func appendReceived(app: String, lastSequence: Int64, to out: inout [UInt8]) {
@@ -141,6 +159,7 @@ public enum EventSyncProtocol {
         case hello(nodeId: String, term: Int64)
         case released
         case received(app: String, lastSequence: Int64)
+        case delivered(app: String, watermarks: [Int64])
     }
 
     /// Decodes one frame body (after the uint32 length).
@@ -183,6 +202,15 @@ public enum EventSyncProtocol {
             let app = try string(&r, "app")
             guard let last = r.int64() else { throw EventSyncError("received frame: truncated sequence") }
             return .received(app: app, lastSequence: last)
+        case .delivered:
+            let app = try string(&r, "app")
+            guard let n = r.uint32(), n <= sinksMax else { throw EventSyncError("delivered frame: bad sink count") }
+            var watermarks: [Int64] = []
+            for _ in 0..<n {
+                guard let w = r.int64() else { throw EventSyncError("delivered frame: truncated") }
+                watermarks.append(w)
+            }
+            return .delivered(app: app, watermarks: watermarks)
         case .clock:
             let app = try string(&r, "app")
             guard let after = r.int64(), let clockMs = r.int64(), let has = r.uint8(), has <= 1, let sum = r.uint64() else {

@@ -45,6 +45,8 @@ public final class EventSyncQueue: @unchecked Sendable {
     private var restoreAtLeast: [String: Int64] = [:]
     /// Told when something arrives for an app (its standby engine's doorbell).
     private var listeners: [String: @Sendable () -> Void] = [:]
+    /// Per app and sink, the outputs the active's sinks are done with.
+    private var deliveredOutputs: [String: [Int64]] = [:]
     /// Entries handed to a standby engine in one step at most.
     public static let entriesPerStepMax = 64
 
@@ -131,6 +133,7 @@ public final class EventSyncQueue: @unchecked Sendable {
             hot.removeAll()
             restoreAtLeast.removeAll()
             failedRevisions.removeAll()
+            deliveredOutputs.removeAll()  // another numbering's
             wake = Array(listeners.values)
         }
         activeTerm = term
@@ -146,6 +149,7 @@ public final class EventSyncQueue: @unchecked Sendable {
         defer { condition.unlock() }
         clearLocked()
         activeTerm = nil
+        deliveredOutputs.removeAll()
         nextExpected.removeAll()
         gapFrom.removeAll()
         persisted.removeAll()
@@ -228,6 +232,23 @@ public final class EventSyncQueue: @unchecked Sendable {
     }
 
     // MARK: Hot standby
+
+    /// The active's sinks of `app` are done with these many outputs each (never moves back).
+    public func delivered(app: String, watermarks: [Int64]) {
+        condition.lock()
+        defer { condition.unlock() }
+        var current = deliveredOutputs[app] ?? []
+        if current.count < watermarks.count { current += Array(repeating: 0, count: watermarks.count - current.count) }
+        for (k, w) in watermarks.enumerated() { current[k] = max(current[k], w) }
+        deliveredOutputs[app] = current
+    }
+
+    /// Per sink of `app`, the outputs the active reported done with (empty: none reported).
+    public func deliveredOutputs(app: String) -> [Int64] {
+        condition.lock()
+        defer { condition.unlock() }
+        return deliveredOutputs[app] ?? []
+    }
 
     /// Calls `listener` (on the appending thread, outside the lock) whenever something arrives for `app`.
     public func setListener(app: String, _ listener: (@Sendable () -> Void)?) {

@@ -213,6 +213,8 @@ public final class EventSyncServer: @unchecked Sendable {
             notify(.connected(nodeId: node, term: term))
         case .released:
             notify(.released)
+        case .delivered(let app, let watermarks):
+            queue.delivered(app: app, watermarks: watermarks)
         case .received:
             break  // passive → active only
         }

@@ -75,6 +75,9 @@ public final class HTTPSink: @unchecked Sendable {
     /// Engine thread: queues `batch` for sending.
     public func write(_ batch: EventBatch) { queue.write(batch) }
 
+    /// Events this sink is done with (answered 2xx, or dropped), in output order but for drops when full.
+    public var eventsDone: Int { queue.eventsDone.load(ordering: .acquiring) }
+
     /// Starts the sender thread. Call once.
     public func start() {
         precondition(thread == nil, "a sink starts once")
@@ -159,6 +162,7 @@ public final class HTTPSink: @unchecked Sendable {
                 if (200..<300).contains(status) {
                     eventsSent.wrappingIncrement(by: events, ordering: .relaxed)
                     metrics.sent.increment(by: events)
+                    queue.countSent(events)
                     return
                 }
                 let answer = response.body.map { String(buffer: $0) }.map { String($0.prefix(300)) } ?? ""

@@ -25,6 +25,9 @@ public final class SinkQueue: @unchecked Sendable {
     public let eventsDropped = ManagedAtomic<Int>(0)
     /// Times `write` found the queue full.
     public let queueFullWaits = ManagedAtomic<Int>(0)
+    /// Events the sink is done with: sent (written out, or taken into an acked publisher's window)
+    /// or dropped. HA reports it to the passive, which then forgets the outputs it kept for them.
+    public let eventsDone = ManagedAtomic<Int>(0)
     let metrics: SinkMetrics
     private let ring: SPSCRing<EventBatch>
     /// Rung by `write` (the sender sleeps on it) and by `stop`.
@@ -95,12 +98,18 @@ public final class SinkQueue: @unchecked Sendable {
         doorbell.wait(timeoutMs: timeoutMs) { ring.isEmpty && condition() }
     }
 
+    /// Sender thread: `events` were sent.
+    public func countSent(_ events: Int) {
+        eventsDone.wrappingIncrement(by: events, ordering: .releasing)
+    }
+
     /// Wakes the sender (stop).
     public func wake() { doorbell.ring() }
 
     /// Counts events dropped anywhere in the sink (any thread).
     public func countDropped(_ events: Int) {
         eventsDropped.wrappingIncrement(by: events, ordering: .relaxed)
+        eventsDone.wrappingIncrement(by: events, ordering: .releasing)
         metrics.dropped.increment(by: events)
     }
 }

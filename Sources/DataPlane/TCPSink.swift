@@ -103,6 +103,9 @@ public final class TCPSink: @unchecked Sendable {
     /// Batches queued and not sent yet (any thread; at most `options.queueCapacity`).
     public var queueDepth: Int { queue.count }
 
+    /// Events this sink is done with (sent or dropped), in output order but for drops when full.
+    public var eventsDone: Int { queue.eventsDone.load(ordering: .acquiring) }
+
     /// Engine thread: queues `batch` for sending (applying `fullPolicy` when the queue is full).
     public func write(_ batch: EventBatch) { queue.write(batch) }
 
@@ -155,6 +158,7 @@ public final class TCPSink: @unchecked Sendable {
                 stats.batchesSent.wrappingIncrement(ordering: .relaxed)
                 stats.eventsSent.wrappingIncrement(by: batch.count, ordering: .relaxed)
                 queue.metrics.sent.increment(by: batch.count)
+                queue.countSent(batch.count)
                 pending = nil
             } catch {
                 // Acked framing: a batch the publisher took is in its window and is resent on reconnect.
@@ -162,6 +166,7 @@ public final class TCPSink: @unchecked Sendable {
                     stats.batchesSent.wrappingIncrement(ordering: .relaxed)
                     stats.eventsSent.wrappingIncrement(by: batch.count, ordering: .relaxed)
                     queue.metrics.sent.increment(by: batch.count)
+                    queue.countSent(batch.count)
                     pending = nil
                 }
                 logger.warning("tcp sink \(options.host):\(options.port)/\(options.channel): \(error); reconnecting")

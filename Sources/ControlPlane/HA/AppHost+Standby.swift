@@ -27,6 +27,7 @@ extension AppHost {
         precondition(canRunHot)
         stopping.store(false, ordering: .relaxed)
         outputsOn.store(false, ordering: .releasing)
+        ledger.retaining = true
         let wake = ManagedAtomic<Bool>(true)
         queue.setListener(app: app.name) { [doorbell] in
             wake.store(true, ordering: .releasing)
@@ -59,6 +60,7 @@ extension AppHost {
                     valid = applyStandby(entries[k], queue: queue, divergence: divergence)
                     k += 1
                 }
+                ledger.trim(delivered: queue.deliveredOutputs(app: name))
                 if valid {
                     queue.applied(app: name, through: lastSequence, epoch: epoch)
                     appliedSinceLog += entries.count
@@ -80,6 +82,7 @@ extension AppHost {
                     logger.error("ha: app '\(name)' standby cannot restore revision \(revision): \(error); waiting for a newer one")
                 }
             case .wait:
+                ledger.trim(delivered: queue.deliveredOutputs(app: name))
                 if stop { return }
                 doorbell.wait(timeoutMs: AppHost.idleWaitMs) {
                     !wake.load(ordering: .acquiring) && !stopping.load(ordering: .relaxed)

@@ -425,6 +425,11 @@ final class HAController: @unchecked Sendable {
             return
         }
         lastRevision = takeover.results.compactMap(\.revision).last
+        for host in hosts where host.ledger.retaining {
+            // Outputs of what the standby applied that the old active's sinks had not reported done.
+            host.ledger.trim(delivered: queue.deliveredOutputs(app: host.app.name))
+            host.redelivery = host.ledger.takeUndelivered()
+        }
         for host in hosts { host.startEngine() }
         // (4) open the ports.
         portWarned = []

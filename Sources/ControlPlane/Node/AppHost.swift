@@ -90,6 +90,19 @@ final class AppHost: @unchecked Sendable {
     let stopping = ManagedAtomic<Bool>(false)
     /// Outputs (sinks, output counters) run only while on: off on a passive's standby runtime.
     let outputsOn = ManagedAtomic<Bool>(true)
+    /// Numbers outputs per sink; a standby keeps them until the active reports them delivered.
+    let ledger: OutputLedger
+    /// Per sink (declaration order): how to write a batch, and how many events it is done with
+    /// since it started (nil: it writes synchronously, done as soon as written).
+    private var sinkWriters: [(EventBatch) -> Void] = []
+    private var sinkDone: [(@Sendable () -> Int)?] = []
+    /// HA takeover: outputs the old active may not have delivered, written first by the engine.
+    var redelivery: [(sink: Int, first: Int64, batch: EventBatch)] = []
+    /// Per sink, the output number its `sinkDone` count starts from.
+    private var deliveredBase: [Int64] = []
+    private var lastDeliveredReport: [Int64] = []
+    private var lastDeliveredReportNs: UInt64 = 0
+    private var deliveredLinkGeneration = -1
     private let finished = DispatchSemaphore(value: 0)
     var thread: Thread?
     /// Batches drained from one ring before looking at the next, so no source starves another.
@@ -162,25 +175,36 @@ final class AppHost: @unchecked Sendable {
             runtime.addOutputCallback(stream: stream) { if outputsOn.load(ordering: .relaxed) { counters.recordOut(stream: stream, events: $0.count) } }
         }
 
-        for sink in app.sinks {
+        let ledger = OutputLedger(sinks: app.sinks.count, app: app.name, logger: logger)
+        self.ledger = ledger
+        for (k, sink) in app.sinks.enumerated() {
+            // Every output is numbered (HA: kept by a standby until delivered); it goes out only while outputs are on.
+            func route(_ write: @escaping (EventBatch) -> Void, done: (@Sendable () -> Int)?) {
+                sinkWriters.append(write)
+                sinkDone.append(done)
+                runtime.addOutputCallback(stream: sink.streamName) {
+                    ledger.emitted(sink: k, $0)
+                    if outputsOn.load(ordering: .relaxed) { write($0) }
+                }
+            }
             switch sink.type {
             case "log":
                 let logSink = LogSink(prefix: sink.option("prefix") ?? "\(app.name) : \(sink.streamName)")
                 sinks.append(logSink)
-                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { logSink.write($0) } }
+                route({ logSink.write($0) }, done: nil)
             case "tcp":
                 let options = try AppHost.tcpSinkOptions(sink, app: app)
                 let tcpSink = TCPSink(options: options, logger: logger)
                 tcpSinks.append(tcpSink)
-                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { tcpSink.write($0) } }
+                route({ tcpSink.write($0) }, done: { tcpSink.eventsDone })
             case "http":
                 let httpSink = HTTPSink(options: try AppHost.httpSinkOptions(sink, app: app), logger: logger)
                 httpSinks.append(httpSink)
-                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { httpSink.write($0) } }
+                route({ httpSink.write($0) }, done: { httpSink.eventsDone })
             case "inmemory":
                 let memorySink = try AppHost.inMemorySink(sink, app: app, logger: logger)
                 memorySinks.append(memorySink)
-                runtime.addOutputCallback(stream: sink.streamName) { if outputsOn.load(ordering: .relaxed) { memorySink.write($0) } }
+                route({ memorySink.write($0) }, done: nil)
             default:
                 throw DeployError(app: app.name, message: "\(app.fileName):\(sink.position): @sink(type='\(sink.type)') is not supported yet (supported: log, tcp, http, inMemory)")
             }
@@ -281,9 +305,10 @@ final class AppHost: @unchecked Sendable {
 
     /// Replaces the state (on the engine thread, or before it runs).
     func restoreState(_ bytes: [UInt8], lastSequence: Int64) throws(SnapshotError) {
-        let (state, publishers) = try AppHost.unwrap(bytes)
+        let (state, publishers, outputs) = try AppHost.unwrap(bytes)
         try runtime.restore(state)
         publisherSeqs = publishers
+        ledger.restore(counts: outputs)
         self.lastSequence = lastSequence
         lastSnapshotSequence = lastSequence
         committedSequence.store(Int(lastSequence), ordering: .relaxed)
@@ -340,25 +365,32 @@ final class AppHost: @unchecked Sendable {
     }
 
     static let wrapMagic: [UInt8] = Array("TNDMHOST".utf8)
+    /// Version 2 adds the output counts per sink after the publisher table.
+    static let wrapMagic2: [UInt8] = Array("TNDMHST2".utf8)
 
-    /// The app's snapshot: the runtime's state and the publisher table.
-    static func wrap(_ state: [UInt8], _ publishers: [UInt64: UInt64]) -> [UInt8] {
-        var out = wrapMagic
-        var n = UInt32(publishers.count).bigEndian
-        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
-        for (id, seq) in publishers.sorted(by: { $0.key < $1.key }) {
-            var a = id.bigEndian, b = seq.bigEndian
-            withUnsafeBytes(of: &a) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: &b) { out.append(contentsOf: $0) }
+    /// The app's snapshot: the runtime's state, the publisher table and the output counts per sink.
+    static func wrap(_ state: [UInt8], _ publishers: [UInt64: UInt64], outputs: [Int64]) -> [UInt8] {
+        var out = wrapMagic2
+        func word<T: FixedWidthInteger>(_ v: T) {
+            var be = v.bigEndian
+            withUnsafeBytes(of: &be) { out.append(contentsOf: $0) }
         }
+        word(UInt32(publishers.count))
+        for (id, seq) in publishers.sorted(by: { $0.key < $1.key }) {
+            word(id)
+            word(seq)
+        }
+        word(UInt32(outputs.count))
+        for n in outputs { word(n) }
         out.append(contentsOf: state)
         return out
     }
 
-    /// Splits a snapshot into the runtime's state and the publisher table (older snapshots without
-    /// the table are the runtime's state alone).
-    static func unwrap(_ bytes: [UInt8]) throws(SnapshotError) -> ([UInt8], [UInt64: UInt64]) {
-        guard bytes.count >= wrapMagic.count + 4, Array(bytes.prefix(wrapMagic.count)) == wrapMagic else { return (bytes, [:]) }
+    /// Splits a snapshot into the runtime's state, the publisher table and the output counts (older
+    /// snapshots hold no counts, or only the runtime's state).
+    static func unwrap(_ bytes: [UInt8]) throws(SnapshotError) -> ([UInt8], [UInt64: UInt64], [Int64]?) {
+        let magic = Array(bytes.prefix(wrapMagic.count))
+        guard bytes.count >= wrapMagic.count + 4, magic == wrapMagic || magic == wrapMagic2 else { return (bytes, [:], nil) }
         func word(_ at: Int, _ size: Int) -> UInt64 {
             var v: UInt64 = 0
             for k in 0..<size { v = v << 8 | UInt64(bytes[at + k]) }
@@ -373,7 +405,16 @@ final class AppHost: @unchecked Sendable {
             table[word(at, 8)] = word(at + 8, 8)
             at += 16
         }
-        return (Array(bytes[at...]), table)
+        var outputs: [Int64]?
+        if magic == wrapMagic2 {
+            guard bytes.count >= at + 4 else { throw SnapshotError("output counts truncated") }
+            let sinks = Int(word(at, 4))
+            at += 4
+            guard sinks <= EventSyncProtocol.sinksMax, bytes.count >= at + 8 * sinks else { throw SnapshotError("output counts truncated") }
+            outputs = (0..<sinks).map { Int64(bitPattern: word(at + 8 * $0, 8)) }
+            at += 8 * sinks
+        }
+        return (Array(bytes[at...]), table, outputs)
     }
 
     /// The node is no longer active: the engine drops what is queued (it must not run it) so that
@@ -400,7 +441,7 @@ final class AppHost: @unchecked Sendable {
     /// `start` or after `stop`).
     func snapshotStopped() -> PendingSnapshot {
         precondition(thread == nil, "snapshotStopped while the engine runs")
-        return PendingSnapshot(bytes: AppHost.wrap(runtime.snapshot(), publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        return PendingSnapshot(bytes: AppHost.wrap(runtime.snapshot(), publisherSeqs, outputs: ledger.counts), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
     }
 
     /// Starts the engine thread, then opens the source ports (so nothing arrives before it can run).
@@ -426,6 +467,9 @@ final class AppHost: @unchecked Sendable {
         discarding.store(false, ordering: .relaxed)
         outputsOn.store(true, ordering: .releasing)
         stateValid = true
+        ledger.retaining = false
+        deliveredBase = ledger.counts
+        for r in redelivery { deliveredBase[r.sink] -= Int64(r.batch.count) }
         startThread(name: "tandem-engine-\(app.name)") { [self] in runEngine() }
     }
 
@@ -514,6 +558,12 @@ final class AppHost: @unchecked Sendable {
         // Stored tables load before the first batch (a restore or replay may have loaded them already).
         let skipped = runtime.loadStores()
         if skipped > 0 { logger.error("app '\(app.name)': \(skipped) database rows of stored tables skipped at load (a value that does not fit, or a repeated primary key)") }
+        if !redelivery.isEmpty {
+            let events = redelivery.reduce(0) { $0 + $1.batch.count }
+            for r in redelivery { sinkWriters[r.sink](r.batch) }
+            redelivery = []
+            logger.notice("ha: app '\(app.name)' sent again \(events) output events the old active had not reported delivered")
+        }
         let rings = sources.map(\.ring)
         let returns = returnRings
         var fenceWarned = false
@@ -604,6 +654,7 @@ final class AppHost: @unchecked Sendable {
                 }
             }
             releaseAcks()
+            reportDelivered()
             if drained > 0 || held != nil { continue }
             // Idle: move the clock (timers of later windows fire here), then sleep until a push.
             if !runtime.isPlayback { advanceClockIdle() }
@@ -672,6 +723,23 @@ final class AppHost: @unchecked Sendable {
         }
     }
 
+    /// HA: tells the passive, at most every 2 ms and when it changed, how many outputs each sink is
+    /// done with, so it forgets the outputs it keeps for a failover.
+    private func reportDelivered() {
+        guard let syncLink, !sinkWriters.isEmpty else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastDeliveredReportNs >= 2_000_000 else { return }
+        lastDeliveredReportNs = now
+        var marks = ledger.counts
+        for k in marks.indices { if let done = sinkDone[k] { marks[k] = deliveredBase[k] + Int64(done()) } }
+        let generation = syncLink.generation.load(ordering: .relaxed)
+        guard marks != lastDeliveredReport || generation != deliveredLinkGeneration else { return }
+        if syncLink.forwardDelivered(app: app.name, watermarks: marks) {
+            lastDeliveredReport = marks
+            deliveredLinkGeneration = generation
+        }
+    }
+
     /// Idle on the active: moves the clock to now; when a timer fires, the passive is told in order
     /// with the events, so its timers fire at the same point.
     private func advanceClockIdle() {
@@ -695,7 +763,7 @@ final class AppHost: @unchecked Sendable {
         let state = runtime.snapshot()
         // The passive compares its own state at this point with this one's (in order with the events).
         syncLink?.forwardClock(app: app.name, afterSequence: lastSequence, clockMs: runtime.currentTimeMs, checksum: AppHost.stateChecksum(state))
-        let taken = PendingSnapshot(bytes: AppHost.wrap(state, publisherSeqs), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
+        let taken = PendingSnapshot(bytes: AppHost.wrap(state, publisherSeqs, outputs: ledger.counts), lastSequence: lastSequence, epochMs: AppHost.wallClockMs())
         lastSnapshotSequence = lastSequence
         lastSnapshotAtMs = ActiveFence.nowMs()
         snapshotLock.lock()
