@@ -23,3 +23,16 @@ if ! python3 -c 'import cfnlint, moto.server, awscli' >/dev/null 2>&1; then
   echo "installing: ${PY_TOOLS[*]}"
   PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
 fi
+
+# promtool, for the /metrics lint test (Tests/TandemTests/RestApiMetricsLintTests.swift): only that
+# binary from Debian's prometheus package (a 19 MB download), unpacked without installing the package,
+# so no Prometheus server, service user or web assets come along.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing: promtool (from the prometheus package)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1 || { $SUDO apt-get update -qq && apt-get download prometheus >/dev/null; })
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  $SUDO install -m 0755 "$tmp/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$tmp"
+fi

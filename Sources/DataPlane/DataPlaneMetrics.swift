@@ -11,8 +11,9 @@ public struct SourceMetrics: Sendable {
     /// `tandem_source_backpressure_total`: times the source found the engine ring full and waited
     /// (TCP: stopped reading its sockets; HTTP: held the request).
     let backpressure: Counter
-    /// `tandem_source_backpressure_wait_nanoseconds_total`: time spent waiting for ring room.
-    let backpressureWaitNs: Counter
+    /// `tandem_source_backpressure_wait_seconds_total`: time spent waiting for ring room (seconds:
+    /// Prometheus wants base units).
+    let backpressureWait: FloatingPointCounter
 
     /// - Parameters:
     ///   - kind: `tcp`, `http`, `inMemory` (the `source` label).
@@ -21,19 +22,19 @@ public struct SourceMetrics: Sendable {
         let labels = [("source", kind)] + dimensions
         events = Counter(label: "tandem_source_events_total", dimensions: labels)
         backpressure = Counter(label: "tandem_source_backpressure_total", dimensions: labels)
-        backpressureWaitNs = Counter(label: "tandem_source_backpressure_wait_nanoseconds_total", dimensions: labels)
+        backpressureWait = FloatingPointCounter(label: "tandem_source_backpressure_wait_seconds_total", dimensions: labels)
     }
 
     /// Removes the series (the source's app was undeployed), so scrapes stop showing them.
     public func destroy() {
         events.destroy()
         backpressure.destroy()
-        backpressureWaitNs.destroy()
+        backpressureWait.destroy()
     }
 
     func recordBackpressure(waitedNs: UInt64) {
         backpressure.increment()
-        backpressureWaitNs.increment(by: waitedNs)
+        if waitedNs > 0 { backpressureWait.increment(by: Double(waitedNs) / 1e9) }
     }
 }
 

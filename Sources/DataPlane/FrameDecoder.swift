@@ -15,6 +15,9 @@ import Glibc
 ///
 /// A frame is all or nothing: a bad frame adds no event, and events of earlier frames stay.
 ///
+/// As Siddhi's sources do, an event timestamp of exactly -1 (a publisher that set none) becomes the
+/// frame's arrival time (wall clock, milliseconds).
+///
 /// Not thread-safe: one decoder per connection, used by the connection's reactor thread.
 public final class FrameDecoder {
     /// First byte of every siddhi-io-tcp frame.
@@ -254,6 +257,7 @@ public final class FrameDecoder {
             try layouts[index].validate(reader, eventCount: eventCount, maxStringBytes: maxStringBytes)
             var done = 0
             var offset = reader.offset
+            var arrivalMs: Int64? = nil
             while done < eventCount {
                 let chunk = min(eventCount - done, EventBatch.capacityMax - stage.count)
                 if chunk == 0 {
@@ -261,7 +265,8 @@ public final class FrameDecoder {
                     continue
                 }
                 do {
-                    offset = try stage.append(body, offset: offset, eventCount: chunk, maxStringBytes: maxStringBytes, eventIndexBase: done)
+                    offset = try stage.append(body, offset: offset, eventCount: chunk, maxStringBytes: maxStringBytes, eventIndexBase: done,
+                                              arrivalMs: &arrivalMs)
                 } catch {
                     preconditionFailure("a validated frame failed to decode: \(error)")
                 }
@@ -314,7 +319,9 @@ public final class FrameDecoder {
         let maxStringBytes = self.maxStringBytes
         if eventCount <= EventBatch.capacityMax {
             let rowsBefore = stage.count, stringsBefore = stage.stringCount
-            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes)
+            var arrivalMs: Int64? = nil
+            let end = try stage.append(body, offset: reader.offset, eventCount: eventCount, maxStringBytes: maxStringBytes,
+                                       arrivalMs: &arrivalMs)
             guard end == body.count else {
                 stage.truncate(rows: rowsBefore, stringBytes: stringsBefore)
                 throw .trailingBytes(body.count - end)

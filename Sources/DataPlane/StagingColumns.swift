@@ -90,12 +90,19 @@ final class StagingColumns {
         stringCapacity = newCapacity
     }
 
+    /// The timestamp a publisher sends when it set none: Siddhi's `new Event()` carries -1, and Siddhi's
+    /// sources (`InputEventHandler`) give exactly that value, no other, the arrival time instead.
+    static let unsetTimestamp: Int64 = -1
+
     /// Decodes `eventCount` siddhi-map-binary events from `body[offset..<body.count]`; returns the
     /// offset after the last one. All or nothing: on error nothing of this call stays.
     /// `eventIndexBase` only numbers events in errors.
+    ///
+    /// Events with timestamp -1 get `arrivalMs`; when it is nil the wall clock is read once (only if
+    /// such an event is there) and kept in it, so the chunks of one large frame share one time.
     @inline(__always)
     func append(_ body: UnsafeRawBufferPointer, offset start: Int, eventCount: Int, maxStringBytes: Int,
-                eventIndexBase: Int = 0) throws(FrameDecodeError) -> Int {
+                eventIndexBase: Int = 0, arrivalMs: inout Int64?) throws(FrameDecodeError) -> Int {
         if count + eventCount > capacity { growRows(to: count + eventCount) }
         // The strings of these events cannot be longer than the bytes they are read from.
         let end = body.count
@@ -108,9 +115,12 @@ final class StagingColumns {
         var p = start
         var row = count
         var failure: FrameDecodeError? = nil
+        var sawUnset = false
         events: for e in 0..<eventCount {
             guard end - p >= 8 else { failure = .truncatedEvent(eventIndex: e, eventCount: eventCount); break }
-            timestamps[row] = Int64(bitPattern: UInt64(bigEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+            let timestamp = Int64(bitPattern: UInt64(bigEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+            timestamps[row] = timestamp
+            if timestamp == StagingColumns.unsetTimestamp { sawUnset = true }
             p += 8
             for c in 0..<width {
                 let slot: UInt64
@@ -166,6 +176,12 @@ final class StagingColumns {
                 failure = .truncatedEvent(eventIndex: eventIndexBase + index, eventCount: eventIndexBase + total)
             }
             throw failure
+        }
+        if sawUnset {
+            // A second pass only over frames that have such events: the common path pays one compare.
+            let now = arrivalMs ?? LogSink.nowMs()
+            arrivalMs = now
+            for r in rowsBefore..<row where timestamps[r] == StagingColumns.unsetTimestamp { timestamps[r] = now }
         }
         count = row
         return p

@@ -117,6 +117,31 @@ func decodeAll(_ bytes: [UInt8], chunks: [Int]? = nil, channels: [SourceChannel]
         #expect(throws: FrameDecodeError.self) { try decodeAll([0x02, 0xFF, 0xFF, 0xFF, 0xF0]) }
     }
 
+    /// A frame laid out byte by byte as siddhi-io-tcp 3.0.5 and siddhi-map-binary 2.0.5 write it
+    /// (MessageEncoder, BinaryEventConverter): ids with their character counts (ASCII here, so equal to
+    /// bytes), each string value with its UTF-8 byte length. Non-ASCII values, including characters
+    /// outside the BMP (two UTF-16 units, four bytes), arrive intact.
+    @Test func decodesNonASCIIStringValuesAsSiddhiWritesThem() throws {
+        func int32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(v).bigEndian, Array.init) }
+        func int64(_ v: Int64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+        let symbols = ["héllo ☃", "日本語", "😀 emoji", "Ünïcödé ∑ 𝄞"]
+        var payload = int32(symbols.count)
+        for (i, symbol) in symbols.enumerated() {
+            let bytes = Array(symbol.utf8)
+            #expect(bytes.count != symbol.utf16.count, "a value whose byte and character counts differ")
+            payload += int64(1_700_000_000_000 + Int64(i)) + int32(bytes.count) + bytes
+            payload += withUnsafeBytes(of: (75.5 + Double(i)).bitPattern.bigEndian, Array.init) + int64(Int64(i))
+        }
+        let session = Array("3f0c1d2e-58aa-4c1b-9d7e-0a1b2c3d4e5f".utf8)
+        let channel = Array("StockStream".utf8)
+        let message = int32(session.count) + session + int32(channel.count) + channel + int32(payload.count) + payload
+        let frame = [UInt8(0x02)] + int32(message.count) + message
+        let rows = try decodeAll(frame)
+        #expect(rows == symbols.indices.map { i in
+            [.long(1_700_000_000_000 + Int64(i)), .string(symbols[i]), .double(75.5 + Double(i)), .long(Int64(i))]
+        })
+    }
+
     @Test func unknownChannelIsRejected() {
         #expect(throws: FrameDecodeError.unknownChannel("Other")) { try decodeAll(frame(stockBatch(0..<1), channel: "Other")) }
     }

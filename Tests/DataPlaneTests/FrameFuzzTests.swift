@@ -19,6 +19,8 @@ struct SeededGenerator: RandomNumberGenerator {
 /// oracle the decoder is checked against.
 enum ReferenceDecoder {
     enum Outcome: Equatable { case complete, partial, invalid }
+    /// Stands for the arrival time, which a timestamp of -1 becomes (docs/protocol.md, unset timestamps).
+    static let arrival = Value.string("<arrival time>")
 
     static func decode(_ bytes: [UInt8], maxFrameBytes: Int, maxStringBytes: Int, schema: StreamSchema = stockSchema,
                        channelId: String = "StockStream") -> (rows: [[Value]], outcome: Outcome) {
@@ -82,7 +84,8 @@ enum ReferenceDecoder {
             var frameRows: [[Value]] = []
             for _ in 0..<count {
                 guard end - q >= 8 else { return (rows, .invalid) }
-                var row: [Value] = [.long(Int64(bitPattern: uint64(q)))]
+                let timestamp = Int64(bitPattern: uint64(q))
+                var row: [Value] = [timestamp == -1 ? ReferenceDecoder.arrival : .long(timestamp)]
                 q += 8
                 for type in types {
                     switch type {
@@ -202,8 +205,14 @@ enum ReferenceDecoder {
         let decoder = FrameDecoder(channels: [SourceChannel(channel: channelId, streamIndex: 0, schema: schema)],
                                    batchSize: 3, maxFrameBytes: maxFrameBytes, maxStringBytes: maxStringBytes)
         var rows: [[Value]] = []
+        let start = LogSink.nowMs()
         let emit: (SourceChannel, EventBatch) -> Void = { _, batch in
-            for r in 0..<batch.count { rows.append(FrameFuzzTests.canonical([.long(batch.timestamps[r])] + batch.row(r))) }
+            for r in 0..<batch.count {
+                // Generated timestamps are small; one of this run's clock readings is an arrival time.
+                let t = batch.timestamps[r]
+                let stamp = t >= start && t <= LogSink.nowMs() ? ReferenceDecoder.arrival : .long(t)
+                rows.append(FrameFuzzTests.canonical([stamp] + batch.row(r)))
+            }
         }
         var pending: [UInt8] = []
         var offset = 0

@@ -86,6 +86,18 @@ import Testing
         #expect(batch.string(0, 0) == "a\"b\\c/d\n\té😀€")
     }
 
+    /// -0.0 keeps its sign, as on the binary wire (`tandem send` once lost it reading integers first).
+    @Test func negativeZeroKeepsItsSign() throws {
+        let batch = try Self.map(#"[{"symbol":"a","price":-0.0,"volume":-0,"count":0,"ratio":-0.0,"open":true},"#
+                                 + #"{"symbol":"b","price":-0,"volume":1,"count":1,"ratio":-0e3,"open":true}]"#)
+        #expect(batch.count == 2)
+        for row in 0..<2 {
+            #expect(batch.double(1, row) == 0 && batch.double(1, row).sign == .minus, "double, row \(row)")
+            #expect(batch.double(4, row) == 0 && batch.double(4, row).sign == .minus, "float, row \(row)")
+        }
+        #expect(batch.row(0)[2] == .long(0))
+    }
+
     @Test func typeErrorsNameTheEventAndAttribute() {
         func check(_ attribute: String, _ value: String, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
             var fields: [String: String] = ["symbol": #""IBM""#, "price": "75.6", "volume": "100", "count": "3", "ratio": "0.5", "open": "true"]

@@ -187,6 +187,28 @@ import Testing
         #expect(out == [#"{"stream":"Out","timestamp":5,"data":[75.6,null,null,null,151.2]}"#])
     }
 
+    /// JSONDecoder reads -0.0 as the integer 0 when asked for one first: the sign must survive, as it
+    /// does on the binary wire (`tandem send` reads its lines with the same JSONValue).
+    @Test func negativeZeroKeepsItsSign() throws {
+        let app = try SiddhiApp.compile(source: """
+            define stream S (f float, d double, l long);
+            from S select f, d, l insert into Out;
+            """, fileName: "z.siddhi")
+        var out: [String] = []
+        try Replay.run(app: app, lines: [#"{"stream":"S","timestamp":5,"data":[-0.0,-0.0,-0]}"#]) { out.append($0) }
+        #expect(out == [#"{"stream":"Out","timestamp":5,"data":[-0.0,-0.0,0]}"#])
+
+        guard case .number(let d) = try JSONValue.parse("-0.0") else { Issue.record("-0.0 read as an integer"); return }
+        #expect(d.sign == .minus)
+        #expect(try JSONValue.parse("0") == .integer(0))
+        #expect(try JSONValue.parse("-0").attributeValue(.long) == .long(0))
+        #expect(try JSONValue.parse("-0.0").attributeValue(.int) == .int(0))
+        guard case .double(let v)? = try JSONValue.parse("-0.0").attributeValue(.double) else { Issue.record("not a double"); return }
+        #expect(v.sign == .minus)
+        guard case .float(let f)? = try JSONValue.parse("-0.0").attributeValue(.float) else { Issue.record("not a float"); return }
+        #expect(f.sign == .minus)
+    }
+
     @Test func clockOnlyLinesAndTimeGoingBackwards() throws {
         let app = try SiddhiApp.compile(source: "define stream S (a int);\nfrom S select a insert into Out;", fileName: "c.siddhi")
         do {

@@ -225,4 +225,45 @@ import Glibc
         #expect(EndToEndTests.outputRows(node.lines, prefix: "WIN") == ["[5]", "[0]"], "\(node.lines)")
         #expect(node.terminate() == 0)
     }
+
+    /// A publisher that sets no timestamp (Siddhi's `new Event()`: -1) gets the arrival time, as in
+    /// Siddhi; other values stay. Through `tandem send`, a real socket and the node's decoder.
+    @Test func unsetTimestampBecomesTheArrivalTime() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freeTCPPort()
+        let appFile = dir.appendingPathComponent("stamp.siddhi")
+        try """
+        @App:name('Stamp')
+        @source(type='tcp', port='\(port)', context='S', @map(type='binary'))
+        define stream S (symbol string, price double, volume long);
+        @sink(type='log', prefix='TS')
+        define stream Out (ts long, volume long);
+        from S select eventTimestamp() as ts, volume insert into Out;
+        """.write(to: appFile, atomically: true, encoding: .utf8)
+        let input = dir.appendingPathComponent("events.jsonl")
+        try """
+        {"stream":"S","timestamp":-1,"data":["A",1.0,1]}
+        {"stream":"S","timestamp":-2,"data":["A",1.0,2]}
+        {"stream":"S","timestamp":5,"data":["A",1.0,3]}
+
+        """.write(to: input, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20))
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
+        let (status, _, sendErr) = try NodeProcess.runToEnd(
+            ["send", "--app", appFile.path, "--host", "127.0.0.1", "--input", input.path], workingDirectory: dir)
+        #expect(status == 0, "\(sendErr)")
+        node.waitFor(timeoutSec: 10) { lines, _ in EndToEndTests.outputRows(lines, prefix: "TS").count >= 3 }
+        let after = Int64(Date().timeIntervalSince1970 * 1000)
+        let rows = EndToEndTests.outputRows(node.lines, prefix: "TS")
+        #expect(rows.count == 3, "\(node.lines)")
+        guard rows.count == 3 else { return }
+        let arrival = Int64(rows[0].dropFirst().prefix { $0 != "," }) ?? 0
+        #expect(arrival >= before && arrival <= after, "\(rows[0]) not in [\(before), \(after)]")
+        #expect(rows[0].hasSuffix(", 1]"))
+        #expect(Array(rows[1...]) == ["[-2, 2]", "[5, 3]"])
+        #expect(node.terminate() == 0)
+    }
 }

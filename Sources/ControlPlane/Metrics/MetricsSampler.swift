@@ -16,23 +16,6 @@ final class MetricsSampler: @unchecked Sendable {
     private var backpressureSeen: [ObjectIdentifier: Int] = [:]
     static let roles = ["standalone", "active", "passive", "starting", "stopped"]
 
-    static let help: [String: String] = [
-        "tandem_role": "1 for the node's current role, 0 for the others",
-        "tandem_term": "HA lease term of the active (0 standalone)",
-        "tandem_io_backend": "1 for the io backend in use",
-        "tandem_in_sync": "HA: 1 when the passive holds every event since the last checkpoint",
-        "tandem_heartbeat_age_seconds": "HA: age of the last heartbeat the cluster database took",
-        "tandem_jemalloc_allocated_bytes": "jemalloc stats.allocated",
-        "tandem_jemalloc_resident_bytes": "jemalloc stats.resident",
-        "tandem_ingest_ring_batches": "batches waiting between a tcp source and its engine",
-        "tandem_ingest_ring_capacity_batches": "capacity of that ring",
-        "tandem_source_backpressure_seconds_total": "time a tcp source stopped reading because its engine ring was full",
-    ]
-
-    static func descriptor(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? "")
-    }
-
     /// The Prometheus text: the recorded metrics plus a fresh sample.
     func render(board: NodeStatusBoard) -> String {
         lock.lock()
@@ -47,7 +30,7 @@ final class MetricsSampler: @unchecked Sendable {
         func gauge(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
             let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
             seen.insert(key)
-            let g = gauges[key] ?? registry.makeGauge(descriptor: MetricsSampler.descriptor(name), labels: labels)
+            let g = gauges[key] ?? registry.makeGauge(descriptor: TandemMetrics.descriptor(name), labels: labels)
             gauges[key] = g
             g.set(value)
         }
@@ -73,7 +56,7 @@ final class MetricsSampler: @unchecked Sendable {
                 let delta = total - (backpressureSeen[id] ?? 0)
                 backpressureSeen[id] = total
                 let key = "tandem_source_backpressure_seconds_total|" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: "|")
-                let counter = counters[key] ?? registry.makeCounter(descriptor: MetricsSampler.descriptor("tandem_source_backpressure_seconds_total"), labels: labels)
+                let counter = counters[key] ?? registry.makeCounter(descriptor: TandemMetrics.descriptor("tandem_source_backpressure_seconds_total"), labels: labels)
                 counters[key] = counter
                 if delta > 0 { counter.increment(by: Double(delta) / 1e9) }
             }

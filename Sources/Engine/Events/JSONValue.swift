@@ -10,7 +10,16 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null; return }
         if let b = try? c.decode(Bool.self) { self = .bool(b); return }
-        if let i = try? c.decode(Int64.self) { self = .integer(i); return }
+        if let i = try? c.decode(Int64.self) {
+            // JSONDecoder also reads -0.0 (and -0) as the integer 0, which would lose the sign a
+            // float or double keeps (the binary wire carries it): keep such a zero a number.
+            if i == 0, let d = try? c.decode(Double.self), d.sign == .minus {
+                self = .number(d)
+                return
+            }
+            self = .integer(i)
+            return
+        }
         if let d = try? c.decode(Double.self) { self = .number(d); return }
         if let s = try? c.decode(String.self) { self = .string(s); return }
         if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
