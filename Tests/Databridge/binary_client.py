@@ -6,7 +6,9 @@ Messages are [type u8][size i32][body], big-endian: 0 login ([user len][password
 [password]), 1 logout ([session len][session]), 2 publish ([session len][session][event count],
 then per event [event size][timestamp i64][stream id len][stream id][values…]). Replies: 0 ok,
 1 error ([class len][message len][class][message]), 2 session ([len][session id]).
-Scenarios as in thrift_client.py. Prints JSON lines; the last is the summary.
+Scenarios as in thrift_client.py, plus ha: the load through a failover, as WSO2's agent rides one
+out (a publish whose connection died or that was refused is sent again, after a new login on the
+node that answers). Prints JSON lines; the last is the summary.
 """
 import argparse, json, socket, ssl, struct, time
 
@@ -18,7 +20,7 @@ p.add_argument("--ca", required=True)
 p.add_argument("--user", required=True)
 p.add_argument("--password", required=True)
 p.add_argument("--stream", default="Sales:1.0.0")
-p.add_argument("--scenario", choices=["errors", "load"], required=True)
+p.add_argument("--scenario", choices=["errors", "load", "ha"], required=True)
 p.add_argument("--events", type=int, default=1000)
 p.add_argument("--keys", type=int, default=10)
 p.add_argument("--bundle", type=int, default=1000)
@@ -157,6 +159,41 @@ if a.scenario == "errors":
     logout(t, session)
     expect("after logout", lambda: publish(t, session, good(1)), "SessionTimeoutException", "log in again")
     out(summary=True, goodEvents=n_good)
+elif a.scenario == "ha":
+    def session_on_active():
+        deadline = time.time() + 120
+        while True:
+            try:
+                c = connect(True)
+                return c, login(c, a.user, a.password)
+            except (OSError, EOFError, DatabridgeError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    t, session = session_on_active()
+    sent = 0
+    uncertain = 0  # publishes whose outcome was unknown (connection lost, or the node stopped being active)
+    resent = 0
+    while sent < a.events:
+        n = min(a.bundle, a.events - sent)
+        events = [event((0, "t", "k%d" % (i % a.keys), i % 7 + 1, 0.25, True)) for i in range(sent, sent + n)]
+        while True:
+            try:
+                publish(t, session, events)
+                break
+            except DatabridgeError as e:
+                resent += 1
+                if not e.cls.endswith("SessionTimeoutException"):
+                    uncertain += 1
+            except (OSError, EOFError):
+                resent += 1
+                uncertain += 1
+            t.close()
+            t, session = session_on_active()
+        sent += n
+        out(progress=sent)
+    out(summary=True, events=sent, resent=resent, uncertain=uncertain)
 else:
     t = connect(True)
     session = login(t, a.user, a.password)
