@@ -58,6 +58,9 @@ enum ThriftDatabridgeCodec {
         var reader = buffer
         do throws(ReadError) {
             let message = try readMessage(&reader, limit: maxMessageBytes)
+            // A whole call counts against the limit too, not only each string and list in it.
+            let used = buffer.readableBytes - reader.readableBytes
+            guard used <= maxMessageBytes else { throw .malformed("a Thrift call of \(used) bytes is over the limit of \(maxMessageBytes) bytes") }
             buffer = reader
             return message
         } catch .incomplete {
@@ -68,7 +71,8 @@ enum ThriftDatabridgeCodec {
         }
     }
 
-    private static func readMessage(_ r: inout ByteBuffer, limit: Int) throws(ReadError) -> ThriftDatabridgeMessage {
+    /// The call's header: its method name, message type and sequence id.
+    private static func readHeader(_ r: inout ByteBuffer, limit: Int) throws(ReadError) -> (name: String, type: UInt8, seqId: Int32) {
         let first = try int32(&r)
         let name: String, type: UInt8, seqId: Int32
         if first < 0 {
@@ -88,6 +92,16 @@ enum ThriftDatabridgeCodec {
         guard type == messageCall || type == messageOneway else {
             throw .malformed("Thrift message type \(type) where a call (1) or oneway (4) was expected")
         }
+        return (name, type, seqId)
+    }
+
+    private static func readMessage(_ r: inout ByteBuffer, limit: Int) throws(ReadError) -> ThriftDatabridgeMessage {
+        // Whether the call is whole is checked first by skipping over it, which builds nothing: a
+        // large call arriving in many reads is walked once per read, not decoded once per read.
+        var probe = r
+        _ = try readHeader(&probe, limit: limit)
+        try skip(&probe, tStruct, limit: limit, depth: 0)
+        let (name, type, seqId) = try readHeader(&r, limit: limit)
         let call: ThriftDatabridgeCall
         switch name {
         case "publish":
@@ -185,7 +199,18 @@ enum ThriftDatabridgeCodec {
         case tSet, tList:
             let e = try byte(&r), n = try int32(&r)
             guard n >= 0, Int(n) <= limit else { throw .malformed("a Thrift list of \(n) elements") }
-            for _ in 0..<n { try skip(&r, e, limit: limit, depth: depth + 1) }
+            let width: Int? = switch e {
+            case tBool, tByte: 1
+            case tI16: 2
+            case tI32: 4
+            case tDouble, tI64: 8
+            default: nil
+            }
+            if let width {
+                try need(Int(n) * width)  // fixed-width elements: one step
+            } else {
+                for _ in 0..<n { try skip(&r, e, limit: limit, depth: depth + 1) }
+            }
         default: throw .malformed("unknown Thrift type \(type)")
         }
     }
