@@ -12,15 +12,13 @@ enum DatabridgeNode {
         let users = ApiUsers(config: config.api, environment: environment)
         var options = config.databridge.receiver
         options.batchEventsMax = config.tandem.batchSize
-        if !options.tls {
-            logger.notice("databridge: no tandem.databridge.tls certificate and key: the TLS ports (thrift \(options.thriftTLSPort.map(String.init) ?? "-"), binary \(options.binaryTLSPort.map(String.init) ?? "-")) stay closed")
-        }
-        if users.isEmpty {
-            logger.warning("databridge: no user is configured (tandem.api.auth.users or TANDEM_ADMIN_USER/TANDEM_ADMIN_PASSWORD): every databridge login will be refused")
-        }
+        // Said when the ports open, so nodes without wso2event apps log nothing about databridge.
+        let warnings = users.isEmpty
+            ? ["no user is configured (tandem.api.auth.users or TANDEM_ADMIN_USER/TANDEM_ADMIN_PASSWORD): every databridge login will be refused"]
+            : []
         return DatabridgeReceiver(options: options, authenticate: { user, password in
             await users.verify(user: user, password: password)
-        }, logger: logger)
+        }, logger: logger, openWarnings: warnings)
     }
 
     /// `@source(type='wso2event', wso2.stream.id='name:version', @map(type='wso2event'))`.

@@ -33,11 +33,16 @@ public final class DatabridgeReceiver: @unchecked Sendable {
     private var routes: [String: (source: DatabridgeSource, stream: WSO2EventStream)] = [:]
     private var attached: [ObjectIdentifier: DatabridgeSource] = [:]
     private var listeners: [Listener] = []
-    private var warnedPlain = false
+    /// Logged (as warnings) the first time the ports open; under `portLock`.
+    private var openWarnings: [String]
 
-    public init(options: DatabridgeReceiverOptions, authenticate: @escaping DatabridgeSessions.Authenticate, logger: Logger) {
+    /// - Parameter openWarnings: what the node wants said when the ports first open (say, that no
+    ///   user is configured), so a node without wso2event sources says nothing about them.
+    public init(options: DatabridgeReceiverOptions, authenticate: @escaping DatabridgeSessions.Authenticate, logger: Logger,
+                openWarnings: [String] = []) {
         self.options = options
         self.logger = logger
+        self.openWarnings = openWarnings
         sessions = DatabridgeSessions(timeoutMs: options.sessionTimeoutMs, sessionsMax: options.sessionsMax, authenticate: authenticate)
     }
 
@@ -114,10 +119,14 @@ public final class DatabridgeReceiver: @unchecked Sendable {
             if let p = options.thriftTLSPort { wanted.append((.thrift, true, p)) }
             if let p = options.binaryTLSPort { wanted.append((.binary, true, p)) }
         }
-        if options.allowPlainTextCredentials && !warnedPlain {
-            warnedPlain = true
-            logger.warning("databridge: tandem.databridge.allowPlainTextCredentials is true: logins on the plain ports send passwords unencrypted")
+        if options.allowPlainTextCredentials {
+            openWarnings.append("tandem.databridge.allowPlainTextCredentials is true: logins on the plain ports send passwords unencrypted")
         }
+        if sslContext == nil {
+            openWarnings.append("no tandem.databridge.tls certificate and key: the TLS ports (thrift \(options.thriftTLSPort.map(String.init) ?? "-"), binary \(options.binaryTLSPort.map(String.init) ?? "-")) stay closed")
+        }
+        for warning in openWarnings { logger.warning("databridge: \(warning)") }
+        openWarnings = []
         var opened: [Listener] = []
         for (transport, tls, port) in wanted {
             let listener = Listener(transport: transport, tls: tls)
