@@ -3,7 +3,9 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 # chromium: headless screenshots of the status page (scripts/status-page-check.sh)
-PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3 chromium curl jq)
+# thrift-compiler, python3-thrift, openssl: the databridge end-to-end tests generate a Thrift client
+# from WSO2's IDL (Tests/Databridge) and a self-signed certificate for the TLS ports
+PKGS=(liburing-dev default-libmysqlclient-dev libjemalloc-dev mariadb-server mariadb-client pkg-config iproute2 python3 chromium curl jq thrift-compiler python3-thrift openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -35,7 +35,8 @@ import Testing
             "wso2.transport.http: section not used by Tandem; ignored",
             "listenerConfigurations: section not used by Tandem; ignored",
             "wso2.metrics: section not used by Tandem; ignored",
-            "databridge.config: section not used by Tandem; ignored",
+            // Read now (the wso2event receivers); SI's worker pool means nothing to Tandem.
+            "databridge.config.workerThreads: not used by Tandem (events go straight to the app's engine ring; tandem.dataPlane.ingestRingCapacity bounds it); ignored",
             "state.persistance: unknown section (did you mean state.persistence?); ignored",
             "state.persistence.enabld: unknown key (did you mean enabled?); ignored",
             "state.persistence.config.colour: unknown key; ignored",

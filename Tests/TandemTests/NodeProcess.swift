@@ -94,9 +94,10 @@ final class NodeProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Runs `tandem ARGS` to completion and returns (status, stdout, stderr).
-    static func runToEnd(_ arguments: [String], workingDirectory: URL, timeoutSec: Double = 60) throws -> (Int32, String, String) {
-        let node = try NodeProcess(arguments: arguments, workingDirectory: workingDirectory)
+    /// Runs `tandem ARGS` (or `executable ARGS`) to completion and returns (status, stdout, stderr).
+    static func runToEnd(_ arguments: [String], workingDirectory: URL, timeoutSec: Double = 60,
+                         executable: String? = nil) throws -> (Int32, String, String) {
+        let node = try NodeProcess(arguments: arguments, workingDirectory: workingDirectory, executable: executable)
         let deadline = Date().addingTimeInterval(timeoutSec)
         while node.process.isRunning && Date() < deadline { usleep(10_000) }
         if node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) }

@@ -7,7 +7,7 @@ import Yams
 struct ConfigLoader {
     /// File name for syntax errors.
     let source: String
-    private var reader: YAMLReader
+    var reader: YAMLReader
 
     /// Datasource entries whose problems count only if an enabled feature uses them.
     /// `position` is where in the problem list they belong (file order).
@@ -19,6 +19,8 @@ struct ConfigLoader {
     /// `tandem.api.port` / `.host` as written (they win over SI's default listener).
     private var apiPort: Int?
     private var apiHost: String?
+    /// `tandem.databridge` port and host keys as written (they win over SI's `databridge.config`).
+    var databridgeOverrides: Set<String> = []
 
     init(source: String, environment: [String: String]) {
         self.source = source
@@ -26,7 +28,7 @@ struct ConfigLoader {
     }
 
     /// The sections Tandem reads.
-    static let knownSections = ["wso2.carbon", "state.persistence", "wso2.datasources", "cluster.config", "deployment.config", "tandem"]
+    static let knownSections = ["wso2.carbon", "state.persistence", "wso2.datasources", "cluster.config", "deployment.config", "databridge.config", "tandem"]
 
     /// Persistence store class packages: SI 4.x, then the older Stream Processor one.
     static let persistencePackages = [
@@ -57,6 +59,7 @@ struct ConfigLoader {
             case "cluster.config": readCluster(section.value, section.path, into: &config.cluster)
             case "deployment.config": readDeployment(section.value, section.path, into: &config.deployment)
             case "tandem": readTandem(section.value, section.path, into: &config)
+            case "databridge.config": readDatabridge(section.value, section.path, into: &config.databridge)
             case "wso2.transport.http" where Self.hasDefaultListener(section.value):
                 readTransport(section.value, section.path, into: &config.api)
             case "auth.configs":
@@ -383,6 +386,7 @@ struct ConfigLoader {
             switch e.key {
             case "appsDirectory": if let s = reader.nonEmptyString(e.value, e.path) { config.tandem.appsDirectory = s }
             case "api": readApi(e.value, e.path, into: &config.api)
+            case "databridge": readTandemDatabridge(e.value, e.path, into: &config.databridge)
             case "dataPlane":
                 for d in reader.entries(e.value, e.path) ?? [] {
                     switch d.key {
@@ -417,7 +421,7 @@ struct ConfigLoader {
                         unknownKey(l.path, l.key, known: ["level"])
                     }
                 }
-            default: unknownKey(e.path, e.key, known: ["appsDirectory", "dataPlane", "persistence", "log", "api"])
+            default: unknownKey(e.path, e.key, known: ["appsDirectory", "dataPlane", "persistence", "log", "api", "databridge"])
             }
         }
     }
@@ -575,7 +579,7 @@ struct ConfigLoader {
 
     // MARK: Unknown keys
 
-    private mutating func unknownKey(_ path: String, _ key: String, known: [String]) {
+    mutating func unknownKey(_ path: String, _ key: String, known: [String]) {
         if let guess = Self.closest(to: key, in: known) {
             reader.warn(path, "unknown key (did you mean \(guess)?); ignored")
         } else {

@@ -23,6 +23,8 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var tandem: TandemSettings
     /// `tandem.api` (and SI's `wso2.transport.http` default listener): REST API, health, metrics.
     public var api: ApiConfig
+    /// SI's `databridge.config` and `tandem.databridge`: the wso2event receiver ports.
+    public var databridge = DatabridgeConfig()
 
     public init(nodeId: String, persistence: PersistenceConfig = PersistenceConfig(),
                 datasources: [String: DatasourceConfig] = [:], cluster: ClusterConfig = ClusterConfig(),

@@ -25,6 +25,8 @@ import Metrics
 /// passive in sync, queue depth).
 final class HAController: @unchecked Sendable {
     private let config: DeploymentConfig
+    /// The node's wso2event receiver, which apps deployed later attach to (nil: disabled).
+    private let databridge: DatabridgeReceiver?
     /// The apps (control thread): the folder's at start, then the cluster's (``ClusterAppStore``).
     private let table: AppTable
     private var apps: [SiddhiApp] { table.apps }
@@ -71,8 +73,10 @@ final class HAController: @unchecked Sendable {
     static let handoverSaveTimeoutMs = 10_000
     private let persister: PersistWorker
 
-    init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger) {
+    init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger,
+         databridge: DatabridgeReceiver? = nil) {
         self.config = config
+        self.databridge = databridge
         self.table = table
         self.mailbox = mailbox
         self.board = board
@@ -300,7 +304,7 @@ final class HAController: @unchecked Sendable {
 
     /// A host of this HA node for `app` (not started).
     private func makeHost(_ app: SiddhiApp) throws(DeployError) -> AppHost {
-        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true, datasources: config.datasources)
+        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true, datasources: config.datasources, databridge: databridge)
         host.fence = fence
         host.syncLink = link
         host.onSnapshot = { [wake] in wake.signal() }

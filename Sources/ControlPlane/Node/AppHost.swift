@@ -162,7 +162,7 @@ final class AppHost: @unchecked Sendable {
 
     /// `datasources`: deployment.yaml's, which `@store(type='rdbms', datasource='NAME')` tables name.
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false,
-         datasources: [String: DatasourceConfig] = [:]) throws(DeployError) {
+         datasources: [String: DatasourceConfig] = [:], databridge: DatabridgeReceiver? = nil) throws(DeployError) {
         self.haAcks = haAcks
         self.app = app
         self.logger = logger
@@ -217,6 +217,7 @@ final class AppHost: @unchecked Sendable {
         var httpByPort: [String: HTTPSourceOptions] = [:]
         var httpOrder: [String] = []
         var memorySources: [InMemorySource] = []
+        var wso2Streams: [WSO2EventStream] = []
         for source in app.sources {
             let at = "\(app.fileName):\(source.position)"
             switch source.type {
@@ -239,8 +240,11 @@ final class AppHost: @unchecked Sendable {
                 memorySources.append(try AppHost.inMemorySource(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app,
                                                                 ringCapacity: settings.ingestRingCapacity, doorbell: doorbell))
                 continue
+            case "wso2event":
+                wso2Streams.append(try DatabridgeNode.stream(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app))
+                continue
             default:
-                throw DeployError(app: app.name, message: "\(at): @source(type='\(source.type)') is not supported yet (supported: tcp, http, inMemory)")
+                throw DeployError(app: app.name, message: "\(at): @source(type='\(source.type)') is not supported yet (supported: tcp, http, inMemory, wso2event)")
             }
             if let map = source.mapType, map != "binary", map != "passthrough" {
                 throw DeployError(app: app.name, message: "\(at): tcp source needs @map(type='binary'), got '\(map)'")
@@ -287,6 +291,15 @@ final class AppHost: @unchecked Sendable {
         }
         for source in memorySources {
             sources.append(source)
+            returnRings.append(nil)
+        }
+        if !wso2Streams.isEmpty {
+            guard let databridge else {
+                throw DeployError(app: app.name, message: "\(app.fileName): @source(type='wso2event') needs the databridge receiver, which tandem.databridge.enabled turns off")
+            }
+            sources.append(DatabridgeSource(streams: wso2Streams, owner: "app '\(app.name)'", receiver: databridge,
+                                            ring: SPSCRing(capacity: settings.ingestRingCapacity), doorbell: doorbell,
+                                            ackRelease: haAcks ? .onRelease : .onRingAccept, metricDimensions: [("app", app.name)]))
             returnRings.append(nil)
         }
         // Only a node whose fence is open (standalone, or the active within its lease) writes.

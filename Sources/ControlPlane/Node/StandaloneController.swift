@@ -15,6 +15,8 @@ import Logging
 /// `POST …/backup` snapshots at once even when periodic persistence is off.
 final class StandaloneController: @unchecked Sendable {
     private let config: DeploymentConfig
+    /// The node's wso2event receiver, which apps deployed later attach to (nil: disabled).
+    private let databridge: DatabridgeReceiver?
     private let logger: Logger
     private let table: AppTable
     private let mailbox: ControlMailbox
@@ -30,8 +32,10 @@ final class StandaloneController: @unchecked Sendable {
     /// How long a stop waits for the last snapshots to be written.
     static let stopSaveTimeoutMs = 10_000
 
-    init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger) {
+    init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger,
+         databridge: DatabridgeReceiver? = nil) {
         self.config = config
+        self.databridge = databridge
         self.table = table
         self.mailbox = mailbox
         self.board = board
@@ -107,8 +111,8 @@ final class StandaloneController: @unchecked Sendable {
 
     private var launcher: AppTable.Launcher {
         AppTable.Launcher(
-            make: { [config, logger, wake] (app: SiddhiApp) throws(DeployError) -> AppHost in
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources)
+            make: { [config, logger, wake, databridge] (app: SiddhiApp) throws(DeployError) -> AppHost in
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge)
                 host.onSnapshot = { wake.signal() }
                 return host
             },

@@ -18,6 +18,8 @@ public final class TandemNode {
     private var controller: HAController?
     private var api: ApiServer?
     private var deployed: [String] = []
+    /// The wso2event receiver every app's `@source(type='wso2event')` shares (nil: disabled).
+    private let databridge: DatabridgeReceiver?
 
     /// - Parameter environment: where `TANDEM_ADMIN_USER` / `TANDEM_ADMIN_PASSWORD` are read.
     public init(config: DeploymentConfig, appsDirectory: String? = nil, logger: Logger,
@@ -26,6 +28,7 @@ public final class TandemNode {
         self.appsDirectory = appsDirectory ?? config.tandem.appsDirectory
         self.logger = logger
         self.environment = environment
+        databridge = DatabridgeNode.receiver(config: config, environment: environment, logger: logger)
         TandemMetrics.bootstrap()
         let ha = config.deployment.mode == .ha && config.cluster.enabled
         board = NodeStatusBoard(NodeStatus(
@@ -75,7 +78,7 @@ public final class TandemNode {
                     logger.error("\(path): an app named '\(app.name)' is already deployed; skipped")
                     continue
                 }
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources)
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge)
                 // HA: the controller builds its own hosts; this one only checked the app.
                 table.insert(AppTable.Slot(app: app, source: source, path: path, host: ha ? nil : host))
                 if !ha { pending.append(host) }
@@ -89,7 +92,7 @@ public final class TandemNode {
         }
         deployed = table.names
         if ha {
-            let controller = HAController(config: config, table: table, mailbox: mailbox, board: board, logger: logger)
+            let controller = HAController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge)
             self.controller = controller
             controller.start()
             logger.info("node '\(config.nodeId)' deployed \(table.names.count) of \(files.count) apps in HA mode (role decided by the cluster)")
@@ -105,7 +108,7 @@ public final class TandemNode {
                     table[host.app.name]?.error = error.message
                 }
             }
-            let standalone = StandaloneController(config: config, table: table, mailbox: mailbox, board: board, logger: logger)
+            let standalone = StandaloneController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge)
             standalone.start()
             self.standalone = standalone
             logger.info("node '\(config.nodeId)' running \(table.hosts.count) of \(files.count) apps")
