@@ -41,6 +41,8 @@ public enum TandemMetrics {
         "tandem_role": "1 for the node's current role, 0 for the others",
         "tandem_term": "HA lease term of the active (0 standalone)",
         "tandem_in_sync": "HA: 1 when the passive holds every event since the last checkpoint",
+        "tandem_ha_standby_divergence_total": "HA: times a passive's standby state differed from the active's at a checkpoint (then reloaded)",
+        "tandem_ha_standby_outputs_dropped_total": "HA: output events a passive could not keep for a failover (over its bound before the active reported them delivered)",
         // Process.
         "tandem_io_backend": "1 for the io backend in use",
         "tandem_jemalloc_allocated_bytes": "jemalloc stats.allocated",
