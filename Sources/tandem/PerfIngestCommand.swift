@@ -147,7 +147,7 @@ struct PerfIngestCommand: ParsableCommand {
         try listener.start()
         defer { listener.stop() }
 
-        let engine = EngineLoop(runtime: runtime, ring: ring, returns: returns, doorbell: doorbell)
+        let engine = PerfEngine(runtime: runtime, ring: ring, returns: returns, doorbell: doorbell)
         engine.start()
         defer { engine.stop() }
 
@@ -257,42 +257,26 @@ private final class OutputCounter: @unchecked Sendable {
     var count = 0
 }
 
-/// The engine thread of a node's `AppHost`, reduced to what ingest needs: pop, run, hand back.
-final class EngineLoop: @unchecked Sendable {
-    let runtime: AppRuntime
-    let ring: SPSCRing<IngestBatch>
-    let returns: SPSCRing<EventBatch>
-    let doorbell: Doorbell
-    let consumed = ManagedAtomic<Int>(0)
+/// The node's engine loop (DataPlane's ``EngineLoop``, the one every app runs on) on a thread of
+/// its own, with a hook that adds nothing: what ingest measures is the node's own data path.
+final class PerfEngine: @unchecked Sendable {
+    final class Hook: EngineLoopHook {}
+    let loop: EngineLoop<Hook>
+    private let doorbell: Doorbell
     private let stopping = ManagedAtomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    /// Events the engine ran.
+    var consumed: ManagedAtomic<Int> { loop.eventsRun }
 
     init(runtime: AppRuntime, ring: SPSCRing<IngestBatch>, returns: SPSCRing<EventBatch>, doorbell: Doorbell) {
-        self.runtime = runtime
-        self.ring = ring
-        self.returns = returns
         self.doorbell = doorbell
+        loop = EngineLoop(runtime: runtime, rings: [ring], returns: [returns], doorbell: doorbell, stopping: stopping)
     }
 
     func start() {
         let thread = Thread { [self] in
             tandem_set_thread_name("perf-engine")
-            var total = 0
-            while true {
-                var ran = 0
-                while ran < 64, let item = ring.tryPop() {
-                    runtime.send(streamIndex: item.streamIndex, batch: item.batch)
-                    total += item.batch.count
-                    _ = returns.tryPush(item.batch)
-                    ran += 1
-                }
-                if ran > 0 {
-                    consumed.store(total, ordering: .releasing)
-                    continue
-                }
-                if stopping.load(ordering: .acquiring) && ring.isEmpty { break }
-                doorbell.wait(timeoutMs: 50) { ring.isEmpty && !stopping.load(ordering: .relaxed) }
-            }
+            loop.run(hook: Hook())
             finished.signal()
         }
         thread.start()

@@ -24,7 +24,7 @@ extension PerfIngestCommand {
         let source = HTTPSource(options: options, ring: ring, doorbell: doorbell, logger: logger)
         try source.openSource()
         defer { source.closeSource() }
-        let engine = EngineLoop(runtime: runtime, ring: ring, returns: SPSCRing(capacity: 2), doorbell: doorbell)
+        let engine = PerfEngine(runtime: runtime, ring: ring, returns: SPSCRing(capacity: 2), doorbell: doorbell)
         engine.start()
         defer { engine.stop() }
 

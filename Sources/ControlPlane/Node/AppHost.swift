@@ -94,19 +94,18 @@ final class AppHost: @unchecked Sendable {
     let ledger: OutputLedger
     /// Per sink (declaration order): how to write a batch, and how many events it is done with
     /// since it started (nil: it writes synchronously, done as soon as written).
-    private var sinkWriters: [(EventBatch) -> Void] = []
-    private var sinkDone: [(@Sendable () -> Int)?] = []
+    var sinkWriters: [(EventBatch) -> Void] = []
+    var sinkDone: [(@Sendable () -> Int)?] = []
     /// HA takeover: outputs the old active may not have delivered, written first by the engine.
     var redelivery: [(sink: Int, first: Int64, batch: EventBatch)] = []
     /// Per sink, the output number its `sinkDone` count starts from.
-    private var deliveredBase: [Int64] = []
-    private var lastDeliveredReport: [Int64] = []
-    private var lastDeliveredReportNs: UInt64 = 0
-    private var deliveredLinkGeneration = -1
+    var deliveredBase: [Int64] = []
+    var lastDeliveredReport: [Int64] = []
+    var lastDeliveredReportNs: UInt64 = 0
+    var deliveredLinkGeneration = -1
     private let finished = DispatchSemaphore(value: 0)
     var thread: Thread?
-    /// Batches drained from one ring before looking at the next, so no source starves another.
-    static let batchesPerRingMax = 64
+    /// Longest idle sleep of the engine (and standby) loop.
     static let idleWaitMs = 100
 
     /// HA: where input batches are forwarded (nil: standalone). Set before `start`.
@@ -131,14 +130,16 @@ final class AppHost: @unchecked Sendable {
     let passiveShareEvents = ManagedAtomic<Int>(Int.max)
     /// HA: sequence of the last snapshot written to the store (set by the control plane).
     let committedSequence = ManagedAtomic<Int>(0)
-    private var lastSnapshotSequence: Int64 = 0
-    private var lastSnapshotAtMs = 0
+    var lastSnapshotSequence: Int64 = 0
+    var lastSnapshotAtMs = 0
     /// Engine-initiated checkpoints are at least this far apart (keeps the database's load bounded).
     static let checkpointSpacingMs = 50
+    /// Whether the lease-lapse warning was logged (engine thread; reset when the fence opens).
+    var fenceWarned = false
     /// Set when the node stops being active: queued input is dropped, not run.
-    private let discarding = ManagedAtomic<Bool>(false)
+    let discarding = ManagedAtomic<Bool>(false)
     var streamNames: [String] = []
-    private var scratch: [UInt8] = []
+    var scratch: [UInt8] = []
     /// Indices of the sources open.
     private var portsOpen: Set<Int> = []
     /// Whether every source port is open.
@@ -147,12 +148,12 @@ final class AppHost: @unchecked Sendable {
     /// HA: publishers' acks wait until the passive holds their events (see `releaseAcks`).
     let haAcks: Bool
     /// HA: batches run whose acks wait for the passive: (last sequence, listener, ticket), oldest first.
-    private var pendingAcks: [(sequence: Int64, listener: Int, ticket: UInt64)] = []
-    private var pendingAcksHead = 0
+    var pendingAcks: [(sequence: Int64, listener: Int, ticket: UInt64)] = []
+    var pendingAcksHead = 0
     /// HA: the first sequence forwarded to the passive attached now (`.max`: none attached), and the
     /// link generation it was attached in.
-    private var syncFromSequence: Int64 = .max
-    private var linkGeneration = -1
+    var syncFromSequence: Int64 = .max
+    var linkGeneration = -1
 
     /// Events in and out, for the status page, statistics and metrics.
     let counters: AppHostCounters
@@ -577,192 +578,10 @@ final class AppHost: @unchecked Sendable {
             redelivery = []
             logger.notice("ha: app '\(app.name)' sent again \(events) output events the old active had not reported delivered")
         }
-        let rings = sources.map(\.ring)
-        let returns = returnRings
-        var fenceWarned = false
-        // A batch popped while the passive pushed back, when the lease validity lapsed meanwhile: it
-        // runs first once the fence opens again, or is dropped with the rest at demotion.
-        var held: (ring: Int, item: IngestBatch)?
-        while true {
-            if snapshotRequested.load(ordering: .relaxed) && snapshotRequested.exchange(false, ordering: .acquiring) {
-                takeSnapshot()
-            }
-            // HA: once the lease may have lapsed, run nothing more (the rings fill, the sources stop
-            // reading, publishers are pushed back) until the control plane demotes or renews.
-            if !fence.isOpen {
-                if discarding.load(ordering: .acquiring) {
-                    var dropped = held?.item.batch.count ?? 0
-                    held = nil
-                    for (r, ring) in rings.enumerated() {
-                        while let item = ring.tryPop() {
-                            dropped += item.batch.count
-                            _ = returns[r]?.tryPush(item.batch)
-                        }
-                    }
-                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) received events not run: this node's lease lapsed") }
-                }
-                if stopping.load(ordering: .acquiring) {
-                    let dropped = rings.reduce(0) { $0 + $1.count } + (held == nil ? 0 : 1)
-                    if dropped > 0 { logger.error("app '\(app.name)': \(dropped) batches not run: this node's lease lapsed") }
-                    return
-                }
-                if !fenceWarned { logger.warning("app '\(app.name)': lease validity lapsed; input paused until renewed or demoted") }
-                fenceWarned = true
-                doorbell.wait(timeoutMs: 10) { true }
-                continue
-            }
-            fenceWarned = false
-            var drained = 0
-            drain: for (r, ring) in rings.enumerated() {
-                for _ in 0..<AppHost.batchesPerRingMax {
-                    let item: IngestBatch
-                    var r = r
-                    if let waiting = held {
-                        (r, item) = waiting
-                        held = nil
-                    } else {
-                        guard fence.isOpen, let popped = ring.tryPop() else { break }
-                        item = popped
-                    }
-                    let clockMs = runtime.isPlayback ? 0 : AppHost.wallClockMs()
-                    if !runtime.isPlayback { runtime.advanceTime(to: clockMs) }
-                    let first = lastSequence + 1
-                    if let syncLink {
-                        holdForPassive(syncLink, adding: item.batch.count)
-                        guard fence.isOpen else {
-                            held = (r, item)
-                            break drain
-                        }
-                    }
-                    lastSequence += Int64(item.batch.count)
-                    var forwarded = false
-                    if let syncLink {
-                        if Failpoint.fires("forward-detach") { syncLink.detach(reason: "failpoint forward-detach") }
-                        forwarded = syncLink.forward(app: app.name, stream: streamNames[item.streamIndex], firstSequence: first,
-                                                     batch: item.batch, publisherId: item.publisherId,
-                                                     publisherSeq: item.publisherSeq, clockMs: clockMs, scratch: &scratch)
-                    }
-                    if forwarded { Failpoint.pass("engine-mid-batch") }
-                    runtime.send(streamIndex: item.streamIndex, batch: item.batch)
-                    pristine = false
-                    counters.recordIn(streamIndex: item.streamIndex, events: item.batch.count)
-                    notePublisher(item.publisherId, item.publisherSeq)
-                    if haAcks {
-                        // The ack waits until the batch is durable in the cluster (see releaseAcks).
-                        if forwarded, let syncLink {
-                            let generation = syncLink.generation.load(ordering: .acquiring)
-                            if generation != linkGeneration {
-                                linkGeneration = generation
-                                syncFromSequence = first
-                            }
-                        } else {
-                            linkGeneration = -1
-                            syncFromSequence = .max
-                        }
-                        pendingAcks.append((lastSequence, r, item.ackTicket))
-                    }
-                    checkpointIfDue()
-                    _ = returns[r]?.tryPush(item.batch)  // full: the listener allocates a new one instead
-                    drained += 1
-                }
-            }
-            releaseAcks()
-            reportDelivered()
-            if drained > 0 || held != nil { continue }
-            // Idle: move the clock (timers of later windows fire here), then sleep until a push.
-            if !runtime.isPlayback { advanceClockIdle() }
-            if stopping.load(ordering: .acquiring) && rings.allSatisfy(\.isEmpty) { return }
-            // Sleep until a push, or until the next window timer is due (at most idleWaitMs).
-            var waitMs = pendingAcksHead < pendingAcks.count ? 1 : AppHost.idleWaitMs  // poll the passive's receipts
-            if !runtime.isPlayback, let due = runtime.nextTimerMs {
-                waitMs = Int(max(1, min(Int64(AppHost.idleWaitMs), due - AppHost.wallClockMs())))
-            }
-            doorbell.wait(timeoutMs: waitMs) {
-                rings.allSatisfy(\.isEmpty) && !stopping.load(ordering: .relaxed) && !snapshotRequested.load(ordering: .relaxed)
-            }
-        }
-    }
-
-    /// Lets publishers' acks go for every batch that is durable in the cluster: covered by a
-    /// committed snapshot, or held by a passive that can rebuild it (it has every event since the
-    /// last committed snapshot: it was attached before the first event after it). Without a passive
-    /// in sync acks wait for the next checkpoint (publishers are held back by their unacked window).
-    private func releaseAcks() {
-        guard pendingAcksHead < pendingAcks.count else { return }
-        let committed = Int64(committedSequence.load(ordering: .acquiring))
-        var through = syncLink == nil ? Int64.max : committed
-        if syncFromSequence <= committed + 1, let received = syncLink?.receivedThrough(app: app.name) {
-            through = max(through, received)
-        }
-        var release: [Int: UInt64] = [:]
-        while pendingAcksHead < pendingAcks.count, pendingAcks[pendingAcksHead].sequence <= through {
-            let p = pendingAcks[pendingAcksHead]
-            release[p.listener] = max(release[p.listener] ?? 0, p.ticket)
-            pendingAcksHead += 1
-        }
-        for (source, ticket) in release { sources[source].releaseAcks(through: ticket) }
-        if pendingAcksHead > 1024 && pendingAcksHead * 2 > pendingAcks.count {
-            pendingAcks.removeFirst(pendingAcksHead)
-            pendingAcksHead = 0
-        }
-    }
-
-    /// Takes a checkpoint when half of the passive's share was forwarded since the last one, the last
-    /// one is written, and the previous engine-initiated one is `checkpointSpacingMs` old.
-    private func checkpointIfDue() {
-        let share = passiveShareEvents.load(ordering: .relaxed)
-        guard share != Int.max, lastSequence - lastSnapshotSequence >= Int64(share / 2),
-              Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence else { return }
-        let now = ActiveFence.nowMs()
-        guard now - lastSnapshotAtMs >= AppHost.checkpointSpacingMs else { return }
-        takeSnapshot()
-    }
-
-    /// Flow control towards the passive: before forwarding `adding` more events, wait while the events
-    /// since the last committed snapshot would exceed the passive's share (checkpointing meanwhile).
-    /// Gives up after the link's stall limit (the link then detaches a passive that reads nothing).
-    private func holdForPassive(_ link: EventSyncClient, adding: Int) {
-        let share = passiveShareEvents.load(ordering: .relaxed)
-        guard share != Int.max else { return }
-        var waitedMs = 0
-        while lastSequence + Int64(adding) - Int64(committedSequence.load(ordering: .acquiring)) > Int64(share) {
-            guard waitedMs < link.stallLimitMs, fence.isOpen, !discarding.load(ordering: .relaxed), link.isAttached else { return }
-            if lastSequence > lastSnapshotSequence, Int64(committedSequence.load(ordering: .acquiring)) >= lastSnapshotSequence,
-               ActiveFence.nowMs() - lastSnapshotAtMs >= AppHost.checkpointSpacingMs {
-                takeSnapshot()
-            }
-            usleep(1_000)
-            waitedMs += 1
-        }
-    }
-
-    /// HA: tells the passive, at most every 2 ms and when it changed, how many outputs each sink is
-    /// done with, so it forgets the outputs it keeps for a failover.
-    private func reportDelivered() {
-        guard let syncLink, !sinkWriters.isEmpty else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard now - lastDeliveredReportNs >= 2_000_000 else { return }
-        lastDeliveredReportNs = now
-        var marks = ledger.counts
-        for k in marks.indices { if let done = sinkDone[k] { marks[k] = deliveredBase[k] + Int64(done()) } }
-        let generation = syncLink.generation.load(ordering: .relaxed)
-        guard marks != lastDeliveredReport || generation != deliveredLinkGeneration else { return }
-        if syncLink.forwardDelivered(app: app.name, watermarks: marks) {
-            lastDeliveredReport = marks
-            deliveredLinkGeneration = generation
-        }
-    }
-
-    /// Idle on the active: moves the clock to now; when a timer fires, the passive is told in order
-    /// with the events, so its timers fire at the same point.
-    private func advanceClockIdle() {
-        let now = AppHost.wallClockMs()
-        if let syncLink, let due = runtime.nextTimerMs, due <= now {
-            runtime.advanceTime(to: now)
-            syncLink.forwardClock(app: app.name, afterSequence: lastSequence, clockMs: now)
-        } else {
-            runtime.advanceTime(to: now)
-        }
+        // The loop is the data path; this host is its hook (HA fence, forwarding, acks, checkpoints).
+        let loop = EngineLoop<AppHost>(runtime: runtime, rings: sources.map(\.ring), returns: returnRings,
+                                       doorbell: doorbell, stopping: stopping)
+        loop.run(hook: self)
     }
 
     /// The checksum a runtime snapshot ends with: equal states give equal checksums.
@@ -772,7 +591,7 @@ final class AppHost: @unchecked Sendable {
         return sum
     }
 
-    private func takeSnapshot() {
+    func takeSnapshot() {
         let state = runtime.snapshot()
         // The passive compares its own state at this point with this one's (in order with the events).
         syncLink?.forwardClock(app: app.name, afterSequence: lastSequence, clockMs: runtime.currentTimeMs, checksum: AppHost.stateChecksum(state))
