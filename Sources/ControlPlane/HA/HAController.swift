@@ -173,6 +173,7 @@ final class HAController: @unchecked Sendable {
                 saveSnapshots()
                 processResults()
             }
+            if !isActive { reportStandby() }
             for job in mailbox.take() { serve(job) }
             backups.expire()
             publish()
@@ -297,7 +298,7 @@ final class HAController: @unchecked Sendable {
         let syncPort = server?.port ?? port
         let advertisedPort = config.deployment.advertisedPort ?? syncPort
         let role = isActive ? "active" : "passive"
-        return "{\"eventSyncHost\":\"\(host)\",\"eventSyncPort\":\(advertisedPort),\"queueCapacityEvents\":\(queue.capacityEvents),\"role\":\"\(role)\",\"inSync\":\(queueInSync),\"queueDepth\":\(queue.depth),\"passiveInSync\":\(isActive && passiveInSync)}"
+        return "{\"eventSyncHost\":\"\(host)\",\"eventSyncPort\":\(advertisedPort),\"queueCapacityEvents\":\(queue.capacityEvents),\"role\":\"\(role)\",\"inSync\":\(queueInSync),\"queueDepth\":\(queue.depth),\"passiveInSync\":\(isActive && passiveInSync),\"standbyLive\":\(!isActive && standbyLive)}"
     }
 
     // MARK: Passive
@@ -395,9 +396,33 @@ final class HAController: @unchecked Sendable {
         dropHosts()
     }
 
+    /// Whether every app that can run hot holds the active's state (a passive's standby is live).
+    private var standbyLive: Bool {
+        hosts.allSatisfy { !$0.canRunHot || queue.hotThrough(app: $0.app.name) != nil }
+    }
+    private var standbyLiveLogged: Bool?
+    private var standbyBehindLoggedMs = 0
+
+    /// Logs when the standby goes live or stops being live, and, while it catches up (a late
+    /// joiner restoring the active's checkpoint), how far behind it is, at most every 5 s.
+    private func reportStandby() {
+        let live = standbyLive
+        let now = HAController.nowMs()
+        if live == standbyLiveLogged && (live || now - standbyBehindLoggedMs < 5_000) { return }
+        standbyBehindLoggedMs = now
+        if live {
+            logger.notice("ha: standby live: every app holds the active's state (\(queue.depth) received events still to apply)")
+        } else {
+            let waiting = hosts.filter { $0.canRunHot && queue.hotThrough(app: $0.app.name) == nil }.map(\.app.name)
+            logger.notice("ha: standby catching up: \(waiting.joined(separator: ", ")) wait for the active's checkpoint to restore; \(queue.depth) received events held meanwhile")
+        }
+        standbyLiveLogged = live
+    }
+
     // MARK: Failover
 
     private func promote(_ lease: Lease, detectedAtMs: Int) {
+        standbyLiveLogged = nil
         // Everything the previous active sent is queued before replaying (it closed the link, or died).
         server?.stop(drainMs: cluster.heartbeatIntervalMs)
         server = nil
