@@ -83,19 +83,7 @@ extension ConfigLoader {
             case "ringFullTimeoutMs": if let n = reader.int(e.value, e.path, in: 0...600_000) { o.ringFullTimeoutMs = n }
             case "ackTimeoutMs": if let n = reader.int(e.value, e.path, in: 1...3_600_000) { o.ackTimeoutMs = n }
             case "tls":
-                var certificate: String?, key: String?
-                for t in reader.entries(e.value, e.path) ?? [] {
-                    switch t.key {
-                    case "certificateFile": certificate = reader.nonEmptyString(t.value, t.path)
-                    case "keyFile": key = reader.nonEmptyString(t.value, t.path)
-                    default: unknownKey(t.path, t.key, known: ["certificateFile", "keyFile"])
-                    }
-                }
-                if (certificate == nil) != (key == nil) {
-                    reader.problem(e.path, "the databridge TLS ports need both certificateFile and keyFile (PEM)")
-                }
-                o.certificateFile = certificate
-                o.keyFile = key
+                (o.certificateFile, o.keyFile) = readPEMPair(e.value, e.path, what: "the databridge TLS ports")
             default: unknownKey(e.path, e.key, known: known)
             }
         }

@@ -458,19 +458,7 @@ struct ConfigLoader {
             case "host": apiHost = reader.nonEmptyString(e.value, e.path)?.trimmingWhitespace()
             case "port": apiPort = reader.int(e.value, e.path, in: 0...65535)
             case "tls":
-                var certificate: String?, key: String?
-                for t in reader.entries(e.value, e.path) ?? [] {
-                    switch t.key {
-                    case "certificateFile": certificate = reader.nonEmptyString(t.value, t.path)
-                    case "keyFile": key = reader.nonEmptyString(t.value, t.path)
-                    default: unknownKey(t.path, t.key, known: ["certificateFile", "keyFile"])
-                    }
-                }
-                if (certificate == nil) != (key == nil) {
-                    reader.problem(e.path, "HTTPS needs both certificateFile and keyFile (PEM)")
-                }
-                api.certificateFile = certificate
-                api.keyFile = key
+                (api.certificateFile, api.keyFile) = readPEMPair(e.value, e.path, what: "HTTPS")
             case "auth":
                 for a in reader.entries(e.value, e.path) ?? [] {
                     switch a.key {
@@ -578,6 +566,22 @@ struct ConfigLoader {
     }
 
     // MARK: Unknown keys
+
+    /// A `tls:` section's `certificateFile` and `keyFile` (PEM): both or neither.
+    mutating func readPEMPair(_ node: Node, _ path: String, what: String) -> (certificate: String?, key: String?) {
+        var certificate: String?, key: String?
+        for t in reader.entries(node, path) ?? [] {
+            switch t.key {
+            case "certificateFile": certificate = reader.nonEmptyString(t.value, t.path)
+            case "keyFile": key = reader.nonEmptyString(t.value, t.path)
+            default: unknownKey(t.path, t.key, known: ["certificateFile", "keyFile"])
+            }
+        }
+        if (certificate == nil) != (key == nil) {
+            reader.problem(path, "\(what) needs both certificateFile and keyFile (PEM)")
+        }
+        return (certificate, key)
+    }
 
     mutating func unknownKey(_ path: String, _ key: String, known: [String]) {
         if let guess = Self.closest(to: key, in: known) {
