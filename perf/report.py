@@ -63,7 +63,7 @@ def bar_chart(groups, series, value_of, label_of, tick_of, log=False, width=760,
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{html.escape(tick_of(t))}</text>')
     out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#888"/>')
     group_w = plot_w / max(len(groups), 1)
-    bar_w = min(60, group_w * 0.8 / len(series))
+    bar_w = min(110, group_w * 0.8 / len(series))
     for g, (name, row) in enumerate(groups):
         x0 = left + g * group_w + (group_w - bar_w * len(series)) / 2
         for s, (key, _, colour) in enumerate(series):
