@@ -2,10 +2,11 @@
 #   make run   installs system packages, builds, starts a standalone node on samples/ and feeds it
 #   make test  installs system packages, starts MariaDB on loopback, runs every test
 #   make rehearse  the ECS deployment's layout and environment on this machine (deploy/rehearse.sh)
+#   make ha-throughput [EVENTS=N]  acknowledged ingest, HA off vs on (scripts/ha-throughput.sh, perf/README.md)
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: run test deps build release rehearse conformance clean
+.PHONY: run test deps build release rehearse ha-throughput conformance clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -26,6 +27,10 @@ test: deps
 
 rehearse: release
 	@bash deploy/rehearse.sh --bin .build/release/tandem
+
+EVENTS ?= 10000000
+ha-throughput: release
+	@bash scripts/ha-throughput.sh $(EVENTS)
 
 # The shared Siddhi conformance cases (../shared/conformance) that the engine implements so far.
 conformance: release

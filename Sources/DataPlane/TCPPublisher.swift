@@ -1,4 +1,5 @@
 import Engine
+import Dispatch
 import CShims  // SOCK_* constants: Glibc alone does not export them in release builds
 import Glibc
 
@@ -43,8 +44,13 @@ public final class TCPPublisher {
     public private(set) var batchesResent = 0
     /// Sequence number of the newest acknowledged batch (0: none yet).
     public private(set) var acknowledgedSeq: UInt64 = 0
-    /// Acknowledged-framing batches sent and kept until their ack: (sequence number, frame bytes).
-    private var unacked: [(seq: UInt64, frame: [UInt8])] = []
+    /// Acknowledged-framing batches sent and kept until their ack: (sequence number, frame bytes,
+    /// monotonic ns of its first write).
+    private var unacked: [(seq: UInt64, frame: [UInt8], sentNs: UInt64)] = []
+    /// Acked framing: called once per acknowledged batch with the ns from its first write to the read
+    /// of the ack covering it (`tandem send --stats-json`). Acks are read between writes and while
+    /// `send` waits at the window bound, so a write blocked on a node that does not read adds to it.
+    public var onBatchAcknowledged: ((_ latencyNs: UInt64) -> Void)?
     private var nextSeq: UInt64 = 1
     private var ackBuffer = [UInt8](repeating: 0, count: 4096)
     private var ackFilled = 0
@@ -186,7 +192,7 @@ public final class TCPPublisher {
         try withReconnect { () throws(SocketError) in
             while unacked.count >= unackedBatchesMax { try readAcks(waitMs: sendTimeoutMs) }
         }
-        unacked.append((nextSeq, frame))
+        unacked.append((nextSeq, frame, DispatchTime.now().uptimeNanoseconds))
         nextSeq += 1
         try withReconnect { () throws(SocketError) in
             try writeAll(frame)
@@ -285,6 +291,10 @@ public final class TCPPublisher {
         if newest > acknowledgedSeq {
             acknowledgedSeq = newest
             let covered = unacked.firstIndex { $0.seq > newest } ?? unacked.count
+            if let onBatchAcknowledged {
+                let now = DispatchTime.now().uptimeNanoseconds
+                for entry in unacked[..<covered] { onBatchAcknowledged(now &- entry.sentNs) }
+            }
             unacked.removeFirst(covered)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataPlane
 import Engine
 import Foundation
+import Histogram
 
 /// `tandem send`: publish events to a node's tcp source, from a JSON-lines file or generated. Uses
 /// Tandem's acknowledged framing by default (every batch kept until the node acknowledges it, resent
@@ -53,6 +54,9 @@ struct SendCommand: ParsableCommand {
     @Option(name: .long, help: "Acked framing: seconds to keep reconnecting to a node that went away.")
     var reconnectTimeoutSeconds = 30
 
+    @Option(name: .long, help: "Acked framing: write events/s and per-batch ack latency (p50/p99/p999, send to ack) as JSON to this file.")
+    var statsJson: String?
+
     func validate() throws {
         guard batch >= 1 && batch <= EventBatch.capacityMax else { throw ValidationError("--batch must be 1…\(EventBatch.capacityMax)") }
         guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
@@ -60,6 +64,7 @@ struct SendCommand: ParsableCommand {
         guard TCPPublisher.Framing(rawValue: framing) != nil else { throw ValidationError("--framing must be acked or siddhi") }
         guard unackedMax >= 1 else { throw ValidationError("--unacked-max must be ≥ 1") }
         guard reconnectTimeoutSeconds >= 0 else { throw ValidationError("--reconnect-timeout-seconds must be ≥ 0") }
+        guard statsJson == nil || framing == "acked" else { throw ValidationError("--stats-json needs --framing acked (latency is send to ack)") }
     }
 
     func run() throws {
@@ -96,7 +101,10 @@ struct SendCommand: ParsableCommand {
         let publisher = TCPPublisher(host: host, port: targetPort, framing: TCPPublisher.Framing(rawValue: framing)!,
                                      unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeoutSeconds * 1000)
         do { try publisher.connect() } catch { fail("\(error)") }
+        let latencies = AckLatencies()
+        if statsJson != nil { publisher.onBatchAcknowledged = { latencies.record($0) } }
         var frame = EventBatch(schema: schema, capacity: batch)
+        let startEpochMs = Int64(Date().timeIntervalSince1970 * 1000)
         let start = Date()
         var sent = 0, frames = 0
         while sent < total {
@@ -127,12 +135,35 @@ struct SendCommand: ParsableCommand {
             acked = ", all acknowledged"
             if publisher.reconnects > 0 { acked += " (\(publisher.reconnects) reconnects, \(publisher.batchesResent) batches resent)" }
         }
+        if let statsJson {
+            let h = latencies.histogram
+            let document: [String: Any] = [
+                "events": sent, "batches": frames, "eventsPerBatch": batch, "unackedMax": unackedMax,
+                "seconds": seconds, "eventsPerSecond": perSecond,
+                "startEpochMs": startEpochMs, "endEpochMs": startEpochMs + Int64(seconds * 1000),
+                "batchesAcknowledged": Int(h.totalCount),
+                "ackP50Us": Double(h.valueAtPercentile(50)) / 1e3, "ackP99Us": Double(h.valueAtPercentile(99)) / 1e3,
+                "ackP999Us": Double(h.valueAtPercentile(99.9)) / 1e3, "ackMaxUs": Double(h.max) / 1e3,
+                "ackMeanUs": h.mean / 1e3,
+                "reconnects": publisher.reconnects, "batchesResent": publisher.batchesResent,
+            ]
+            do {
+                let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+                try data.write(to: URL(fileURLWithPath: statsJson))
+            } catch { fail("\(statsJson): \(error)") }
+        }
         FileHandle.standardError.write(Data("sent \(sent) events in \(frames) frames to \(host):\(targetPort) channel '\(channel)' in \(String(format: "%.3f", seconds)) s (\(perSecond) events/s)\(acked)\n".utf8))
     }
 
     private func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("tandem send: \(message)\n".utf8))
         Foundation.exit(1)
+    }
+
+    /// Per-batch ack latency (ns) for `--stats-json`, filled by the publisher's callback (one thread).
+    final class AckLatencies {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        func record(_ ns: UInt64) { _ = histogram.record(min(ns, histogram.highestTrackableValue)) }
     }
 
     struct LineError: Error, CustomStringConvertible {
