@@ -40,6 +40,9 @@ public final class EventSyncQueue: @unchecked Sendable {
     private var restoring: Set<String> = []
     /// Revisions that failed to restore, per app (not tried again).
     private var failedRevisions: [String: Set<String>] = [:]
+    /// Per app whose standby state differed from the active's at a checkpoint: the sequence through
+    /// which it is complete all the same (a failover before the repair takes it rather than lose events).
+    private var diverged: [String: Int64] = [:]
     /// Per app, the lowest sequence a revision must reach to be restored (its standby applied
     /// events through it before its state was found invalid).
     private var restoreAtLeast: [String: Int64] = [:]
@@ -132,6 +135,7 @@ public final class EventSyncQueue: @unchecked Sendable {
             for app in hot.keys { epochs[app, default: 0] += 1 }
             hot.removeAll()
             restoreAtLeast.removeAll()
+            diverged.removeAll()
             failedRevisions.removeAll()
             deliveredOutputs.removeAll()  // another numbering's
             wake = Array(listeners.values)
@@ -156,6 +160,7 @@ public final class EventSyncQueue: @unchecked Sendable {
         for app in Set(hot.keys).union(kept.keys) { epochs[app, default: 0] += 1 }
         hot = kept
         restoreAtLeast.removeAll()
+        diverged.removeAll()
         restoring.removeAll()
         failedRevisions.removeAll()
     }
@@ -341,6 +346,7 @@ public final class EventSyncQueue: @unchecked Sendable {
         guard epochs[app, default: 0] == epoch else { return }
         hot[app] = sequence
         restoreAtLeast[app] = nil
+        diverged[app] = nil
         if let gap = gapFrom[app], sequence + 1 >= gap { gapFrom[app] = nil }
         dropLocked(app: app, through: sequence)
     }
@@ -354,14 +360,25 @@ public final class EventSyncQueue: @unchecked Sendable {
         if let p = persisted[app], hot[app] == nil { dropLocked(app: app, through: p.lastSequence) }
     }
 
-    /// `app`'s standby state is no longer the active's (its checksum differed after event
-    /// `sequence`): it waits for a committed revision at or after `sequence` and restores it, then
-    /// applies the queued events after it.
-    public func invalidate(app: String, appliedThrough sequence: Int64) {
+    /// `app`'s standby state is no longer the active's after event `sequence`: it waits for a
+    /// committed revision at or after `sequence` and restores it, then applies the queued events
+    /// after it. `complete`: the state still holds every event through `sequence` (its checksum
+    /// differed: a non-deterministic function), so a failover before the repair may take it.
+    public func invalidate(app: String, appliedThrough sequence: Int64, complete: Bool) {
         condition.lock()
         defer { condition.unlock() }
         epochs[app, default: 0] += 1
         hot[app] = nil
         restoreAtLeast[app] = sequence
+        diverged[app] = complete ? sequence : nil
+    }
+
+    /// The sequence through which `app`'s standby runtime holds every event, if it does: its state
+    /// is the active's (hot), or differed at a checkpoint only by what non-deterministic functions
+    /// computed. A failover takes such a state as it is.
+    public func completeThrough(app: String) -> Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        return hot[app] ?? diverged[app]
     }
 }

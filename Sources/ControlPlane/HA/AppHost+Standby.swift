@@ -101,7 +101,7 @@ extension AppHost {
             guard own != expected else { return true }
             divergence.increment()
             logger.error("ha: app '\(app.name)' standby state differs from the active's after sequence \(lastSequence) (checksum \(String(own, radix: 16)) against \(String(expected, radix: 16)): a non-deterministic function, or a bug); reloading the active's revision there")
-            queue.invalidate(app: app.name, appliedThrough: lastSequence)
+            queue.invalidate(app: app.name, appliedThrough: lastSequence, complete: true)
             return false
         }
         guard entry.lastSequence > lastSequence else { return true }
@@ -114,7 +114,7 @@ extension AppHost {
             runtime.send(streamIndex: index, batch: batch)
         } catch {
             logger.error("ha: app '\(app.name)' standby cannot apply events \(entry.firstSequence)...\(entry.lastSequence): \(error); reloading a revision")
-            queue.invalidate(app: app.name, appliedThrough: entry.lastSequence)
+            queue.invalidate(app: app.name, appliedThrough: entry.lastSequence, complete: false)
             return false
         }
         lastSequence = entry.lastSequence

@@ -67,8 +67,9 @@ final class Takeover: @unchecked Sendable {
             let name = host.app.name
             var result = AppResult(app: name, revision: nil, entries: [])
             var restoredSequence: Int64 = 0
-            if let hot = queue.hotThrough(app: name), hot == host.lastSequence {
-                // Hot standby: the runtime holds the old active's state already; nothing to restore.
+            if let hot = queue.completeThrough(app: name), hot == host.lastSequence {
+                // Hot standby: the runtime holds the old active's state already (or one that differs
+                // only by a non-deterministic function's results); nothing to restore.
                 restoredSequence = hot
                 result.hot = true
                 host.stateValid = true
