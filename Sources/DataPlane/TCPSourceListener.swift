@@ -238,8 +238,8 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// and acks go out.
     private func afterDecode(_ connection: SourceConnection) {
         if let publisherId = connection.decoder.takeKeepaliveHello() {
+            if connection.keepalivePublisher == nil { keepaliveConnections += 1 }  // a second hello counts once
             connection.keepalivePublisher = publisherId
-            keepaliveConnections += 1
             if options.keepaliveIntervalMs > 0 { connection.sendKeepalive(intervalMs: keepaliveInterval, leaseMs: leaseMs) }
         }
         for id in connection.decoder.takeSuperseded() where id != connection.id {
