@@ -67,6 +67,13 @@ public final class FrameDecoder {
     private var handler: ((SourceChannel, EventBatch) -> Void)?
     /// The sequence entry of the publisher of the previous acknowledged frame.
     private var publisherEntry: PublisherSequences.Entry?
+    /// The listener's id of this decoder's connection (0: standalone), recorded in the publisher
+    /// entries it uses so a newer connection of a publisher id is noticed.
+    var connectionId: UInt32 = 0
+    /// Connections whose publisher id this connection took over since the last `takeSuperseded`.
+    private var superseded: [UInt32] = []
+    /// The publisher id of a hello that asked for keepalives, until `takeKeepaliveHello`.
+    private var keepaliveHello: UInt64?
 
     /// - Parameters:
     ///   - channels: the channels this connection may publish to (at least one; distinct ids).
@@ -176,6 +183,12 @@ public final class FrameDecoder {
                 let batchSeq = rest.loadBigEndianUInt64(at: FrameDecoder.headerBytes + 8)
                 if publisherEntry?.publisherId != publisherId { publisherEntry = sequences.entry(publisherId) }
                 let entry = publisherEntry!
+                if entry.connectionId != connectionId { claim(entry) }
+                if batchSeq == 0 && FrameDecoder.isKeepaliveHello(UnsafeRawBufferPointer(rebasing: rest[..<length])) {
+                    keepaliveHello = publisherId
+                    offset += length
+                    continue
+                }
                 var index: Int? = nil
                 if batchSeq > entry.highestSeq {
                     let bodyStart = FrameDecoder.headerBytes + FrameDecoder.ackedFieldsBytes
@@ -193,6 +206,41 @@ public final class FrameDecoder {
             offset += length
             assert(offset <= bytes.count)
         }
+    }
+
+    /// Records that this connection now carries `entry`'s publisher; the connection that carried it
+    /// before is reported by `takeSuperseded`.
+    @inline(never)
+    private func claim(_ entry: PublisherSequences.Entry) {
+        if entry.connectionId != 0 && !superseded.contains(entry.connectionId) { superseded.append(entry.connectionId) }
+        entry.connectionId = connectionId
+    }
+
+    /// Whether `frame` (a whole acknowledged frame with batchSeq 0) is a hello asking for keepalives
+    /// (docs/protocol.md): empty session and channel ids, an 8-byte payload of version and flags with
+    /// bit 0 set. Anything else with batchSeq 0 — a hello without the flag, or a frame of a publisher
+    /// that numbered from 0 — is handled as before hellos existed: skipped as already accepted and
+    /// acknowledged as batch 0, its body never parsed.
+    static func isKeepaliveHello(_ frame: UnsafeRawBufferPointer) -> Bool {
+        let lengths = headerBytes + ackedFieldsBytes
+        guard frame.count == headerBytes + FrameEncoder.helloMessageBytes,
+              frame.loadBigEndianUInt32(at: lengths) == 0, frame.loadBigEndianUInt32(at: lengths + 4) == 0,
+              frame.loadBigEndianUInt32(at: lengths + 8) == 8 else { return false }
+        return frame.loadBigEndianUInt32(at: lengths + 16) & FrameEncoder.helloKeepaliveFlag != 0
+    }
+
+    /// Connections (listener ids) whose publisher id a frame on this connection took over since the
+    /// last call; they should be closed. Taking them clears them.
+    func takeSuperseded() -> [UInt32] {
+        guard !superseded.isEmpty else { return [] }
+        defer { superseded.removeAll(keepingCapacity: true) }
+        return superseded
+    }
+
+    /// The publisher id of a hello asking for keepalives received since the last call, if any.
+    func takeKeepaliveHello() -> UInt64? {
+        defer { keepaliveHello = nil }
+        return keepaliveHello
     }
 
     /// The ack to send now, if any: the newest acknowledged frame decoded, once every event decoded on

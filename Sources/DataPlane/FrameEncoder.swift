@@ -38,6 +38,100 @@ public struct FrameEncoder: Sendable {
                 UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self)))
     }
 
+    // MARK: Keepalive (docs/protocol.md, "Knowing the node is there")
+
+    /// First byte of a keepalive ('K'): uint64 publisher id, uint32 the node's keepalive interval in
+    /// ms, uint32 the HA lease in ms (0: standalone or unknown). `ackBytes` long, like every record the
+    /// node sends.
+    public static let keepaliveByte: UInt8 = 0x4B
+    /// First byte of a not-active notice ('N'): uint64 publisher id, uint32 reason, uint32 0. The node
+    /// closes the connection after it.
+    public static let notActiveByte: UInt8 = 0x4E
+    /// Hello flag: the publisher reads keepalive and not-active records.
+    public static let helloKeepaliveFlag: UInt32 = 1
+    /// Version written in a hello's payload.
+    public static let helloVersion: UInt32 = 1
+
+    /// Why a node says it no longer serves a connection.
+    public struct NotActiveReason: RawRepresentable, Sendable, Equatable, CustomStringConvertible {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// The node stopped serving the port: demoted to passive, app undeployed, node stopping.
+        public static let stopping = NotActiveReason(rawValue: 1)
+        /// A newer connection with the same publisher id took over.
+        public static let superseded = NotActiveReason(rawValue: 2)
+        public var description: String {
+            switch self {
+            case .stopping: "stopping"
+            case .superseded: "superseded by a newer connection of this publisher id"
+            default: "reason \(rawValue)"
+            }
+        }
+    }
+
+    /// One record a node sends on an acknowledged-framing connection; each is `ackBytes` long.
+    public enum NodeRecord: Sendable, Equatable {
+        /// Every batch of the publisher up to `batchSeq` was accepted.
+        case ack(publisherId: UInt64, batchSeq: UInt64)
+        /// The node is serving; the next record comes within `intervalMs` (hello opt-in only).
+        case keepalive(publisherId: UInt64, intervalMs: UInt32, leaseMs: UInt32)
+        /// The node no longer serves this connection and closes it (hello opt-in only).
+        case notActive(publisherId: UInt64, reason: NotActiveReason)
+    }
+
+    /// Writes `record` into `out` (at least `ackBytes` long).
+    public static func encode(_ record: NodeRecord, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= ackBytes)
+        switch record {
+        case .ack(let publisherId, let batchSeq):
+            encodeAck(publisherId: publisherId, batchSeq: batchSeq, into: out)
+        case .keepalive(let publisherId, let intervalMs, let leaseMs):
+            out[0] = keepaliveByte
+            out.storeBytes(of: publisherId.bigEndian, toByteOffset: 1, as: UInt64.self)
+            out.storeBytes(of: intervalMs.bigEndian, toByteOffset: 9, as: UInt32.self)
+            out.storeBytes(of: leaseMs.bigEndian, toByteOffset: 13, as: UInt32.self)
+        case .notActive(let publisherId, let reason):
+            out[0] = notActiveByte
+            out.storeBytes(of: publisherId.bigEndian, toByteOffset: 1, as: UInt64.self)
+            out.storeBytes(of: reason.rawValue.bigEndian, toByteOffset: 9, as: UInt32.self)
+            out.storeBytes(of: UInt32(0), toByteOffset: 13, as: UInt32.self)
+        }
+    }
+
+    /// Reads the record in the first `ackBytes` of `bytes`; nil for an unknown first byte.
+    public static func decodeRecord(_ bytes: UnsafeRawBufferPointer) -> NodeRecord? {
+        guard bytes.count >= ackBytes else { return nil }
+        let publisherId = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
+        let high = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt32.self))
+        let low = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 13, as: UInt32.self))
+        switch bytes[0] {
+        case ackByte: return .ack(publisherId: publisherId, batchSeq: UInt64(high) << 32 | UInt64(low))
+        case keepaliveByte: return .keepalive(publisherId: publisherId, intervalMs: high, leaseMs: low)
+        case notActiveByte: return .notActive(publisherId: publisherId, reason: NotActiveReason(rawValue: high))
+        default: return nil
+        }
+    }
+
+    /// A hello: the acknowledged frame with batchSeq 0 a publisher sends first on a connection, with
+    /// empty session and channel ids and an 8-byte payload (uint32 version, uint32 flags). Nodes that
+    /// predate it treat batchSeq 0 as a batch already accepted and acknowledge `(publisherId, 0)`.
+    public static func helloFrame(publisherId: UInt64, flags: UInt32 = helloKeepaliveFlag) -> [UInt8] {
+        var out: [UInt8] = [FrameDecoder.ackedProtocolByte]
+        out.reserveCapacity(FrameDecoder.headerBytes + helloMessageBytes)
+        out.appendBigEndian(UInt32(helloMessageBytes))
+        out.appendBigEndian(publisherId)
+        out.appendBigEndian(UInt64(0))
+        out.appendBigEndian(UInt32(0))  // sessionId
+        out.appendBigEndian(UInt32(0))  // channelId
+        out.appendBigEndian(UInt32(8))  // payload
+        out.appendBigEndian(helloVersion)
+        out.appendBigEndian(flags)
+        return out
+    }
+
+    /// messageSize of a hello: publisher id, batchSeq, three lengths, 8 payload bytes.
+    static let helloMessageBytes = FrameDecoder.ackedFieldsBytes + 12 + 8
+
     /// Appends one frame holding rows `range` (default: all) of `batch` on `channel` to `out`.
     ///
     /// With `ack` the frame uses Tandem's acknowledged framing (protocol byte 0x54, then the publisher

@@ -14,6 +14,9 @@ final class PublisherSequences {
         let publisherId: UInt64
         var highestSeq: UInt64 = 0
         var seenTick: UInt64 = 0
+        /// The listener connection that last sent a frame (or hello) of this publisher (0: none): a
+        /// newer connection takes the id over and the older one is closed (docs/protocol.md).
+        var connectionId: UInt32 = 0
         init(publisherId: UInt64) { self.publisherId = publisherId }
     }
 

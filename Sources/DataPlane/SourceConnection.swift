@@ -28,10 +28,20 @@ final class SourceConnection {
     private(set) var capacity: Int
     private(set) var filled = 0
 
+    /// The publisher id of this connection's hello when it asked for keepalives (docs/protocol.md):
+    /// only then does it get keepalive and not-active records.
+    var keepalivePublisher: UInt64?
+    /// Set once closing has begun (superseded by a newer connection of its publisher id): bytes
+    /// still arriving are ignored until the reactor sees the socket end.
+    var retired = false
+    /// Monotonic ms when the last record (ack or keepalive) was written completely, or the hello came.
+    var lastOutputMs = 0
+
     init(id: UInt32, fd: Int32, decoder: FrameDecoder) {
         self.id = id
         self.fd = fd
         self.decoder = decoder
+        decoder.connectionId = id
         peer = Socket.peerName(fd)
         capacity = min(SourceConnection.initialBufferBytes, decoder.maxFrameBytes)
         buffer = .allocate(byteCount: capacity, alignment: 16)
@@ -82,9 +92,12 @@ final class SourceConnection {
         filled = tail.count
     }
 
-    // MARK: Acknowledgements (reactor thread; bounded: one ack being written plus the newest waiting)
+    // MARK: Acknowledgements and keepalives (reactor thread; bounded: one record being written, plus
+    // the newest ack and one keepalive waiting)
 
     private var ackOut = [UInt8](repeating: 0, count: FrameEncoder.ackBytes)
+    /// A keepalive to write once nothing else is (replaced by nothing: one is enough).
+    private var keepaliveWaiting: FrameEncoder.NodeRecord?
     /// Bytes of `ackOut` already written; `ackBytes` when there is nothing left to write.
     private var ackOutSent = FrameEncoder.ackBytes
     /// The newest ack not yet started (acks are cumulative: a newer one replaces an older one).
@@ -132,6 +145,25 @@ final class SourceConnection {
     /// Whether an ack is still to be written.
     var hasUnsentAck: Bool { ackWaiting != nil || ackOutSent < FrameEncoder.ackBytes }
 
+    /// Queues a keepalive (after a pending ack) and writes what the socket takes now.
+    func sendKeepalive(intervalMs: UInt32, leaseMs: UInt32) {
+        guard let publisherId = keepalivePublisher else { return }
+        keepaliveWaiting = .keepalive(publisherId: publisherId, intervalMs: intervalMs, leaseMs: leaseMs)
+        pumpAcks()
+    }
+
+    /// Writes what is pending and then a not-active record, best effort without blocking (the
+    /// connection is closed next; a publisher that is not reading misses it and sees the close).
+    func sendNotActive(_ reason: FrameEncoder.NotActiveReason) {
+        guard let publisherId = keepalivePublisher else { return }
+        keepaliveWaiting = nil
+        pumpAcks()
+        guard !hasUnsentAck else { return }  // the socket is full: a partial record must not be followed
+        ackOut.withUnsafeMutableBytes { FrameEncoder.encode(.notActive(publisherId: publisherId, reason: reason), into: $0) }
+        ackOutSent = 0
+        pumpAcks()
+    }
+
     /// Writes pending ack bytes without blocking. A failing socket is left to the receive side to report.
     func pumpAcks() {
         while true {
@@ -141,15 +173,30 @@ final class SourceConnection {
                 }
                 if n <= 0 { return }  // EAGAIN (publisher not reading acks) or a failed socket
                 ackOutSent += n
-                if ackOutSent == FrameEncoder.ackBytes { acksSent += 1 }
+                if ackOutSent == FrameEncoder.ackBytes {
+                    if ackOut[0] == FrameEncoder.ackByte { acksSent += 1 }
+                    lastOutputMs = SourceConnection.nowMs()
+                }
             } else if let ack = ackWaiting {
                 ackWaiting = nil
+                keepaliveWaiting = nil  // the ack shows the node is there just as well
                 ackOut.withUnsafeMutableBytes { FrameEncoder.encodeAck(publisherId: ack.publisherId, batchSeq: ack.batchSeq, into: $0) }
+                ackOutSent = 0
+            } else if let keepalive = keepaliveWaiting {
+                keepaliveWaiting = nil
+                ackOut.withUnsafeMutableBytes { FrameEncoder.encode(keepalive, into: $0) }
                 ackOutSent = 0
             } else {
                 return
             }
         }
+    }
+
+    /// Monotonic milliseconds (coarse clock: keepalive timing needs no more).
+    static func nowMs() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 
     /// Accounts `n` newly received bytes and decodes every complete frame.

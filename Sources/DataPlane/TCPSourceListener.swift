@@ -85,6 +85,7 @@ public final class TCPSourceListener: @unchecked Sendable {
                 returns: SPSCRing<EventBatch>? = nil, logger: Logger) {
         precondition(options.connectionsMax >= 1 && options.connectionsMax <= 1 << 20)
         precondition(options.stopDrainTimeoutMs >= 0)
+        precondition(options.keepaliveIntervalMs >= 0 && options.leaseMs >= 0)
         self.options = options
         self.ring = ring
         self.doorbell = doorbell
@@ -198,15 +199,16 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// connection was closed for a bad frame (the reactor must not use it again).
     func received(_ connection: SourceConnection, _ n: Int) -> Bool {
         stats.bytesReceived.wrappingIncrement(by: n, ordering: .relaxed)
+        guard !connection.retired else { return true }  // superseded: closing, its bytes are not read
         do {
             try connection.received(n) { self.publish($0, $1) }
-            acknowledge(connection)
+            afterDecode(connection)
             return true
         } catch {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
             logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
             connection.decoder.flush(emit: publish)  // events of earlier, good frames still count
-            acknowledge(connection)
+            afterDecode(connection)
             drop(connection)
             return false
         }
@@ -216,17 +218,69 @@ public final class TCPSourceListener: @unchecked Sendable {
     /// decoding complete frames in place. Returns false when the connection was closed for a bad frame.
     func received(_ connection: SourceConnection, bytes: UnsafeRawBufferPointer) -> Bool {
         stats.bytesReceived.wrappingIncrement(by: bytes.count, ordering: .relaxed)
+        guard !connection.retired else { return true }
         do {
             try connection.consume(bytes) { self.publish($0, $1) }
-            acknowledge(connection)
+            afterDecode(connection)
             return true
         } catch {
             stats.framesRejected.wrappingIncrement(ordering: .relaxed)
             logger.error("tcp source :\(port): closing connection from \(connection.peer): \(error)")
             connection.decoder.flush(emit: publish)
-            acknowledge(connection)
+            afterDecode(connection)
             drop(connection)
             return false
+        }
+    }
+
+    /// After frames were decoded: a keepalive hello is answered with a keepalive at once (so the
+    /// publisher knows this node sends them), connections whose publisher id moved here are closed,
+    /// and acks go out.
+    private func afterDecode(_ connection: SourceConnection) {
+        if let publisherId = connection.decoder.takeKeepaliveHello() {
+            if connection.keepalivePublisher == nil { keepaliveConnections += 1 }  // a second hello counts once
+            connection.keepalivePublisher = publisherId
+            if options.keepaliveIntervalMs > 0 { connection.sendKeepalive(intervalMs: keepaliveInterval, leaseMs: leaseMs) }
+        }
+        for id in connection.decoder.takeSuperseded() where id != connection.id {
+            guard let older = connections[id], !older.retired else { continue }
+            stats.connectionsSuperseded.wrappingIncrement(ordering: .relaxed)
+            logger.warning("tcp source :\(port): a publisher id moved from the connection from \(older.peer) to the newer one from \(connection.peer); closing the older")
+            retire(older, .superseded)
+        }
+        acknowledge(connection)
+    }
+
+    /// Closes `connection` on its own initiative: hands on what it decoded, sends its due acks and a
+    /// not-active record (if it asked for keepalives), then shuts the socket down. The reactor drops
+    /// it when the receive side reports the end (an armed receive may still point into its buffer).
+    private func retire(_ connection: SourceConnection, _ reason: FrameEncoder.NotActiveReason) {
+        connection.decoder.flush(emit: publish)
+        acknowledge(connection)
+        connection.sendNotActive(reason)
+        connection.retired = true
+        shutdown(connection.fd, Int32(SHUT_RDWR))
+    }
+
+    /// Connections whose hello asked for keepalives (the keepalive scan is skipped when there are none).
+    private var keepaliveConnections = 0
+    private var keepaliveInterval: UInt32 { UInt32(clamping: options.keepaliveIntervalMs) }
+    private var leaseMs: UInt32 { UInt32(clamping: options.leaseMs) }
+    /// When the keepalive scan last ran (monotonic ms).
+    private var keepaliveScanMs = 0
+
+    /// Sends a keepalive on every opted-in connection that got no record for the keepalive interval.
+    /// Called on every reactor wake-up (at least every `pollTimeoutMs`) and while waiting for ring
+    /// room, so a node held back by its engine is not mistaken for a silent one.
+    func sendKeepalives() {
+        guard keepaliveConnections > 0, options.keepaliveIntervalMs > 0 else { return }
+        let now = SourceConnection.nowMs()
+        // Scanning at a tenth of the interval keeps the gap between records near the interval.
+        guard now - keepaliveScanMs >= max(1, options.keepaliveIntervalMs / 10) else { return }
+        keepaliveScanMs = now
+        for connection in connections.values where connection.keepalivePublisher != nil && !connection.retired
+            && now - connection.lastOutputMs >= options.keepaliveIntervalMs {
+            connection.sendKeepalive(intervalMs: keepaliveInterval, leaseMs: leaseMs)
         }
     }
 
@@ -281,6 +335,7 @@ public final class TCPSourceListener: @unchecked Sendable {
 
     private func drop(_ connection: SourceConnection) {
         connections[connection.id] = nil
+        if connection.keepalivePublisher != nil { keepaliveConnections -= 1 }
         if connection.multishotArmed {
             // io_uring holds its own reference to the socket: shut it down so the peer sees the close
             // at once and the armed receive ends (its last completion arrives for an unknown id).
@@ -300,6 +355,7 @@ public final class TCPSourceListener: @unchecked Sendable {
             }
             if connection.decoder.pendingAck != nil || connection.hasUnsentAck || connection.hasAcksAwaitingRelease { acknowledge(connection) }
         }
+        sendKeepalives()
     }
 
     /// Pushes a batch to the engine ring, waiting (and so not reading any socket) while it is full.
@@ -331,6 +387,7 @@ public final class TCPSourceListener: @unchecked Sendable {
                         return
                     }
                 }
+                sendKeepalives()  // held back by the engine, not gone: publishers must still hear from us
                 backoff.pause()
             }
         }
@@ -344,12 +401,29 @@ public final class TCPSourceListener: @unchecked Sendable {
     private func closeAll() {
         for connection in connections.values {
             connection.decoder.flush(emit: publish)
-            close(connection.fd)
+            // The node stops serving this port: due acks, then "not active", so a publisher moves on
+            // at once instead of waiting out its silence timeout.
+            acknowledge(connection)
+            if !connection.retired { connection.sendNotActive(.stopping) }
+            TCPSourceListener.closeGently(connection.fd)
         }
         connections.removeAll()
         if listenFd >= 0 { close(listenFd) }
         listenFd = -1
         logger.info("tcp source :\(port) stopped")
+    }
+
+    /// Closes a socket so that what was written to it still arrives: FIN after the data, and the
+    /// bytes the publisher sent that nobody will decode read away first (closing a socket with unread
+    /// bytes resets the connection, and the peer may then lose the final acks and not-active record).
+    static func closeGently(_ fd: Int32) {
+        shutdown(fd, Int32(SHUT_WR))
+        var scratch = [UInt8](repeating: 0, count: 16 << 10)
+        for _ in 0..<64 {  // bounded: a publisher still writing cannot hold the stop
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+        }
+        close(fd)
     }
 
     /// Reactor: consumes the wake-up eventfd's count (acks are then sent by `flushIdle`).

@@ -19,6 +19,12 @@ public struct TCPSourceOptions: Sendable {
     public var stopDrainTimeoutMs: Int = 5000
     /// When acks (Tandem acknowledged framing) may go out.
     public var ackRelease: AckRelease = .onRingAccept
+    /// Keepalive interval (docs/protocol.md): a connection whose hello asked for keepalives gets a
+    /// record (ack or keepalive) at least this often while the listener runs; 0 sends none.
+    public var keepaliveIntervalMs: Int = TCPSourceOptions.keepaliveIntervalMsDefault
+    /// The HA lease (heartbeatInterval × heartbeatMaxRetry) carried in keepalives so a publisher
+    /// knows how long a failover may take; 0: standalone or unknown.
+    public var leaseMs: Int = 0
     /// Extra metric labels (the node adds `app`).
     public var metricDimensions: [(String, String)] = []
 
@@ -31,6 +37,8 @@ public struct TCPSourceOptions: Sendable {
         /// that never releases stalls its acked publishers, never loses their events.
         case onRelease
     }
+
+    public static let keepaliveIntervalMsDefault = 1000
 
     public init(host: String = "0.0.0.0", port: Int, channels: [SourceChannel]) {
         self.host = host
@@ -58,6 +66,8 @@ public final class TCPSourceStats: Sendable {
     public let acksSent = ManagedAtomic<Int>(0)
     /// Acknowledged frames a publisher resent after they had been accepted: skipped, acked again.
     public let duplicateBatchesSkipped = ManagedAtomic<Int>(0)
+    /// Connections closed because a newer connection of their publisher id took over.
+    public let connectionsSuperseded = ManagedAtomic<Int>(0)
     /// Times every provided receive buffer was in use (io_uring multishot): the kernel paused receiving.
     public let receiveBufferStalls = ManagedAtomic<Int>(0)
     /// Whether the io_uring reactor runs multishot receives into a provided-buffer ring.

@@ -19,6 +19,10 @@ struct SendCommand: ParsableCommand {
         --framing acked (default): Tandem's acknowledged framing; at most --unacked-max batches wait \
         for their ack, unacknowledged batches are resent after a reconnect, and send exits 0 only once \
         every batch is acknowledged. --framing siddhi: siddhi-io-tcp, as Siddhi's TCP sink sends.
+
+        Several nodes (an HA pair): repeat --target host[:port]. send starts with the first that \
+        accepts; when its node goes silent (no keepalive for --silence-timeout-ms), says it is not \
+        active, or fails, send moves to the next and resends what is unacknowledged.
         """)
 
     @Option(name: .long, help: "The Siddhi app the node runs (for the stream definition and source port).")
@@ -32,6 +36,12 @@ struct SendCommand: ParsableCommand {
 
     @Option(name: .long, help: "Port (default: the source's port).")
     var port: Int?
+
+    @Option(name: .long, help: "A node as host[:port] (port default: --port or the source's); repeat for an HA pair, in order of preference. Replaces --host.")
+    var target: [String] = []
+
+    @Option(name: .long, help: "Acked framing: ms without a keepalive after which a node counts as gone (0: no keepalives).")
+    var silenceTimeoutMs = TCPPublisher.silenceTimeoutMsDefault
 
     @Option(name: .long, help: "JSON-lines file of events.")
     var input: String?
@@ -65,6 +75,30 @@ struct SendCommand: ParsableCommand {
         guard unackedMax >= 1 else { throw ValidationError("--unacked-max must be ≥ 1") }
         guard reconnectTimeoutSeconds >= 0 else { throw ValidationError("--reconnect-timeout-seconds must be ≥ 0") }
         guard statsJson == nil || framing == "acked" else { throw ValidationError("--stats-json needs --framing acked (latency is send to ack)") }
+        guard silenceTimeoutMs >= 0 else { throw ValidationError("--silence-timeout-ms must be ≥ 0") }
+        for t in target where SendCommand.parseTarget(t, defaultPort: 1) == nil {
+            throw ValidationError("--target '\(t)' is not host or host:port (IPv6: [addr]:port)")
+        }
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; nil when malformed.
+    static func parseTarget(_ text: String, defaultPort: Int) -> TCPPublisher.Target? {
+        var host = Substring(text), port = defaultPort
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()) else { return nil }
+                port = p
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            guard let p = Int(text[text.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        guard !host.isEmpty, (0...65535).contains(port) else { return nil }
+        return TCPPublisher.Target(host: String(host), port: port)
     }
 
     func run() throws {
@@ -98,8 +132,11 @@ struct SendCommand: ParsableCommand {
         }
         let total = input == nil ? count : events.count
 
-        let publisher = TCPPublisher(host: host, port: targetPort, framing: TCPPublisher.Framing(rawValue: framing)!,
-                                     unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeoutSeconds * 1000)
+        let targets = target.isEmpty ? [TCPPublisher.Target(host: host, port: targetPort)]
+                                     : target.map { SendCommand.parseTarget($0, defaultPort: targetPort)! }
+        let publisher = TCPPublisher(targets: targets, framing: TCPPublisher.Framing(rawValue: framing)!,
+                                     unackedBatchesMax: unackedMax, reconnectTimeoutMs: reconnectTimeoutSeconds * 1000,
+                                     silenceTimeoutMs: silenceTimeoutMs)
         do { try publisher.connect() } catch { fail("\(error)") }
         let latencies = AckLatencies()
         if statsJson != nil { publisher.onBatchAcknowledged = { latencies.record($0) } }
@@ -133,7 +170,9 @@ struct SendCommand: ParsableCommand {
         var acked = ""
         if publisher.framing == .acked {
             acked = ", all acknowledged"
-            if publisher.reconnects > 0 { acked += " (\(publisher.reconnects) reconnects, \(publisher.batchesResent) batches resent)" }
+            if publisher.reconnects > 0 {
+                acked += " (\(publisher.reconnects) reconnects, \(publisher.failovers) to another node, \(publisher.batchesResent) batches resent)"
+            }
         }
         if let statsJson {
             let h = latencies.histogram
@@ -152,7 +191,7 @@ struct SendCommand: ParsableCommand {
                 try data.write(to: URL(fileURLWithPath: statsJson))
             } catch { fail("\(statsJson): \(error)") }
         }
-        FileHandle.standardError.write(Data("sent \(sent) events in \(frames) frames to \(host):\(targetPort) channel '\(channel)' in \(String(format: "%.3f", seconds)) s (\(perSecond) events/s)\(acked)\n".utf8))
+        FileHandle.standardError.write(Data("sent \(sent) events in \(frames) frames to \(publisher.targets[publisher.targetIndex]) channel '\(channel)' in \(String(format: "%.3f", seconds)) s (\(perSecond) events/s)\(acked)\n".utf8))
     }
 
     private func fail(_ message: String) -> Never {

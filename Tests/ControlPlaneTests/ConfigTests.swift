@@ -94,6 +94,7 @@ import Testing
         #expect(c.cluster.enabled && c.cluster.groupId == "si" && c.cluster.datasource == "WSO2_CLUSTER_DB")
         #expect(c.cluster.coordinationStrategyClass == "org.wso2.carbon.cluster.coordinator.rdbms.RDBMSCoordinationStrategy")
         #expect(c.cluster.heartbeatIntervalMs == 5000 && c.cluster.heartbeatMaxRetry == 5 && c.cluster.eventPollingIntervalMs == 5000)
+        #expect(c.tandem.haLeaseMs == 25_000, "the lease keepalives announce: heartbeat × maxRetry")
 
         // The guide's table puts host/advertisedHost straight under deployment.config; they are used
         // as eventSyncServer's, with a note.
@@ -169,6 +170,7 @@ import Testing
         #expect(c.tandem.appsDirectory == "deployment/siddhi-files" && c.tandem.ioBackend == .auto)
         #expect(c.tandem.ingestRingCapacity == 1024 && c.tandem.batchSize == 1024 && c.tandem.maxFrameBytes == 16 << 20)
         #expect(c.tandem.persistenceIntervalMs == nil && c.tandem.logLevel == "info")
+        #expect(c.tandem.keepaliveIntervalMs == 1000 && c.tandem.haLeaseMs == 0)
     }
 
     @Test func standaloneFileStoreAndTandemSection() throws {
@@ -193,6 +195,7 @@ import Testing
                 ingestRingCapacity: 4096
                 batchSize: 65536
                 maxFrameBytes: 1048576
+                keepaliveIntervalMs: 250
               log:
                 level: Debug
             """, source: "t").config
@@ -201,6 +204,7 @@ import Testing
         #expect(c.persistence.store == .file(directory: "/var/lib/tandem/snapshots"))
         #expect(c.tandem.appsDirectory == "/srv/apps" && c.tandem.ioBackend == .epoll && c.tandem.ingestRingCapacity == 4096)
         #expect(c.tandem.batchSize == 65_536 && c.tandem.maxFrameBytes == 1 << 20 && c.tandem.logLevel == "debug")
+        #expect(c.tandem.keepaliveIntervalMs == 250)
     }
 
     @Test func tandemIntervalInMsOverridesIntervalInMin() throws {

@@ -82,4 +82,67 @@ import Glibc
         #expect(Set(beforeRestart).count == beforeRestart.count && Set(afterRestart).count == afterRestart.count,
                 "no duplicates within one node")
     }
+
+    /// `tandem send` with two targets (two standalone nodes, keepalives every 100 ms): the first node
+    /// is frozen (SIGSTOP: silent, its sockets still open) or stopped gracefully (SIGTERM: it says
+    /// "not active" and closes) in the middle; send moves to the second and every event arrives.
+    @Test(arguments: ["SIGSTOP", "SIGTERM"])
+    func sendMovesToTheSecondNodeWhenTheFirstGoesAway(how: String) throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ports = [freeTCPPort(), freeTCPPort()]
+        var nodes: [NodeProcess] = []
+        var appFiles: [URL] = []
+        defer {
+            for node in nodes {
+                kill(node.process.processIdentifier, SIGCONT)
+                _ = node.terminate()
+            }
+        }
+        for (i, port) in ports.enumerated() {
+            let nodeDir = dir.appendingPathComponent("node\(i)")
+            let apps = nodeDir.appendingPathComponent("apps")
+            try FileManager.default.createDirectory(at: apps, withIntermediateDirectories: true)
+            let appFile = apps.appendingPathComponent("acked.siddhi")
+            try AckEndToEndTests.app(port: port).write(to: appFile, atomically: true, encoding: .utf8)
+            appFiles.append(appFile)
+            let config = nodeDir.appendingPathComponent("deployment.yaml")
+            try "tandem:\n  dataPlane:\n    keepaliveIntervalMs: 100\n".write(to: config, atomically: true, encoding: .utf8)
+            nodes.append(try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: nodeDir))
+        }
+        for port in ports { #expect(EndToEndTests.waitForPort(port, timeoutSec: 30)) }
+        let total = 3000
+        let input = try AckEndToEndTests.writeInput(dir, count: total)
+        let sender = try NodeProcess(arguments: ["send", "--app", appFiles[0].path, "--input", input.path, "--batch", "20",
+                                                 "--rate", "2000", "--unacked-max", "8", "--silence-timeout-ms", "500",
+                                                 "--reconnect-timeout-seconds", "20",
+                                                 "--target", "127.0.0.1:\(ports[0])", "--target", "127.0.0.1:\(ports[1])"],
+                                     workingDirectory: dir)
+        nodes[0].waitFor(timeoutSec: 20) { lines, _ in AckEndToEndTests.volumes(lines).count >= 600 }
+        kill(nodes[0].process.processIdentifier, how == "SIGSTOP" ? SIGSTOP : SIGTERM)
+        let deadline = Date().addingTimeInterval(40)
+        while sender.process.isRunning && Date() < deadline { usleep(20_000) }
+        sender.process.waitUntilExit()
+        #expect(sender.process.terminationStatus == 0, "\(sender.stderr)")
+        #expect(sender.stderr.contains("all acknowledged") && sender.stderr.contains("1 to another node")
+                && sender.stderr.contains("127.0.0.1:\(ports[1])"), "\(sender.stderr)")
+        if how == "SIGSTOP" { kill(nodes[0].process.processIdentifier, SIGCONT) }  // it outputs what it had taken in
+        nodes[1].waitFor(timeoutSec: 20) { lines, _ in
+            Set(AckEndToEndTests.volumes(nodes[0].lines) + AckEndToEndTests.volumes(lines)).count >= total
+        }
+        usleep(300_000)
+        let first = AckEndToEndTests.volumes(nodes[0].lines), second = AckEndToEndTests.volumes(nodes[1].lines)
+        #expect(Set(first + second) == Set(0..<total), "no event lost")
+        #expect(Set(first).count == first.count && Set(second).count == second.count, "no duplicates within a node")
+        #expect(first.count >= 600 && second.count > 0)
+        let both = Set(first).intersection(second)
+        if how == "SIGTERM" {
+            // The stopping node acknowledged everything it took in before saying it is not active.
+            #expect(both.isEmpty, "delivered to both nodes: \(both.sorted())")
+        } else {
+            // A frozen node may have taken in batches whose acks never left it: those go to the second
+            // node too (two independent nodes; an HA pair skips them). At most the unacked window.
+            #expect(both.count <= 8 * 20, "\(both.count) events delivered to both nodes")
+        }
+    }
 }

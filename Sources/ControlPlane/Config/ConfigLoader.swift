@@ -75,6 +75,9 @@ struct ConfigLoader {
 
         if let port = apiPort { config.api.port = port }
         if let host = apiHost { config.api.host = host }
+        if config.cluster.enabled {
+            config.tandem.haLeaseMs = config.cluster.heartbeatIntervalMs * max(2, config.cluster.heartbeatMaxRetry)  // as HAController's lease
+        }
         if let ms = config.tandem.persistenceIntervalMs {
             config.persistence.intervalMs = ms
         } else if let minutes = intervalInMin {
@@ -402,7 +405,9 @@ struct ConfigLoader {
                         if let n = reader.int(d.value, d.path, in: 1...TandemSettings.maxBatchSize) { config.tandem.batchSize = n }
                     case "maxFrameBytes":
                         if let n = reader.int(d.value, d.path, in: 1024...(1 << 30)) { config.tandem.maxFrameBytes = n }
-                    default: unknownKey(d.path, d.key, known: ["ioBackend", "ingestRingCapacity", "batchSize", "maxFrameBytes"])
+                    case "keepaliveIntervalMs":
+                        if let n = reader.int(d.value, d.path, in: 0...60_000) { config.tandem.keepaliveIntervalMs = n }
+                    default: unknownKey(d.path, d.key, known: ["ioBackend", "ingestRingCapacity", "batchSize", "maxFrameBytes", "keepaliveIntervalMs"])
                     }
                 }
             case "persistence":

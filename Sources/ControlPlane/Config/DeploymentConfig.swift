@@ -269,6 +269,12 @@ public struct TandemSettings: Sendable, Equatable {
     public var batchSize: Int
     /// `dataPlane.maxFrameBytes`: larger frames close their connection. Default 16 MiB.
     public var maxFrameBytes: Int
+    /// `dataPlane.keepaliveIntervalMs`: how often a tcp source sends a keepalive on a connection whose
+    /// publisher asked for them (docs/protocol.md); 0 sends none. Default 1 000.
+    public var keepaliveIntervalMs: Int = 1_000
+    /// The HA lease (heartbeatInterval × max(2, heartbeatMaxRetry)) when clustering is on, else 0:
+    /// derived from `cluster.config`, carried in keepalives so publishers know how long a failover takes.
+    public var haLeaseMs: Int = 0
     /// `persistence.intervalInMs`, when given (it overrides `state.persistence.intervalInMin`).
     public var persistenceIntervalMs: Int?
     /// `log.level`, lower case, one of ``logLevels``. Default `info`.

@@ -269,7 +269,11 @@ final class AppHost: @unchecked Sendable {
                 byPort[key] = existing
             } else {
                 var options = TCPSourceOptions(host: host, port: port, channels: [channel])
-                if haAcks { options.ackRelease = .onRelease }
+                if haAcks {
+                    options.ackRelease = .onRelease
+                    options.leaseMs = settings.haLeaseMs
+                }
+                options.keepaliveIntervalMs = settings.keepaliveIntervalMs
                 options.batchSize = settings.batchSize
                 options.maxFrameBytes = settings.maxFrameBytes
                 options.backend = settings.ioBackend
