@@ -200,20 +200,26 @@ struct FunctionOutput {
     }
 }
 
-/// Decimal text of an integer without making a `String`.
+/// Decimal text of an integer without making a `String` (digits written in place).
 func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-    if value == 0 {
-        out.append(UInt8(ascii: "0"))
-        return
-    }
     var magnitude = value.magnitude
+    var digits = 1
+    var p: UInt64 = 10
+    while digits < 20 && p <= magnitude {
+        digits += 1
+        p &*= 10
+    }
     if value < 0 { out.append(UInt8(ascii: "-")) }
     let start = out.count
-    while magnitude > 0 {
-        out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-        magnitude /= 10
+    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+    out.withUnsafeMutableBufferPointer { b in
+        var k = start + digits - 1
+        repeat {
+            b[k] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            k -= 1
+        } while magnitude > 0
     }
-    out[start...].reverse()
 }
 
 /// Decimal text of `value` padded with zeros to at least `width` digits.

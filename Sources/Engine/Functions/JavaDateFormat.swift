@@ -4,13 +4,17 @@ import Foundation
 /// `EEEE`, `Z`, …) with an `en_US` locale: formatting epoch milliseconds into UTF-8 bytes and
 /// parsing them back, without Foundation's date formatters (no per-event objects).
 struct JavaDateFormat: Sendable, Equatable {
-    enum Field: Sendable, Equatable {
-        case literal([UInt8])
-        /// A pattern letter repeated `count` times.
-        case letter(UInt8, Int)
+    /// A pattern letter repeated `count` times, or (letter 0) literal text `literals[start..<end]`.
+    /// Plain values, so that formatting touches no reference counts.
+    struct Field: Sendable, Equatable {
+        var letter: UInt8
+        var count: Int
+        var start = 0, end = 0
     }
 
-    let fields: [Field]
+    private(set) var fields: [Field] = []
+    /// The bytes of every literal field.
+    private(set) var literals: [UInt8] = []
     let pattern: String
 
     /// The letters this implementation knows.
@@ -20,11 +24,15 @@ struct JavaDateFormat: Sendable, Equatable {
     init?(_ pattern: String, error: inout String?) {
         self.pattern = pattern
         var fields: [Field] = []
+        var literals: [UInt8] = []
         let bytes = Array(pattern.utf8)
         var i = 0
         var literal: [UInt8] = []
         func flush() {
-            if !literal.isEmpty { fields.append(.literal(literal)); literal = [] }
+            guard !literal.isEmpty else { return }
+            fields.append(Field(letter: 0, count: 0, start: literals.count, end: literals.count + literal.count))
+            literals.append(contentsOf: literal)
+            literal = []
         }
         while i < bytes.count {
             let b = bytes[i]
@@ -60,7 +68,7 @@ struct JavaDateFormat: Sendable, Equatable {
                 var count = 1
                 while i + count < bytes.count && bytes[i + count] == b { count += 1 }
                 flush()
-                fields.append(.letter(b == UInt8(ascii: "L") ? UInt8(ascii: "M") : b, count))
+                fields.append(Field(letter: b == UInt8(ascii: "L") ? UInt8(ascii: "M") : b, count: count))
                 i += count
             } else {
                 literal.append(b)
@@ -69,6 +77,7 @@ struct JavaDateFormat: Sendable, Equatable {
         }
         flush()
         self.fields = fields
+        self.literals = literals
     }
 
     /// A pattern known to be valid.
@@ -93,11 +102,14 @@ struct JavaDateFormat: Sendable, Equatable {
         let hour = msOfDay / 3_600_000, minute = msOfDay / 60_000 % 60, second = msOfDay / 1000 % 60, ms = msOfDay % 1000
         let dow = CivilDate.dayOfWeek(days)  // 0 = Sunday
         for field in fields {
-            switch field {
-            case .literal(let bytes): out.append(contentsOf: bytes)
-            case .letter(let letter, let count):
-                switch letter {
-                case UInt8(ascii: "G"): out.append(contentsOf: y > 0 ? Array("AD".utf8) : Array("BC".utf8))
+            let count = field.count
+            if field.letter == 0 {
+                literals.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[field.start..<field.end])) }
+                continue
+            }
+            do {
+                switch field.letter {
+                case UInt8(ascii: "G"): out.append(contentsOf: y > 0 ? "AD".utf8 : "BC".utf8)
                 case UInt8(ascii: "y"), UInt8(ascii: "Y"):
                     let year = y > 0 ? y : 1 - y
                     if count == 2 { appendPadded(year % 100, width: 2, to: &out) } else { appendPadded(year, width: count, to: &out) }
@@ -119,7 +131,7 @@ struct JavaDateFormat: Sendable, Equatable {
                 case UInt8(ascii: "E"):
                     out.append(contentsOf: count >= 4 ? JavaDateFormat.dayNames[dow] : Array(JavaDateFormat.dayNames[dow].prefix(3)))
                 case UInt8(ascii: "u"): appendPadded(dow == 0 ? 7 : dow, width: count, to: &out)
-                case UInt8(ascii: "a"): out.append(contentsOf: hour < 12 ? Array("AM".utf8) : Array("PM".utf8))
+                case UInt8(ascii: "a"): out.append(contentsOf: hour < 12 ? "AM".utf8 : "PM".utf8)
                 case UInt8(ascii: "H"): appendPadded(hour, width: count, to: &out)
                 case UInt8(ascii: "k"): appendPadded(hour == 0 ? 24 : hour, width: count, to: &out)
                 case UInt8(ascii: "K"): appendPadded(hour % 12, width: count, to: &out)
@@ -162,13 +174,15 @@ struct JavaDateFormat: Sendable, Equatable {
         var dayOfYear: Int? = nil
         var i = 0
         for (k, field) in fields.enumerated() {
-            switch field {
-            case .literal(let bytes):
-                for b in bytes {
+            let letter = field.letter, count = field.count
+            if letter == 0 {
+                for b in literals[field.start..<field.end] {
                     guard i < text.count, text[i] == b else { return nil }
                     i += 1
                 }
-            case .letter(let letter, let count):
+                continue
+            }
+            do {
                 let isText = (letter == UInt8(ascii: "M") && count >= 3) || letter == UInt8(ascii: "E")
                     || letter == UInt8(ascii: "a") || letter == UInt8(ascii: "G") || letter == UInt8(ascii: "z")
                     || letter == UInt8(ascii: "Z") || letter == UInt8(ascii: "X")
@@ -192,7 +206,8 @@ struct JavaDateFormat: Sendable, Equatable {
                 }
                 // A number: exactly `count` digits when the next field is a number too (abutting).
                 var abutting = false
-                if k + 1 < fields.count, case .letter(let next, let nextCount) = fields[k + 1] {
+                if k + 1 < fields.count, fields[k + 1].letter != 0 {
+                    let next = fields[k + 1].letter, nextCount = fields[k + 1].count
                     abutting = !(next == UInt8(ascii: "M") && nextCount >= 3) && next != UInt8(ascii: "E") && next != UInt8(ascii: "a")
                         && next != UInt8(ascii: "z") && next != UInt8(ascii: "Z") && next != UInt8(ascii: "X") && next != UInt8(ascii: "G")
                 }
