@@ -200,25 +200,22 @@ struct FunctionOutput {
     }
 }
 
-/// Decimal text of an integer without making a `String` (digits written in place).
+/// Decimal text of an integer without making a `String` (digits made in a stack buffer).
 func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
     var magnitude = value.magnitude
-    var digits = 1
-    var p: UInt64 = 10
-    while digits < 20 && p <= magnitude {
-        digits += 1
-        p &*= 10
-    }
-    if value < 0 { out.append(UInt8(ascii: "-")) }
-    let start = out.count
-    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-    out.withUnsafeMutableBufferPointer { b in
-        var k = start + digits - 1
+    var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &buffer) { b in
+        var k = 24
         repeat {
+            k -= 1
             b[k] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
-            k -= 1
         } while magnitude > 0
+        if value < 0 {
+            k -= 1
+            b[k] = UInt8(ascii: "-")
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[k..<24]))
     }
 }
 

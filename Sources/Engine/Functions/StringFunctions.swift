@@ -129,9 +129,13 @@ final class StringKernel: FunctionKernel {
                 let t = args.text(0, i)
                 if isASCII(t) {
                     result.setText(i) { out in
-                        for b in t {
-                            let isLower = b >= 0x61 && b <= 0x7A, isUpper = b >= 0x41 && b <= 0x5A
-                            out.append(upper ? (isLower ? b - 32 : b) : (isUpper ? b + 32 : b))
+                        let start = out.count
+                        out.append(contentsOf: t)
+                        out.withUnsafeMutableBufferPointer { o in
+                            for k in start..<o.count {
+                                let b = o[k]
+                                if upper ? (b >= 0x61 && b <= 0x7A) : (b >= 0x41 && b <= 0x5A) { o[k] = b ^ 0x20 }
+                            }
                         }
                     }
                 } else {

@@ -148,6 +148,15 @@ final class TimeKernel: FunctionKernel {
         case .dateFormat:
             let target = constantFormat(1)
             let source = args.arguments.count == 3 ? constantFormat(2) : defaultFormat
+            if types[0] == .long, let to = target {
+                // The common form: millis and a constant pattern, formatted in place.
+                for i in 0..<n {
+                    if args.anyNull(i) { result.setNull(i); continue }
+                    let millis = args.integer(0, i)
+                    result.setText(i) { to.format(millis, zone: utc, into: &$0) }
+                }
+                return
+            }
             for i in 0..<n {
                 guard !args.anyNull(i), let to = format(args, 1, i, target) else { result.setNull(i); continue }
                 let millis: Int64
