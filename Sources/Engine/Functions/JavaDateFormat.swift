@@ -16,6 +16,9 @@ struct JavaDateFormat: Sendable, Equatable {
     /// The bytes of every literal field.
     private(set) var literals: [UInt8] = []
     let pattern: String
+    /// Whether every field is a number or literal text and the longest text fits 128 bytes: then
+    /// `format` writes into a stack buffer and appends once.
+    private(set) var isNumeric = false
 
     /// The letters this implementation knows.
     private static let letters = Set("GyYMLwWDdFEuaHkKhmsSzZX".utf8)
@@ -78,6 +81,9 @@ struct JavaDateFormat: Sendable, Equatable {
         flush()
         self.fields = fields
         self.literals = literals
+        let numericLetters = Set("yMdHmsSkKhD".utf8)
+        isNumeric = fields.allSatisfy { $0.letter == 0 || (numericLetters.contains($0.letter) && !($0.letter == UInt8(ascii: "M") && $0.count >= 3)) }
+            && literals.count + fields.reduce(0) { $0 + max($1.count, 11) } <= 128
     }
 
     /// A pattern known to be valid.
@@ -100,6 +106,48 @@ struct JavaDateFormat: Sendable, Equatable {
         let msOfDay = Int(local - Int64(days) * 86_400_000)
         let (y, m, d) = CivilDate.fromDays(days)
         let hour = msOfDay / 3_600_000, minute = msOfDay / 60_000 % 60, second = msOfDay / 1000 % 60, ms = msOfDay % 1000
+        if isNumeric {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buffer in
+                let p = buffer.baseAddress!
+                var k = 0
+                /// `v` (not negative) in at least `width` digits.
+                func put(_ v: Int, _ width: Int) {
+                    var digits = 1, limit = 10
+                    while limit <= v && digits < 19 { digits += 1; limit &*= 10 }
+                    let w = max(digits, width)
+                    var x = v
+                    for j in stride(from: k + w - 1, through: k, by: -1) {
+                        p[j] = UInt8(ascii: "0") + UInt8(x % 10)
+                        x /= 10
+                    }
+                    k += w
+                }
+                literals.withUnsafeBufferPointer { lit in
+                    for field in fields {
+                        let count = field.count
+                        switch field.letter {
+                        case 0:
+                            for j in field.start..<field.end { p[k] = lit[j]; k += 1 }
+                        case UInt8(ascii: "y"):
+                            let year = y > 0 ? y : 1 - y
+                            if count == 2 { put(year % 100, 2) } else { put(year, count) }
+                        case UInt8(ascii: "M"): put(m, count)
+                        case UInt8(ascii: "d"): put(d, count)
+                        case UInt8(ascii: "D"): put(days - CivilDate.days(y, 1, 1) + 1, count)
+                        case UInt8(ascii: "H"): put(hour, count)
+                        case UInt8(ascii: "k"): put(hour == 0 ? 24 : hour, count)
+                        case UInt8(ascii: "K"): put(hour % 12, count)
+                        case UInt8(ascii: "h"): put(hour % 12 == 0 ? 12 : hour % 12, count)
+                        case UInt8(ascii: "m"): put(minute, count)
+                        case UInt8(ascii: "s"): put(second, count)
+                        default: put(ms, count)  // S
+                        }
+                    }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: p, count: k))
+            }
+            return
+        }
         let dow = CivilDate.dayOfWeek(days)  // 0 = Sunday
         for field in fields {
             let count = field.count
