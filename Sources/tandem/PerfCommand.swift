@@ -33,6 +33,14 @@ struct PerfEngineCommand: ParsableCommand {
 
     static let scenarios: [(name: String, query: String)] = [
         ("filter", "from S[price > 50.0] select symbol, price, volume insert into Out;"),
+        // The filter's shape with extension functions: a string function in the filter, string,
+        // time and math functions in the projection (issue 17).
+        ("functions", """
+            from S[price > 50.0 and str:length(symbol) == 2]
+            select str:upper(str:concat(symbol, '-', volume)) as key, time:dateFormat(eventTimestamp(), 'yyyy-MM-dd HH:mm:ss.SSS') as at,
+                   math:round(price) as rounded, volume
+            insert into Out;
+            """),
         ("window", "from S#window.length(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("timewindow", "from S#window.time(1 sec) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),
         ("lengthbatch", "from S#window.lengthBatch(1000) select symbol, sum(price) as total, avg(volume) as avgVol group by symbol insert into Out;"),

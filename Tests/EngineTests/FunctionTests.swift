@@ -84,12 +84,12 @@ import Testing
     @Test func functionErrors() {
         #expect(compileErrors("""
             define stream S (a int, s string);
-            from S select nope(a) as x, math:abs(a) as y, convert(a) as z, convert(a, 'date') as w,
+            from S select nope(a) as x, maht:abs(a) as y, convert(a) as z, convert(a, 'date') as w,
                           ifThenElse(a, 1, 2) as v, coalesce(a, s) as u, maximum(s) as t, convert(a, s) as r
             insert into T;
             """) == [
                 "e.siddhi:2:15: error: function 'nope' is not supported yet",
-                "e.siddhi:2:29: error: function 'math:abs' is not supported yet",
+                "e.siddhi:2:29: error: unknown function 'maht:abs': no extension namespace 'maht'; docs/siddhiql.md lists the supported extension functions",
                 "e.siddhi:2:47: error: 'convert' takes 2 arguments, got 1",
                 "e.siddhi:2:75: error: convert() cannot convert to 'date'; use 'int', 'long', 'float', 'double', 'string' or 'bool'",
                 "e.siddhi:3:26: error: ifThenElse() condition must be bool, got int",

@@ -75,7 +75,7 @@ extension Compiler {
         case .ifThenElse(let a, let b, let c, _):
             guard let x = columnsRead(a), let y = columnsRead(b), let z = columnsRead(c) else { return nil }
             return x.union(y).union(z)
-        case .coalesce(let items, _), .extremum(_, let items, _):
+        case .coalesce(let items, _), .extremum(_, let items, _), .extensionCall(_, let items):
             var all = Set<Int>()
             for item in items {
                 guard let c = columnsRead(item) else { return nil }

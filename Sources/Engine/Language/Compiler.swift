@@ -237,6 +237,9 @@ struct Compiler {
             }
             for k in plans.indices where node.queries.contains(plans[k].0) {
                 plans[k].1.partition = p
+                if plans[k].1.tokenize != nil {
+                    diagnostics.error(ast.queries[plans[k].0].inputPosition, "#str:tokenize inside a partition is not supported yet")
+                }
                 let query = ast.queries[plans[k].0]
                 let reads = query.join.map { [($0.left.stream, $0.left.position), ($0.right.stream, $0.right.position)] }
                     ?? query.pattern.map { $0.states.map { ($0.stream, $0.position) } }
@@ -345,7 +348,7 @@ struct Compiler {
     mutating func compileQuery(_ query: QueryNode, index: Int) -> QueryPlan? {
         if query.join != nil { return compileJoin(query, index: index) }
         if query.pattern != nil { return compilePattern(query, index: index) }
-        guard let input = schemas[query.inputStream] else { return nil }
+        guard var input = schemas[query.inputStream] else { return nil }
         var name = "query\(index + 1)"
         for annotation in query.annotations where annotation.name.lowercased() == "info" {
             if let n = annotation.value("name") { name = n }
@@ -355,6 +358,7 @@ struct Compiler {
         var postFilter: TypedExpression? = nil
         var window: WindowSpec? = nil
         var aggregates: [AggregatePlan] = []
+        var tokenize: TokenizePlan? = nil
         for handler in query.handlers {
             switch handler {
             case .filter(let expression):
@@ -377,6 +381,21 @@ struct Compiler {
                 }
                 filter = filter.map { .and($0, typed) } ?? typed
             case .window(let namespace, let windowName, let arguments, let position):
+                if namespace?.lowercased() == "str" && windowName.lowercased() == "tokenize" {
+                    if filter != nil || window != nil || tokenize != nil {
+                        diagnostics.error(position, "#str:tokenize must be the query's first stream handler (before filters and windows)")
+                        ok = false
+                    } else if let plan = checkTokenize(arguments, position, input: input) {
+                        tokenize = plan
+                    } else {
+                        ok = false
+                    }
+                    // The rest of the query reads `token` (also after an error, to report no follow-on errors).
+                    if input.index(of: TokenizePlan.attribute) == nil {
+                        input = StreamSchema(name: input.name, attributes: input.attributes + [Attribute(name: TokenizePlan.attribute, type: .string)])
+                    }
+                    continue
+                }
                 guard namespace?.lowercased() == "window" else {
                     diagnostics.error(position, "stream function '\(namespace.map { "\($0):" } ?? "")\(windowName)' is not supported yet")
                     ok = false
@@ -506,6 +525,7 @@ struct Compiler {
                                  groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
                                  outputRate: outputRate, table: (query.target, write.action, write.probe))
             plan.postFilter = postFilter
+            plan.tokenize = tokenize
             return plan
         }
         if let table = tables[query.target] {
@@ -538,6 +558,7 @@ struct Compiler {
                              groupBy: groupBy, having: having, orderBy: orderBy, limit: limit, offset: offset,
                              outputRate: outputRate, table: tableWrite)
         plan.postFilter = postFilter
+        plan.tokenize = tokenize
         return plan
     }
 

@@ -8,8 +8,7 @@ extension Compiler {
     mutating func checkFunction(namespace: String?, name: String, arguments: [Expression], position: SourcePosition,
                                 input: StreamSchema) -> TypedExpression? {
         if let namespace {
-            diagnostics.error(position, "function '\(namespace):\(name)' is not supported yet")
-            return nil
+            return checkExtension(namespace: namespace, name: name, arguments: arguments, position: position, input: input)
         }
         // Siddhi resolves built-in function names case-sensitively; accept any case, as keywords are.
         let lower = name.lowercased()

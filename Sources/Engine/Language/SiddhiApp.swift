@@ -248,6 +248,9 @@ struct QueryPlan: Sendable {
     var table: (name: String, action: TableAction, probe: (column: Int, probe: TypedExpression)?)? = nil
     /// Set for joins reading an aggregation (`within … per …`): `input` is then the pair schema.
     var aggregationJoin: AggregationJoinPlan? = nil
+    /// Set for `from S#str:tokenize(…)`: `input` is then S's attributes plus `token`, and each
+    /// batch of S is expanded to one event per token before the query runs.
+    var tokenize: TokenizePlan? = nil
 
     /// Whether the query keeps state (window, aggregates) or shapes its output chunk.
     var isStateful: Bool {

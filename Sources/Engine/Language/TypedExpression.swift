@@ -31,6 +31,8 @@ indirect enum TypedExpression: Sendable {
     case setFunction(SetFunction, TypedExpression)
 
     enum SetFunction: Sendable { case create, size }
+    /// An extension function (`str:upper(s)`, …) over its typed arguments (`Functions/`).
+    case extensionCall(ExtensionCall, [TypedExpression])
     /// `condition in Table`: whether some row of the table satisfies the condition (`TableIn.swift`).
     case inTable(InTableCondition)
 
@@ -47,6 +49,7 @@ indirect enum TypedExpression: Sendable {
         case .compare, .and, .or, .not, .isNull, .inTable: return .bool
         case .setFunction(.create, _): return .object
         case .setFunction(.size, _): return .int
+        case .extensionCall(let call, _): return call.resultType
         }
     }
 }

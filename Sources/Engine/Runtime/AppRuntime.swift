@@ -23,6 +23,8 @@ public final class AppRuntime: @unchecked Sendable {
     public let isPlayback: Bool
     private let streamIndexByName: [String: Int]
     private let queries: [Query]
+    /// Per query: the `#str:tokenize` expansion of its input batches, if any.
+    private let tokenizers: [Tokenizer?]
     private let statefulQueries: [StatefulQuery]
     private let joinQueries: [JoinQuery]
     private let patternQueries: [PatternQuery]
@@ -77,6 +79,7 @@ public final class AppRuntime: @unchecked Sendable {
         self.aggregations = aggregations
         aggregationFeeds = feeds
         // Programs with `in` conditions find their tables through the registry while being built.
+        tokenizers = app.queries.map { plan in plan.tokenize.map { Tokenizer($0, expanded: plan.input) } }
         queries = registry.scope { app.queries.map { plan -> Query in
             if let p = plan.partition { return .partitioned(PartitionedQuery(plan: plan, keys: partitionKeys[p], tables: tableByName)) }
             if let read = plan.aggregationJoin {
@@ -314,8 +317,12 @@ public final class AppRuntime: @unchecked Sendable {
                 out = query.process(side: side, stream: name, input, keys: inputKeys, clockMs: currentTimeMs, playback: isPlayback)
                 if let out { emit(q, out, keys: query.outputKeys, depth: depth + 1) }
                 continue
-            case .stateless(let query): out = query.process(batch, clockMs: isPlayback ? nil : currentTimeMs)
-            case .stateful(let query): out = query.process(batch, clockMs: currentTimeMs, playback: isPlayback)
+            case .stateless(let query):
+                let input = tokenizers[q]?.expand(batch, clockMs: isPlayback ? nil : currentTimeMs) ?? batch
+                out = query.process(input, clockMs: isPlayback ? nil : currentTimeMs)
+            case .stateful(let query):
+                let input = tokenizers[q]?.expand(batch, clockMs: isPlayback ? nil : currentTimeMs) ?? batch
+                out = query.process(input, clockMs: currentTimeMs, playback: isPlayback)
             case .join(let query): out = query.process(side: side, batch, clockMs: currentTimeMs, playback: isPlayback)
             case .pattern(let query):
                 out = query.process(stream: app.streams[stream].name, batch, clockMs: currentTimeMs, playback: isPlayback)

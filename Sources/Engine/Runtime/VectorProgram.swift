@@ -46,7 +46,14 @@ final class VectorProgram {
         case sizeOfSet(dst: Int, src: Int)
         /// `condition in Table`: `inTables[lookup]` fills the register.
         case inTable(dst: Int, lookup: Int)
+        /// An extension function: `kernels[kernel]` fills dst from the argument registers.
+        case call(kernel: Int, dst: Int, arguments: [Int])
     }
+
+    /// The extension function kernels of the program, with their calls' argument types.
+    private var kernels: [(kernel: FunctionKernel, types: [AttributeType?])] = []
+    /// Reused buffer for the strings a kernel makes.
+    private var made: [UInt8] = []
 
     /// The `in` conditions of the program, bound to their tables when it is built.
     private var inTables: [InTableLookup] = []
@@ -166,6 +173,13 @@ final class VectorProgram {
 
     private func emit(_ e: TypedExpression) -> Int {
         switch e {
+        case .extensionCall(let call, let operands):
+            let arguments = operands.map { emit($0) }
+            let r = newRegister()
+            kernels.append((call.makeKernel(), call.argumentTypes))
+            if call.readsClock { usesClock = true }
+            instructions.append(.call(kernel: kernels.count - 1, dst: r, arguments: arguments))
+            return r
         case .setFunction(let function, let inner):
             let src = emit(inner)
             let r = newRegister()
@@ -579,6 +593,8 @@ final class VectorProgram {
         case .inTable(let dst, let lookup):
             inTables[lookup].evaluate(batch, count: n, into: values[dst])
             mayBeNull[dst] = false
+        case .call(let kernel, let dst, let arguments):
+            runKernel(kernel, n, dst: dst, arguments, batch)
         case .extremum(let isMaximum, let kind, let dst, let a, let b):
             let x = values[a], y = values[b], d = values[dst]
             switch (kind, isMaximum) {
@@ -604,6 +620,34 @@ final class VectorProgram {
                 }
             }
         }
+    }
+
+    /// Runs extension kernel `k` over the batch; strings it makes go to the program's arena.
+    private func runKernel(_ k: Int, _ n: Int, dst: Int, _ registers: [Int], _ batch: EventBatch) {
+        let (kernel, types) = kernels[k]
+        var arguments: [FunctionArgument] = []
+        arguments.reserveCapacity(registers.count)
+        for (a, r) in registers.enumerated() {
+            arguments.append(FunctionArgument(values: values[r], nulls: mayBeNull[r] ? UnsafePointer(nulls[r]) : nil,
+                                              type: types[a]))
+        }
+        var scratch = made
+        made = []
+        scratch.removeAll(keepingCapacity: true)
+        let madeBase = arena.count
+        let clock = clockMs
+        let (bytes, resultMayBeNull): ([UInt8], Bool) = withStringBases(batch) { batchBase, programBase in
+            batch.timestamps.withUnsafeBufferPointer { t in
+                let input = FunctionInput(count: n, arguments: arguments, batchBase: batchBase, programBase: programBase,
+                                          timestamps: t.baseAddress!, clockMs: clock)
+                var output = FunctionOutput(count: n, values: values[dst], nulls: nulls[dst], made: scratch, madeBase: madeBase)
+                kernel.run(input, &output)
+                return (output.made, output.mayBeNull)
+            }
+        }
+        mayBeNull[dst] = resultMayBeNull
+        if !bytes.isEmpty { arena.append(contentsOf: bytes) }
+        made = bytes
     }
 
     /// Base addresses of the batch's and the program's string arenas (never nil, even when empty).
