@@ -400,6 +400,19 @@ import Glibc
         #expect(database["PubliclyAccessible"]?.bool == false)
     }
 
+    /// The image builds without a registry: a `# syntax=` directive makes BuildKit pull its frontend
+    /// image from Docker Hub first, and heredocs (`RUN <<EOF`) need such a frontend on Debian's
+    /// docker.io 20.10, whose built-in one handles everything else the Dockerfile uses.
+    @Test func dockerfileNeedsNoExternalFrontend() throws {
+        let text = try String(contentsOfFile: DeployTests.path("deploy/Dockerfile"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let syntax = try Regex(#"^#\s*syntax\s*="#).ignoresCase()
+        #expect(!lines.contains { $0.contains(syntax) }, "deploy/Dockerfile has a `# syntax=` directive")
+        #expect(!lines.contains { !$0.hasPrefix("#") && $0.contains("<<") }, "deploy/Dockerfile uses a heredoc")
+        // The cache mount is the only BuildKit feature used; it is built in.
+        #expect(lines.contains { $0.hasPrefix("RUN --mount=type=cache,") })
+    }
+
     /// EC2: the instance setup installs exactly deploy/ecs/seccomp-tandem.json, which allows io_uring,
     /// and tags instances with the attribute the EC2 task definition's placement constraint asks for.
     @Test func ec2InstanceSetupMatchesTheSeccompProfileAndPlacement() throws {
