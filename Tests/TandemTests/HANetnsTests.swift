@@ -92,7 +92,8 @@ enum NetnsEnvironment {
             import socket; socket.create_connection(("\(subnet).12", 7777), timeout=5); print("connected")'
             wait
             """)
-        #expect(status == 0 && out == "connected\naccepted\n", "a cannot reach b over the bridge: \(out)")
+        // Either may print first.
+        #expect(status == 0 && out.contains("connected") && out.contains("accepted"), "a cannot reach b over the bridge: \(out)")
         try HANetnsTests.netns(["down", tag])
         if hasIptables == 0 {
             #expect(try HANetnsTests.bash(rules).1 == before, "ha-netns.sh down left the host's iptables rules changed")

@@ -307,7 +307,7 @@ extension DeploymentConfig {
     /// - Returns: the configuration and the warnings (ignored sections and keys).
     /// - Throws: every problem of the file, each with its key path; or the file name, line and
     ///   column of a YAML syntax error.
-    public static func load(path: String, environment: [String: String] = withEnvironmentFile(ProcessInfo.processInfo.environment)) throws(ConfigError) -> LoadedConfig {
+    public static func load(path: String, environment: [String: String] = DeploymentConfig.withEnvironmentFile(ProcessInfo.processInfo.environment)) throws(ConfigError) -> LoadedConfig {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigError(path: path, message: "configuration file not found")
         }
