@@ -12,6 +12,9 @@
 #    address of the container (`hostname -I`).
 # 2. TANDEM_NODE_ID (wso2.carbon.id), when unset: the ECS task id (the last segment of TaskARN), so
 #    each task is a distinct cluster member; without metadata: the host name (a container's is its id).
+#    Both also go to the file TANDEM_ENV_FILE names (the image: /run/tandem/env), as NAME=value
+#    lines: `docker exec` (ECS Exec) starts commands with the image's environment, not this
+#    script's, and `tandem status` and the other commands read the file for what that lacks.
 # 3. With TANDEM_DB_CREATE=1 and `run`: CREATE DATABASE IF NOT EXISTS for TANDEM_CLUSTER_DB and
 #    TANDEM_PERSISTENCE_DB (RDS creates only one database; Tandem creates tables, not databases).
 #    It retries while the server is unreachable (TANDEM_DB_CREATE_ATTEMPTS x 2 s) and exits 1 if it
@@ -93,6 +96,16 @@ if [ -z "${TANDEM_NODE_ID:-}" ]; then
   fi
 fi
 export TANDEM_ADVERTISED_HOST TANDEM_NODE_ID
+if [ -n "${TANDEM_ENV_FILE:-}" ]; then
+  # Written whole then renamed, so a command never reads half a file. Not fatal: the node has
+  # the variables; only commands run beside it (docker exec) would miss them.
+  if printf 'TANDEM_NODE_ID=%s\nTANDEM_ADVERTISED_HOST=%s\n' "$TANDEM_NODE_ID" "$TANDEM_ADVERTISED_HOST" \
+       2>/dev/null > "$TANDEM_ENV_FILE.tmp" && mv -f "$TANDEM_ENV_FILE.tmp" "$TANDEM_ENV_FILE"; then
+    :
+  else
+    log "warning: cannot write $TANDEM_ENV_FILE; \`docker exec ... tandem status\` will need TANDEM_NODE_ID and TANDEM_ADVERTISED_HOST set"
+  fi
+fi
 
 # --- 3: databases --------------------------------------------------------------------------------
 databases="${TANDEM_CLUSTER_DB:-clusterdb} ${TANDEM_PERSISTENCE_DB:-persistencedb}"

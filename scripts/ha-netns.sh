@@ -7,18 +7,28 @@
 #   scripts/ha-netns.sh down TAG
 #   scripts/ha-netns.sh subnet TAG -> prints 10.77.N
 # Needs root (ip netns). Each node then runs with `ip netns exec tandem-TAG-a tandem run …`.
+#
+# Node-to-node traffic is bridged, and with br_netfilter loaded (Docker loads it) bridged packets
+# pass iptables' FORWARD chain, whose policy Docker sets to DROP. `up` therefore inserts one ACCEPT
+# rule scoped to this bridge (in and out on it) and `down` deletes it, so the host's rules end as
+# they were whatever FORWARD's policy is. Without an iptables command no such rules exist to pass.
 set -euo pipefail
 cmd=${1:?usage: $0 up|down|cut|heal|subnet TAG [a|b]}
 tag=${2:?TAG}
 n=$(( $(printf '%s' "$tag" | cksum | cut -d' ' -f1) % 200 + 20 ))
 net="10.77.$n"
 br="thb$tag"
+forward_rule=(FORWARD -i "$br" -o "$br" -j ACCEPT)
+have_iptables() { command -v iptables >/dev/null 2>&1; }
 case "$cmd" in
   subnet) echo "$net" ;;
   up)
     ip link add "$br" type bridge
     ip addr add "$net.1/24" dev "$br"
     ip link set "$br" up
+    if have_iptables && ! iptables -C "${forward_rule[@]}" 2>/dev/null; then
+      iptables -I "${forward_rule[@]}"
+    fi
     for node in a b; do
       ns="tandem-$tag-$node"
       host_if="th$tag$node"
@@ -39,6 +49,10 @@ case "$cmd" in
       ip link del "th$tag$node" 2>/dev/null || true
     done
     ip link del "$br" 2>/dev/null || true
+    # Every copy, should `up` have run twice without a `down`.
+    if have_iptables; then
+      while iptables -D "${forward_rule[@]}" 2>/dev/null; do :; done
+    fi
     ;;
   *) echo "usage: $0 up|down|cut|heal|subnet TAG [a|b]" >&2; exit 2 ;;
 esac

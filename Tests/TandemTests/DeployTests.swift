@@ -276,6 +276,56 @@ import Glibc
         #expect(failed.status == 1 && !failed.stdout.contains("args=") && failed.stderr.contains("could not create the databases"), "\(failed)")
     }
 
+    /// ECS Exec's check, `docker exec <task> tandem status --config /etc/tandem/deployment.yaml`:
+    /// the command starts with the task definition's and the image's environment, not the
+    /// entrypoint's exports, so it finds TANDEM_NODE_ID and TANDEM_ADVERTISED_HOST in the file the
+    /// entrypoint wrote (TANDEM_ENV_FILE, set by the image). The real `tandem`, the real
+    /// deployment.yaml, the test MariaDB.
+    @Test func statusInDockerExecReadsWhatTheEntrypointDerived() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let envFile = dir.appendingPathComponent("run/tandem/env")
+        try FileManager.default.createDirectory(at: envFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let db = HAFailoverTests.Cluster.database
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        // What `docker exec` starts with: the task definition's environment and the image's ENV.
+        var exec = DeployTests.environment(try DeployTests.container(try DeployTests.taskDefinition("taskdef-fargate.json")))
+        for (name, value) in ["TANDEM_DB_HOST": db.host, "TANDEM_DB_PORT": "\(db.port)", "TANDEM_DB_USER": db.user,
+                              "TANDEM_DB_PASSWORD": db.password, "TANDEM_CLUSTER_DB": "exec_cluster_\(tag)",
+                              "TANDEM_PERSISTENCE_DB": "exec_persist_\(tag)", "TANDEM_ENV_FILE": envFile.path] {
+            exec[name] = value
+        }
+        #expect(exec["TANDEM_NODE_ID"] == nil && exec["TANDEM_ADVERTISED_HOST"] == nil)
+        defer {
+            if let admin = try? MySQLConnection(MySQLEndpoint(host: db.host, port: db.port, user: db.user, password: db.password)) {
+                try? admin.execute("DROP DATABASE IF EXISTS exec_cluster_\(tag)")
+                try? admin.execute("DROP DATABASE IF EXISTS exec_persist_\(tag)")
+            }
+        }
+        var start = exec
+        start["TANDEM_BIN"] = try DeployTests.standIn(in: dir)
+        start["TANDEM_DB_CREATE"] = "1"
+        let started = try DeployTests.run("/bin/sh", [DeployTests.path("deploy/entrypoint.sh")], environment: start)
+        #expect(started.status == 0, "\(started.stderr)")
+        let derived = DeployTests.values(started.stdout)
+        let written = DeployTests.values(try String(contentsOf: envFile, encoding: .utf8))
+        #expect(written == ["TANDEM_NODE_ID": derived["TANDEM_NODE_ID"] ?? "-", "TANDEM_ADVERTISED_HOST": derived["TANDEM_ADVERTISED_HOST"] ?? "-"])
+
+        let config = DeployTests.path("deploy/deployment.yaml")
+        let status = try DeployTests.run(NodeProcess.tandemPath, ["status", "--config", config, "--json"], environment: exec)
+        #expect(status.status == 0, "\(status.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? JSON
+        #expect(object?["group"] as? String == exec["TANDEM_GROUP_ID"], "\(status.stdout)")
+
+        // Without the file, what the issue saw.
+        exec["TANDEM_ENV_FILE"] = nil
+        let bare = try DeployTests.run(NodeProcess.tandemPath, ["status", "--config", config], environment: exec)
+        #expect(bare.status == 2 && bare.stderr.contains("environment variable TANDEM_NODE_ID is not set"), "\(bare)")
+        // What a process is given wins over the file.
+        let merged = DeploymentConfig.withEnvironmentFile(["TANDEM_ENV_FILE": envFile.path, "TANDEM_NODE_ID": "given"])
+        #expect(merged["TANDEM_NODE_ID"] == "given" && merged["TANDEM_ADVERTISED_HOST"] == written["TANDEM_ADVERTISED_HOST"])
+    }
+
     // MARK: - task definitions, deployment.yaml and the template agree
 
     typealias JSON = [String: Any]
@@ -398,6 +448,19 @@ import Glibc
         #expect(sync["SourceSecurityGroupId"]?.string == "NodeSecurityGroup" && sync["CidrIp"] == nil)
         let database = try #require(template["Resources"]?["Database"]?["Properties"])
         #expect(database["PubliclyAccessible"]?.bool == false)
+    }
+
+    /// The image builds without a registry: a `# syntax=` directive makes BuildKit pull its frontend
+    /// image from Docker Hub first, and heredocs (`RUN <<EOF`) need such a frontend on Debian's
+    /// docker.io 20.10, whose built-in one handles everything else the Dockerfile uses.
+    @Test func dockerfileNeedsNoExternalFrontend() throws {
+        let text = try String(contentsOfFile: DeployTests.path("deploy/Dockerfile"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let syntax = try Regex(#"^#\s*syntax\s*="#).ignoresCase()
+        #expect(!lines.contains { $0.contains(syntax) }, "deploy/Dockerfile has a `# syntax=` directive")
+        #expect(!lines.contains { !$0.hasPrefix("#") && $0.contains("<<") }, "deploy/Dockerfile uses a heredoc")
+        // The cache mount is the only BuildKit feature used; it is built in.
+        #expect(lines.contains { $0.hasPrefix("RUN --mount=type=cache,") })
     }
 
     /// EC2: the instance setup installs exactly deploy/ecs/seccomp-tandem.json, which allows io_uring,

@@ -74,6 +74,40 @@ import Testing
         #expect(b.terminate() == 0)
     }
 
+    /// A clean stop logs no error. SIGTERM stops the REST API and the http source while clients
+    /// keep connections to both open (as a load balancer's health checks do); a Hummingbird server
+    /// cancelled rather than shut down gracefully logs `error … [HummingbirdCore] Waiting on child
+    /// channel: CancellationError()`, a false alarm in CloudWatch at every deployment.
+    @Test func sigtermStopsTheHTTPServersWithoutAnError() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sourcePort = freeTCPPort(), apiPort = freeTCPPort()
+        let apps = dir.appendingPathComponent("apps")
+        try FileManager.default.createDirectory(at: apps, withIntermediateDirectories: true)
+        try """
+            @App:name('HttpStop')
+            @source(type='http', receiver.url='http://127.0.0.1:\(sourcePort)/in', @map(type='json'))
+            define stream StockStream (symbol string, price double, volume long);
+            @sink(type='log', prefix='OUT')
+            define stream Out (symbol string, price double, volume long);
+            from StockStream select * insert into Out;
+            """.write(to: apps.appendingPathComponent("stop.siddhi"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("deployment.yaml")
+        try "tandem:\n  api:\n    port: \(apiPort)\n    auth:\n      enabled: false\n".write(to: config, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--config", config.path, "--apps", apps.path], workingDirectory: dir)
+        defer { _ = node.terminate() }
+        let health = await HTTPTestClient.poll("http://127.0.0.1:\(apiPort)/health", timeoutSec: 30) { $0.status == 200 }
+        #expect(health?.status == 200, "API not up: \(node.stderr)")
+        #expect(EndToEndTests.waitForPort(sourcePort, timeoutSec: 20), "source not open: \(node.stderr)")
+        #expect(try await Self.post(sourcePort, "/in", Self.json(("S", 60.5, 3))).0 == 200)
+        #expect(node.waitFor(timeoutSec: 10) { lines, _ in lines.contains { $0.contains("OUT") } }, "event not processed: \(node.stderr)")
+
+        #expect(node.terminate() == 0, "node did not stop cleanly on SIGTERM: \(node.stderr)")
+        let errors = node.stderr.split(separator: "\n").filter { $0.contains(" error ") }
+        #expect(errors.isEmpty, "a clean stop logged errors:\n\(errors.joined(separator: "\n"))")
+        #expect(node.stderr.contains("http source :\(sourcePort) stopped"), "\(node.stderr)")
+    }
+
     @Test func badHTTPSettingsAreReported() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 import Logging
+import ServiceLifecycle
 
 /// The node's HTTP endpoint (Hummingbird 2 on its own event loops, never an engine thread): SI's
 /// app-management API under `/siddhi-apps` behind basic authentication, plus the open read-only
@@ -18,7 +19,7 @@ final class ApiServer: @unchecked Sendable {
     private let board: NodeStatusBoard
     private let environment: [String: String]
     private let logger: Logger
-    private var task: Task<Void, Never>?
+    private var running: (group: ServiceGroup, task: Task<Void, Never>)?
     private let lock = NSLock()
     private var port: Int?
     private let started = DispatchSemaphore(value: 0)
@@ -77,27 +78,37 @@ final class ApiServer: @unchecked Sendable {
                 started.signal()
             },
             logger: serverLogger)
-        task = Task { [logger, started] in
+        // In a ServiceGroup so that `stop` can shut it down gracefully (see there).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: serverLogger))
+        let task = Task { [logger, started] in
             do {
-                try await app.run()
+                try await group.run()
             } catch {
                 logger.error("api: not serving on \(api.host):\(api.port): \(error)")
             }
             started.signal()
         }
+        running = (group, task)
         _ = started.wait(timeout: .now() + .seconds(10))
     }
 
-    /// Stops serving (open connections are closed).
+    /// Stops serving: the port closes, requests in progress are answered, idle connections closed.
+    /// Gracefully, as Hummingbird expects: cancelling its task instead ends the accept loop with a
+    /// CancellationError that it logs as an error ("Waiting on child channel"), at every stop.
+    /// Cancelled only when a request is still open after 5 s.
     func stop() {
-        guard let task else { return }
-        task.cancel()
+        guard let (group, task) = running else { return }
+        running = nil
         let done = DispatchSemaphore(value: 0)
         Task {
+            await group.triggerGracefulShutdown()
             _ = await task.value
             done.signal()
         }
-        if done.wait(timeout: .now() + .seconds(5)) == .timedOut { logger.warning("api: server did not stop within 5 s") }
-        self.task = nil
+        if done.wait(timeout: .now() + .seconds(5)) == .timedOut {
+            logger.warning("api: requests still open after 5 s; cancelling them")
+            task.cancel()
+            if done.wait(timeout: .now() + .seconds(5)) == .timedOut { logger.warning("api: server did not stop within 10 s") }
+        }
     }
 }

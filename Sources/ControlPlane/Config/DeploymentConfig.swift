@@ -302,11 +302,12 @@ extension DeploymentConfig {
     /// - Parameters:
     ///   - path: the file; a file that does not exist is an error (a node without a file uses
     ///     ``defaults`` instead of calling this).
-    ///   - environment: where `${env:NAME}` / `${sys:NAME}` placeholders are looked up.
+    ///   - environment: where `${env:NAME}` / `${sys:NAME}` placeholders are looked up; by default
+    ///     the process environment with the file ``environmentFileVariable`` names (``withEnvironmentFile(_:)``).
     /// - Returns: the configuration and the warnings (ignored sections and keys).
     /// - Throws: every problem of the file, each with its key path; or the file name, line and
     ///   column of a YAML syntax error.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> LoadedConfig {
+    public static func load(path: String, environment: [String: String] = DeploymentConfig.withEnvironmentFile(ProcessInfo.processInfo.environment)) throws(ConfigError) -> LoadedConfig {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigError(path: path, message: "configuration file not found")
         }
@@ -317,6 +318,27 @@ extension DeploymentConfig {
             throw ConfigError(path: path, message: "configuration file is not UTF-8 text")
         }
         return try parse(yaml: text, source: path, environment: environment)
+    }
+
+    /// Names the file where the container entrypoint (deploy/entrypoint.sh) writes the variables it
+    /// derives (TANDEM_NODE_ID, TANDEM_ADVERTISED_HOST). It exports them to the node only, and
+    /// `docker exec <task> tandem status` (ECS Exec) starts from the image's environment without
+    /// them, so every command reads them from this file.
+    public static let environmentFileVariable = "TANDEM_ENV_FILE"
+
+    /// `environment` plus the `NAME=value` lines of the file its ``environmentFileVariable`` names,
+    /// for names it does not set (what a process was given wins). No variable, or no readable file:
+    /// `environment` as it is.
+    public static func withEnvironmentFile(_ environment: [String: String]) -> [String: String] {
+        guard let path = environment[environmentFileVariable], !path.isEmpty,
+              let data = FileManager.default.contents(atPath: path) else { return environment }
+        var merged = environment
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let eq = line.firstIndex(of: "="), eq != line.startIndex else { continue }
+            let name = String(line[..<eq])
+            if merged[name] == nil { merged[name] = String(line[line.index(after: eq)...]) }
+        }
+        return merged
     }
 
     /// Parses deployment.yaml text, as ``load(path:environment:)`` does a file; `source` names the
