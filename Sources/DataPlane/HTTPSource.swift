@@ -3,8 +3,10 @@ import Dispatch
 import Engine
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import Metrics
+import NIOSSL
 import ServiceLifecycle
 
 /// An HTTP source: a Hummingbird server on one host:port that takes Siddhi-style JSON events by
@@ -14,10 +16,15 @@ import ServiceLifecycle
 /// - 200 once its events are in the engine ring (all of them: one body is one batch, all or nothing);
 ///   with `ackRelease == .onRelease` (HA) once the consumer also released them, else 202 after
 ///   `ackTimeoutMs` (accepted, durability not confirmed);
+/// - 401 with `WWW-Authenticate: Basic realm="tandem"` on a route with `basicAuth` when the request
+///   has no credentials or wrong ones (checked before the body is read: nothing of it is taken);
 /// - 400 with the reason (event index, attribute) for a body that is not valid JSON events;
 /// - 404 for another path, 405 for another method, 413 over `maxBodyBytes`;
 /// - 503 with `Retry-After` when the ring stayed full for `ringFullTimeoutMs`, when more than
-///   `requestsInFlightMax` requests are being handled, or while the source stops.
+///   `requestsInFlightMax` requests are being handled, while too many credentials are being
+///   verified at once (see `HTTPBasicAuthenticator`), or while the source stops.
+///
+/// With `options.tls` the port serves https only (a plain http request on it fails its handshake).
 ///
 /// Nothing is buffered beyond the bodies of the requests in flight (bounded by
 /// `requestsInFlightMax` × `maxBodyBytes`) and the ring.
@@ -31,7 +38,7 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
     public let shared: SharedIngestRing
     public var ring: SPSCRing<IngestBatch> { shared.ring }
     public var returns: SPSCRing<EventBatch>? { nil }
-    public var label: String { "http \(options.host):\(options.port)" }
+    public var label: String { "\(options.tls == nil ? "http" : "https") \(options.host):\(options.port)" }
     /// The bound port (differs from `options.port` when that was 0); valid after `openSource`.
     public var port: Int { lock.withLock { boundPort } }
 
@@ -62,7 +69,7 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
         let dimensions = options.metricDimensions + [("port", String(options.port))]
         metrics = SourceMetrics(kind: "http", dimensions: dimensions)
         var counters: [Int: Counter] = [:]
-        for code in [200, 202, 400, 404, 405, 413, 503] {
+        for code in [200, 202, 400, 401, 404, 405, 413, 503] {
             counters[code] = Counter(label: "tandem_http_source_requests_total", dimensions: dimensions + [("status", String(code))])
         }
         statusCounters = counters
@@ -83,8 +90,22 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
             let started = DispatchSemaphore(value: 0)
         }
         let state = StartState()
+        let where_ = "\(options.host):\(options.port)"
+        let server: HTTPServerBuilder
+        if let tls = options.tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            } catch {
+                throw SourceOpenError("cannot open https source \(where_): cannot read the certificate \(tls.certificateFile) or the key \(tls.keyFile) (PEM): \(error)")
+            }
+        } else {
+            server = .http1()
+        }
         let app = Application(
             responder: HTTPSourceResponder(source: self),
+            server: server,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "Tandem"),
             onServerRunning: { channel in
                 state.lock.withLock { state.port = channel.localAddress?.port ?? 0 }
@@ -102,7 +123,6 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
             state.started.signal()  // a bind failure ends `run` before the server ran
             finished.signal()
         }
-        let where_ = "\(options.host):\(options.port)"
         if state.started.wait(timeout: .now() + .milliseconds(options.startTimeoutMs)) == .timedOut {
             task.cancel()
             finished.wait()
@@ -116,7 +136,7 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
         boundPort = port
         running = (group, task, finished)
         let paths = options.routes.map(\.path).joined(separator: ", ")
-        logger.info("http source listening on \(options.host):\(port), paths: \(paths)")
+        logger.info("\(options.tls == nil ? "http" : "https") source listening on \(options.host):\(port), paths: \(paths)")
     }
 
     /// Stops taking requests: in-flight ones finish (those waiting for ring room or a release are
@@ -145,6 +165,9 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
         switch status.code {
         case 200: stats.requestsAccepted.wrappingIncrement(ordering: .relaxed)
         case 503: stats.requestsUnavailable.wrappingIncrement(ordering: .relaxed)
+        case 401:
+            stats.requestsRejected.wrappingIncrement(ordering: .relaxed)
+            stats.requestsUnauthorized.wrappingIncrement(ordering: .relaxed)
         case 400..<500: stats.requestsRejected.wrappingIncrement(ordering: .relaxed)
         default: break
         }
@@ -159,6 +182,16 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
             var response = reply(.methodNotAllowed, "\(request.method) is not accepted: POST the events as JSON")
             response.headers[.allow] = "POST"
             return response
+        }
+        if route.basicAuth {
+            guard let authenticator = options.authenticator else {
+                return unauthorized("basic authentication is on and no user is known to this source")
+            }
+            switch await authenticator.check(authorization: request.headers[.authorization]) {
+            case .allowed: break
+            case .denied(let reason): return unauthorized(reason)
+            case .busy: return unavailable("too many credentials being verified at once")
+            }
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > options.maxBodyBytes {
             return reply(.contentTooLarge, "body of \(length) bytes is over the limit of \(options.maxBodyBytes) bytes")
@@ -230,6 +263,12 @@ public final class HTTPSource: IngestSource, @unchecked Sendable {
     func unavailable(_ reason: String) -> Response {
         var response = reply(.serviceUnavailable, reason)
         response.headers[.retryAfter] = String(options.retryAfterSeconds)
+        return response
+    }
+
+    func unauthorized(_ reason: String) -> Response {
+        var response = reply(.unauthorized, reason)
+        response.headers[.wwwAuthenticate] = #"Basic realm="tandem", charset="UTF-8""#
         return response
     }
 

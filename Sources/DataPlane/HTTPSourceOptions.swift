@@ -11,12 +11,29 @@ public struct HTTPSourceRoute: Sendable {
     /// `@map(type='json', fail.on.missing.attribute='true')`: reject an event that lacks an
     /// attribute (Siddhi's default), or make it null.
     public var failOnMissingAttribute: Bool
+    /// `basic.auth.enabled='true'`: requests on this path need `Authorization: Basic …` with a user
+    /// of the node (checked by `HTTPSourceOptions.authenticator`), else 401.
+    public var basicAuth: Bool
 
-    public init(path: String, streamIndex: Int, schema: StreamSchema, failOnMissingAttribute: Bool = true) {
+    public init(path: String, streamIndex: Int, schema: StreamSchema, failOnMissingAttribute: Bool = true, basicAuth: Bool = false) {
         self.path = path
         self.streamIndex = streamIndex
         self.schema = schema
         self.failOnMissingAttribute = failOnMissingAttribute
+        self.basicAuth = basicAuth
+    }
+}
+
+/// The PEM files of an https http source (`receiver.url='https://…'`).
+public struct HTTPSourceTLS: Sendable, Equatable {
+    /// PEM certificate chain, the server's first.
+    public var certificateFile: String
+    /// PEM private key of that certificate (unencrypted).
+    public var keyFile: String
+
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
     }
 }
 
@@ -46,6 +63,10 @@ public struct HTTPSourceOptions: Sendable {
     public var ackTimeoutMs: Int = 30_000
     /// Extra metric labels (the node adds `app`).
     public var metricDimensions: [(String, String)] = []
+    /// Serve https with these files (nil: plain http). The port then refuses plain http.
+    public var tls: HTTPSourceTLS?
+    /// Checks the credentials of routes with `basicAuth` (nil: such routes answer 401 to every request).
+    public var authenticator: HTTPBasicAuthenticator?
 
     public init(host: String = "0.0.0.0", port: Int, routes: [HTTPSourceRoute]) {
         self.host = host
@@ -60,8 +81,10 @@ public final class HTTPSourceStats: Sendable {
     public let requestsAccepted = ManagedAtomic<Int>(0)
     /// Events those requests carried.
     public let eventsAccepted = ManagedAtomic<Int>(0)
-    /// Requests refused with a 4xx (bad body, wrong path or method, too large).
+    /// Requests refused with a 4xx (bad body, wrong path or method, too large, not authenticated).
     public let requestsRejected = ManagedAtomic<Int>(0)
+    /// Of those, requests refused with 401 (no or wrong credentials on a `basicAuth` route).
+    public let requestsUnauthorized = ManagedAtomic<Int>(0)
     /// Requests answered 503: the engine ring stayed full, too many requests at once, or stopping.
     public let requestsUnavailable = ManagedAtomic<Int>(0)
     /// Times a request found the engine ring full and waited (backpressure).

@@ -1,10 +1,12 @@
 import AsyncHTTPClient
+import Atomics
 import DataPlane
 import Engine
 import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOSSL
 import Testing
 
 /// Runs `body` on a plain thread (sources' `openSource`/`closeSource` block their caller; they must not hold
@@ -156,5 +158,166 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         }
         #expect(error.contains("cannot open http source 127.0.0.1:\(port)"), "\(error)")
         try await onThread { again.closeSource() }
+    }
+}
+
+// MARK: Basic authentication and https
+
+extension HTTPSourceTests {
+    static let body = #"{"event":{"symbol":"IBM","price":75.6,"volume":100}}"#
+
+    static func basic(_ user: String, _ password: String) -> String {
+        "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+    }
+
+    /// A source whose one route needs basic auth (user alice, password s3cret), optionally https.
+    static func lockedSource(tls: HTTPSourceTLS? = nil, authenticator: HTTPBasicAuthenticator? = nil) async throws -> HTTPSource {
+        var options = HTTPSourceOptions(host: "127.0.0.1", port: 0, routes: [HTTPSourceRoute(path: "/stocks", streamIndex: 3, schema: schema, basicAuth: true)])
+        options.startTimeoutMs = 120_000
+        options.tls = tls
+        options.authenticator = authenticator ?? HTTPBasicAuthenticator(hasUsers: true) { user, password in user == "alice" && password == "s3cret" }
+        let source = HTTPSource(options: options, ring: SPSCRing(capacity: 64), doorbell: Doorbell(), logger: Logger(label: "test"))
+        try await onThread { try source.openSource() }
+        return source
+    }
+
+    /// Status, body text and `WWW-Authenticate` of a POST through `client` to `url`.
+    static func send(_ client: HTTPClient, _ url: String, authorization: String?, _ body: String) async throws -> (Int, String, String?) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        return (Int(response.status.code), text, response.headers["WWW-Authenticate"].first)
+    }
+
+    @Test func basicAuthRefusesMissingOrWrongCredentialsAndTakesRightOnes() async throws {
+        let source = try await Self.lockedSource()
+        let url = "http://127.0.0.1:\(source.port)/stocks"
+        let refused: [(String?, String)] = [
+            (nil, "authentication required"),
+            (Self.basic("alice", "wrong"), "wrong user name or password"),
+            (Self.basic("mallory", "s3cret"), "wrong user name or password"),
+            ("Bearer abc", "not 'Basic base64(user:password)'"),
+        ]
+        for (authorization, reason) in refused {
+            let (status, text, challenge) = try await Self.send(HTTPClient.shared, url, authorization: authorization, Self.body)
+            #expect(status == 401, "\(authorization ?? "none") → \(status) \(text)")
+            #expect(text.contains(reason), "\(text)")
+            #expect(challenge?.hasPrefix("Basic realm=") == true)
+        }
+        #expect(Self.drain(source.ring).isEmpty, "a refused request put events in the ring")
+        #expect(source.stats.requestsUnauthorized.load(ordering: .relaxed) == refused.count)
+        #expect(source.stats.eventsAccepted.load(ordering: .relaxed) == 0)
+
+        for _ in 0..<5 {
+            let (status, text, _) = try await Self.send(HTTPClient.shared, url, authorization: Self.basic("alice", "s3cret"), Self.body)
+            #expect(status == 200, "\(text)")
+        }
+        #expect(Self.drain(source.ring).map(\.batch.count) == [1, 1, 1, 1, 1])
+        #expect(source.stats.eventsAccepted.load(ordering: .relaxed) == 5)
+        // One password check for the five requests (the verified credential is kept); each refused
+        // well-formed credential was checked once (they are not kept).
+        #expect(source.options.authenticator?.verificationsRun.load(ordering: .relaxed) == 3)
+        #expect(source.options.authenticator?.cachedCount == 1)
+        // Still refused after the right one was kept.
+        #expect(try await Self.send(HTTPClient.shared, url, authorization: Self.basic("alice", "s3cre"), Self.body).0 == 401)
+        try await onThread { source.closeSource() }
+    }
+
+    @Test func withoutUsersEveryRequestIsRefused() async throws {
+        let source = try await Self.lockedSource(authenticator: HTTPBasicAuthenticator(hasUsers: false) { _, _ in true })
+        let (status, text, _) = try await Self.send(HTTPClient.shared, "http://127.0.0.1:\(source.port)/stocks",
+                                                  authorization: Self.basic("alice", "s3cret"), Self.body)
+        #expect(status == 401 && text.contains("no user is configured"), "\(status) \(text)")
+        #expect(Self.drain(source.ring).isEmpty)
+        try await onThread { source.closeSource() }
+    }
+
+    /// Concurrent checks of one credential share a password check; past `verificationsMax`
+    /// different credentials being checked, `check` answers busy at once; the cache is bounded.
+    @Test func authenticatorCoalescesBoundsAndEvicts() async throws {
+        let started = ManagedAtomic<Int>(0)
+        let gate = ManagedAtomic<Bool>(false)
+        let auth = HTTPBasicAuthenticator(hasUsers: true, cacheCapacity: 2, verificationsMax: 1) { _, password in
+            started.wrappingIncrement(ordering: .relaxed)
+            while !gate.load(ordering: .acquiring) { try? await Task.sleep(nanoseconds: 1_000_000) }
+            return password == "ok"
+        }
+        let a = Self.basic("u", "ok")
+        async let first = auth.check(authorization: a)
+        while started.load(ordering: .relaxed) == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
+        async let second = auth.check(authorization: a)
+        #expect(await auth.check(authorization: Self.basic("v", "ok")) == .busy)
+        gate.store(true, ordering: .releasing)
+        #expect(await first == .allowed)
+        #expect(await second == .allowed)
+        #expect(auth.verificationsRun.load(ordering: .relaxed) == 1)
+        for user in ["v", "w", "x"] { #expect(await auth.check(authorization: Self.basic(user, "ok")) == .allowed) }
+        #expect(auth.cachedCount == 2, "the cache holds more than its capacity")
+        #expect(auth.verificationsRun.load(ordering: .relaxed) == 4)
+        #expect(await auth.check(authorization: Self.basic("x", "ok")) == .allowed)
+        #expect(auth.verificationsRun.load(ordering: .relaxed) == 4, "a kept credential was checked again")
+    }
+
+    /// A self-signed certificate for CN=localhost made with openssl in a new directory.
+    static func makeCertificate() throws -> HTTPSourceTLS {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                             "-keyout", "\(dir)/k.pem", "-out", "\(dir)/c.pem"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "openssl failed")
+        return HTTPSourceTLS(certificateFile: "\(dir)/c.pem", keyFile: "\(dir)/k.pem")
+    }
+
+    @Test func httpsWithBasicAuthAndPlainHttpRefused() async throws {
+        let tls = try Self.makeCertificate()
+        let source = try await Self.lockedSource(tls: tls)
+        var clientTLS = TLSConfiguration.makeClientConfiguration()
+        clientTLS.trustRoots = .file(tls.certificateFile)
+        clientTLS.certificateVerification = .noHostnameVerification
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: clientTLS))
+        do {
+            let url = "https://127.0.0.1:\(source.port)/stocks"
+            #expect(try await Self.send(client, url, authorization: nil, Self.body).0 == 401)
+            #expect(try await Self.send(client, url, authorization: Self.basic("alice", "nope"), Self.body).0 == 401)
+            let (status, text, _) = try await Self.send(client, url, authorization: Self.basic("alice", "s3cret"), Self.body)
+            #expect(status == 200, "\(text)")
+            #expect(Self.drain(source.ring).map(\.batch.count) == [1])
+
+            // Plain http on the https port: the handshake fails, no response, nothing taken.
+            await #expect(throws: (any Error).self) {
+                _ = try await Self.send(HTTPClient.shared, "http://127.0.0.1:\(source.port)/stocks", authorization: Self.basic("alice", "s3cret"), Self.body)
+            }
+            #expect(Self.drain(source.ring).isEmpty)
+            #expect(source.stats.eventsAccepted.load(ordering: .relaxed) == 1)
+        } catch {
+            Issue.record(error)
+        }
+        try await client.shutdown()
+        try await onThread { source.closeSource() }
+    }
+
+    @Test func httpsWithUnreadableCertificateDoesNotOpen() async throws {
+        var options = HTTPSourceOptions(host: "127.0.0.1", port: 0, routes: [HTTPSourceRoute(path: "/stocks", streamIndex: 0, schema: Self.schema)])
+        options.tls = HTTPSourceTLS(certificateFile: "/nonexistent/c.pem", keyFile: "/nonexistent/k.pem")
+        let source = HTTPSource(options: options, ring: SPSCRing(capacity: 2), doorbell: Doorbell(), logger: Logger(label: "test"))
+        let error = try await onThread { () -> String in
+            do {
+                try source.openSource()
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(error.contains("cannot read the certificate /nonexistent/c.pem"), "\(error)")
     }
 }

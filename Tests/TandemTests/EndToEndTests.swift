@@ -188,6 +188,44 @@ import Glibc
         #expect(goodStatus == 0, "\(goodErr)")
     }
 
+    /// validate builds the sources and sinks as `tandem run` does: an unknown sink type or a bad
+    /// transport option fails with the annotation's position, and nothing is opened.
+    @Test func validateChecksTransportsAsADeployDoes() throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String)] = [
+            ("@sink(type='nope')\ndefine stream T (a int);", "@sink(type='nope') is not supported yet"),
+            ("@source(type='http', receiver.url='ftp://0.0.0.0:8080/x', @map(type='json'))\ndefine stream T (a int);", "the scheme must be http or https"),
+            ("@source(type='http', receiver.url='https://0.0.0.0:8443/x', tls.certificate.file='c.pem', @map(type='json'))\ndefine stream T (a int);",
+             "needs both tls.certificate.file and tls.key.file"),
+            ("@source(type='http', receiver.url='http://0.0.0.0:8080/x', basic.auth.enabled='yes', @map(type='json'))\ndefine stream T (a int);",
+             "basic.auth.enabled 'yes'"),
+            ("@sink(type='http', @map(type='json'))\ndefine stream T (a int);", "http sink needs publisher.url"),
+        ]
+        for (k, (transport, reason)) in cases.enumerated() {
+            let file = dir.appendingPathComponent("t\(k).siddhi")
+            try "@App:name('T\(k)')\ndefine stream S (a int);\n\(transport)\nfrom S select a insert into T;\n".write(to: file, atomically: true, encoding: .utf8)
+            let (status, out, err) = try NodeProcess.runToEnd(["validate", file.path], workingDirectory: dir)
+            #expect(status == 1, "\(transport): \(out)\(err)")
+            #expect(err.contains("\(file.path):3:"), "\(err)")
+            #expect(err.contains("error: "), "\(err)")
+            #expect(err.contains(reason), "\(transport): \(err)")
+        }
+        // A locked https source with its own (absent here) files and a known sink pass: validate reads no file.
+        let good = dir.appendingPathComponent("good.siddhi")
+        try """
+        @App:name('Good')
+        @source(type='http', receiver.url='https://0.0.0.0:8443/s', basic.auth.enabled='true', tls.certificate.file='/etc/x/c.pem', tls.key.file='/etc/x/k.pem', @map(type='json'))
+        define stream S (a int);
+        @sink(type='log')
+        define stream T (a int);
+        from S select a insert into T;
+        """.write(to: good, atomically: true, encoding: .utf8)
+        let (status, out, err) = try NodeProcess.runToEnd(["validate", good.path], workingDirectory: dir)
+        #expect(status == 0, "\(out)\(err)")
+        #expect(out.contains("ok"))
+    }
+
     @Test func badConfigIsAClearErrorNamingTheKey() throws {
         let dir = try makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

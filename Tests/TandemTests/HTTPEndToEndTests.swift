@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOSSL
 import Testing
 
 /// `@source(type='http')` and `@sink(type='http')` through two real nodes: events posted as JSON to
@@ -126,5 +127,68 @@ import Testing
         node.waitFor(timeoutSec: 20) { _, err in err.components(separatedBy: "not deployed").count >= 3 }
         #expect(node.stderr.contains("only http is supported"), "\(node.stderr)")
         #expect(node.stderr.contains("http sink on.full 'maybe' (expected block or drop)"), "\(node.stderr)")
+    }
+
+    /// A node's locked https source: the node's user (TANDEM_ADMIN_USER) gets 200 and its events run,
+    /// no or wrong credentials get 401 and nothing runs; an https source without a certificate is a
+    /// deploy error naming the options.
+    @Test func lockedHTTPSSourceOnANode() async throws {
+        let dir = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keygen = Process()
+        keygen.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        keygen.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                            "-keyout", dir.appendingPathComponent("k.pem").path, "-out", dir.appendingPathComponent("c.pem").path]
+        keygen.standardError = FileHandle.nullDevice
+        try keygen.run()
+        keygen.waitUntilExit()
+        try #require(keygen.terminationStatus == 0)
+        let port = freeTCPPort(), other = freeTCPPort()
+        let apps = dir.appendingPathComponent("apps")
+        try FileManager.default.createDirectory(at: apps, withIntermediateDirectories: true)
+        try """
+            @App:name('Locked')
+            @source(type='http', receiver.url='https://127.0.0.1:\(port)/in', basic.auth.enabled='true',
+                    tls.certificate.file='\(dir.path)/c.pem', tls.key.file='\(dir.path)/k.pem', @map(type='json'))
+            define stream S (symbol string, price double, volume long);
+            @sink(type='log', prefix='OUT')
+            define stream T (symbol string, price double, volume long);
+            from S select * insert into T;
+            """.write(to: apps.appendingPathComponent("locked.siddhi"), atomically: true, encoding: .utf8)
+        try """
+            @App:name('NoCert')
+            @source(type='http', receiver.url='https://127.0.0.1:\(other)/in', @map(type='json'))
+            define stream S (a int);
+            """.write(to: apps.appendingPathComponent("nocert.siddhi"), atomically: true, encoding: .utf8)
+        let node = try NodeProcess(arguments: ["run", "--apps", apps.path], workingDirectory: dir,
+                                   environment: ["TANDEM_ADMIN_USER": "feeder", "TANDEM_ADMIN_PASSWORD": "pa55"])
+        defer { _ = node.terminate() }
+        #expect(EndToEndTests.waitForPort(port, timeoutSec: 20), "no https source on \(port): \(node.stderr)")
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        func post(_ authorization: String?) async throws -> Int {
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/in")
+            request.method = .POST
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            request.body = .bytes(ByteBuffer(string: Self.json(("LOCK", 1.5, 7))))
+            let response = try await client.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 16)
+            return Int(response.status.code)
+        }
+        let basic = { (user: String, password: String) in "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+        do {
+            #expect(try await post(nil) == 401)
+            #expect(try await post(basic("feeder", "wrong")) == 401)
+            #expect(try await post(basic("feeder", "pa55")) == 200)
+        } catch {
+            Issue.record(error)
+        }
+        try await client.shutdown()
+        node.waitFor(timeoutSec: 10) { lines, _ in lines.contains { $0.contains("LOCK") } }
+        let all = node.lines.joined(separator: "\n") + node.stderr
+        #expect(all.components(separatedBy: "LOCK").count - 1 == 1, "the accepted event ran once, the refused ones not: \(all)")
+        #expect(all.contains("is https but has no certificate"), "\(all)")
     }
 }

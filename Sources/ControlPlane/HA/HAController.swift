@@ -27,6 +27,8 @@ final class HAController: @unchecked Sendable {
     private let config: DeploymentConfig
     /// The node's wso2event receiver, which apps deployed later attach to (nil: disabled).
     private let databridge: DatabridgeReceiver?
+    /// The node's users and certificate for the apps' http sources.
+    private let httpSecurity: HTTPSourceSecurity
     /// The apps (control thread): the folder's at start, then the cluster's (``ClusterAppStore``).
     private let table: AppTable
     private var apps: [SiddhiApp] { table.apps }
@@ -74,9 +76,10 @@ final class HAController: @unchecked Sendable {
     private let persister: PersistWorker
 
     init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger,
-         databridge: DatabridgeReceiver? = nil) {
+         databridge: DatabridgeReceiver? = nil, httpSecurity: HTTPSourceSecurity = .none) {
         self.config = config
         self.databridge = databridge
+        self.httpSecurity = httpSecurity
         self.table = table
         self.mailbox = mailbox
         self.board = board
@@ -305,7 +308,8 @@ final class HAController: @unchecked Sendable {
 
     /// A host of this HA node for `app` (not started).
     private func makeHost(_ app: SiddhiApp) throws(DeployError) -> AppHost {
-        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true, datasources: config.datasources, databridge: databridge)
+        let host = try AppHost(app: app, settings: config.tandem, logger: logger, haAcks: true, datasources: config.datasources, databridge: databridge,
+                                httpSecurity: httpSecurity)
         host.fence = fence
         host.syncLink = link
         host.onSnapshot = { [wake] in wake.signal() }

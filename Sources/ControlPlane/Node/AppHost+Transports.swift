@@ -3,6 +3,35 @@ import Engine
 import Foundation
 import Logging
 
+/// What a node lends its http sources: its users (`basic.auth.enabled`) and the REST API's PEM
+/// files (an https source without its own).
+struct HTTPSourceSecurity: Sendable {
+    /// Checks the node's users; shared by every http source of the node (one credential cache).
+    var authenticator: HTTPBasicAuthenticator?
+    /// `tandem.api.tls`'s certificate and key.
+    var apiTLS: HTTPSourceTLS?
+    /// `tandem validate`: the node's configuration is unknown, so an https source without its own
+    /// files is taken as served with `tandem.api.tls`, and no file is looked at.
+    var checkOnly = false
+
+    /// No users (basic auth refuses everything) and no node certificate.
+    static let none = HTTPSourceSecurity()
+
+    /// The node's: `tandem.api.auth.users` plus `TANDEM_ADMIN_USER`/`TANDEM_ADMIN_PASSWORD`, checked
+    /// with bcrypt, and `tandem.api.tls`.
+    static func node(_ config: DeploymentConfig, environment: [String: String]) -> HTTPSourceSecurity {
+        let users = ApiUsers(config: config.api, environment: environment)
+        var security = HTTPSourceSecurity()
+        security.authenticator = HTTPBasicAuthenticator(hasUsers: !users.isEmpty) { user, password in
+            await users.verify(user: user, password: password)
+        }
+        if let certificate = config.api.certificateFile, let key = config.api.keyFile {
+            security.apiTLS = HTTPSourceTLS(certificateFile: certificate, keyFile: key)
+        }
+        return security
+    }
+}
+
 /// Reading the options of the http and inMemory sources and sinks (and the queue options every sink
 /// with a queue shares) from an app's annotations. Each bad value is a `DeployError` naming the file
 /// position and the option.
@@ -55,23 +84,35 @@ extension AppHost {
 
     /// `@source(type='http', receiver.url='http://0.0.0.0:8006/path', @map(type='json'))`: the
     /// route, and the options of its server (merged with other http sources on the same host:port).
-    static func httpSource(_ source: TransportSpec, streamIndex: Int, app: SiddhiApp, haAcks: Bool) throws(DeployError) -> HTTPSourceOptions {
+    /// `basic.auth.enabled='true'` marks the route; `receiver.url='https://…'` takes its PEM files
+    /// from `tls.certificate.file` and `tls.key.file`, else from the node's `tandem.api.tls`.
+    static func httpSource(_ source: TransportSpec, streamIndex: Int, app: SiddhiApp, haAcks: Bool,
+                           security: HTTPSourceSecurity = .none) throws(DeployError) -> HTTPSourceOptions {
         let at = "\(app.fileName):\(source.position)"
         let url = source.option("receiver.url") ?? "http://0.0.0.0:9763/\(app.name)/\(source.streamName)"
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), let host = parts.host, !host.isEmpty else {
             throw DeployError(app: app.name, message: "\(at): http source receiver.url '\(url)' is not a URL like http://0.0.0.0:8006/path")
         }
-        guard scheme == "http" else {
-            throw DeployError(app: app.name, message: "\(at): http source receiver.url '\(url)': only http is supported (terminate TLS in front of the node)")
+        guard scheme == "http" || scheme == "https" else {
+            throw DeployError(app: app.name, message: "\(at): http source receiver.url '\(url)': the scheme must be http or https")
         }
-        if source.option("basic.auth.enabled")?.lowercased() == "true" {
-            throw DeployError(app: app.name, message: "\(at): http source basic.auth.enabled is not supported yet")
+        let basicAuth: Bool
+        switch source.option("basic.auth.enabled")?.lowercased() {
+        case nil, "false": basicAuth = false
+        case "true": basicAuth = true
+        case let other?: throw DeployError(app: app.name, message: "\(at): http source basic.auth.enabled '\(other)' (expected true or false)")
         }
-        let port = parts.port ?? 80
+        for key in ["ssl.verify.client", "tls.store.type", "ssl.configurations"] where source.option(key) != nil {
+            throw DeployError(app: app.name, message: "\(at): http source \(key) is not supported: Tandem's https takes PEM files (tls.certificate.file, tls.key.file) and does not verify client certificates")
+        }
+        let tls = try httpSourceTLS(source, https: scheme == "https", url: url, security: security, app: app)
+        let port = parts.port ?? (scheme == "https" ? 443 : 80)
         guard (0...65535).contains(port) else { throw DeployError(app: app.name, message: "\(at): http source port \(port) out of range") }
         let route = HTTPSourceRoute(path: parts.path.isEmpty ? "/" : parts.path, streamIndex: streamIndex, schema: source.schema,
-                                    failOnMissingAttribute: try jsonMap(source, kind: "http source", app: app))
+                                    failOnMissingAttribute: try jsonMap(source, kind: "http source", app: app), basicAuth: basicAuth)
         var options = HTTPSourceOptions(host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host, port: port, routes: [route])
+        options.tls = tls
+        if basicAuth { options.authenticator = security.authenticator }
         if let v = try intOption(source, "max.body.bytes", 1...(1 << 30), kind: "http source", app: app) { options.maxBodyBytes = v }
         if let v = try intOption(source, "ring.full.timeout.ms", 0...600_000, kind: "http source", app: app) { options.ringFullTimeoutMs = v }
         if let v = try intOption(source, "max.requests.in.flight", 1...65_536, kind: "http source", app: app) { options.requestsInFlightMax = v }
@@ -79,6 +120,34 @@ extension AppHost {
         if haAcks { options.ackRelease = .onRelease }
         options.metricDimensions = [("app", app.name)]
         return options
+    }
+
+    /// The PEM files of an https source (nil for http); a deploy error when https has none or they cannot be read.
+    static func httpSourceTLS(_ source: TransportSpec, https: Bool, url: String, security: HTTPSourceSecurity, app: SiddhiApp) throws(DeployError) -> HTTPSourceTLS? {
+        let at = "\(app.fileName):\(source.position)"
+        let certificate = source.option("tls.certificate.file"), key = source.option("tls.key.file")
+        guard https else {
+            if certificate != nil || key != nil {
+                throw DeployError(app: app.name, message: "\(at): http source tls.certificate.file/tls.key.file are for an https receiver.url, not '\(url)'")
+            }
+            return nil
+        }
+        let tls: HTTPSourceTLS
+        switch (certificate, key) {
+        case let (certificate?, key?): tls = HTTPSourceTLS(certificateFile: certificate, keyFile: key)
+        case (nil, nil):
+            if security.checkOnly { return HTTPSourceTLS(certificateFile: "(tandem.api.tls)", keyFile: "(tandem.api.tls)") }
+            guard let node = security.apiTLS else {
+                throw DeployError(app: app.name, message: "\(at): http source receiver.url '\(url)' is https but has no certificate: set tls.certificate.file and tls.key.file (PEM) on the source, or tandem.api.tls in deployment.yaml")
+            }
+            tls = node
+        default:
+            throw DeployError(app: app.name, message: "\(at): http source needs both tls.certificate.file and tls.key.file (PEM), or neither (then tandem.api.tls's)")
+        }
+        for (name, path) in [("certificate", tls.certificateFile), ("key", tls.keyFile)] where !security.checkOnly && !FileManager.default.isReadableFile(atPath: path) {
+            throw DeployError(app: app.name, message: "\(at): https source \(name) file '\(path)' cannot be read")
+        }
+        return tls
     }
 
     /// `@sink(type='http', publisher.url='http://host:port/path', method='POST', @map(type='json'))`.

@@ -6,9 +6,27 @@ import Logging
 
 /// Why an app could not be deployed.
 public struct DeployError: Error, Sendable, CustomStringConvertible {
+    /// The app's name.
     public var app: String
+    /// Usually `file:line:column: what is wrong`.
     public var message: String
     public var description: String { "\(app): \(message)" }
+}
+
+/// `tandem validate`'s second step: what a deploy checks beyond compiling.
+public enum AppDeployCheck {
+    /// Builds `app`'s sources and sinks as a deploy does (every option read, the same errors), without
+    /// opening a port or connecting. The node's configuration and files are not known here: an https
+    /// http source without its own certificate files is taken as served with `tandem.api.tls`, the
+    /// files are not read, and wso2event sources and rdbms tables are checked only as far as the app
+    /// itself says.
+    public static func check(_ app: SiddhiApp) throws(DeployError) {
+        var logger = Logger(label: "tandem.validate")
+        logger.logLevel = .critical
+        var security = HTTPSourceSecurity.none
+        security.checkOnly = true
+        _ = try AppHost(app: app, settings: TandemSettings(), logger: logger, httpSecurity: security, checkOnly: true)
+    }
 }
 
 /// Until when (monotonic ms) the node may act as active; the engine threads run no input after it.
@@ -162,8 +180,13 @@ final class AppHost: @unchecked Sendable {
     private(set) var tableStores: [MySQLTableStore] = []
 
     /// `datasources`: deployment.yaml's, which `@store(type='rdbms', datasource='NAME')` tables name.
+    /// `httpSecurity`: the users and certificate the app's http sources check and serve (the node's).
+    /// `checkOnly` (`tandem validate`, no deployment.yaml): builds the sources and sinks, which
+    /// opens and connects nothing, and skips what depends on the node's configuration (the
+    /// databridge receiver, the tables' datasources); the host is not to be started.
     init(app: SiddhiApp, settings: TandemSettings, logger: Logger, haAcks: Bool = false,
-         datasources: [String: DatasourceConfig] = [:], databridge: DatabridgeReceiver? = nil) throws(DeployError) {
+         datasources: [String: DatasourceConfig] = [:], databridge: DatabridgeReceiver? = nil,
+         httpSecurity: HTTPSourceSecurity = .none, checkOnly: Bool = false) throws(DeployError) {
         self.haAcks = haAcks
         self.app = app
         self.logger = logger
@@ -224,13 +247,18 @@ final class AppHost: @unchecked Sendable {
             switch source.type {
             case "tcp": break
             case "http":
-                let options = try AppHost.httpSource(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app, haAcks: haAcks)
+                let options = try AppHost.httpSource(source, streamIndex: runtime.streamIndex(source.streamName)!, app: app, haAcks: haAcks,
+                                                     security: httpSecurity)
                 let key = "\(options.host):\(options.port)"
                 if var existing = httpByPort[key] {
                     guard !existing.routes.contains(where: { $0.path == options.routes[0].path }) else {
                         throw DeployError(app: app.name, message: "\(at): two http sources on \(key) use path '\(options.routes[0].path)'")
                     }
+                    guard existing.tls == options.tls else {
+                        throw DeployError(app: app.name, message: "\(at): http sources on \(key) differ in https or its certificate files: one port serves one of them")
+                    }
                     existing.routes += options.routes
+                    existing.authenticator = existing.authenticator ?? options.authenticator
                     httpByPort[key] = existing
                 } else {
                     httpByPort[key] = options
@@ -298,7 +326,7 @@ final class AppHost: @unchecked Sendable {
             sources.append(source)
             returnRings.append(nil)
         }
-        if !wso2Streams.isEmpty {
+        if !wso2Streams.isEmpty && !checkOnly {
             guard let databridge else {
                 throw DeployError(app: app.name, message: "\(app.fileName): @source(type='wso2event') needs the databridge receiver, which tandem.databridge.enabled turns off")
             }
@@ -309,6 +337,7 @@ final class AppHost: @unchecked Sendable {
         }
         // Only a node whose fence is open (standalone, or the active within its lease) writes.
         // `fence` is replaced before start, so it is read at each write, not captured now.
+        if checkOnly { return }
         tableStores = try AppHost.tableStores(app, datasources: datasources, logger: logger) { [weak self] in
             self?.fence.isOpen ?? false
         }

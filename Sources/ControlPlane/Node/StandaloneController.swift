@@ -17,6 +17,8 @@ final class StandaloneController: @unchecked Sendable {
     private let config: DeploymentConfig
     /// The node's wso2event receiver, which apps deployed later attach to (nil: disabled).
     private let databridge: DatabridgeReceiver?
+    /// The node's users and certificate for the apps' http sources.
+    private let httpSecurity: HTTPSourceSecurity
     private let logger: Logger
     private let table: AppTable
     private let mailbox: ControlMailbox
@@ -33,9 +35,10 @@ final class StandaloneController: @unchecked Sendable {
     static let stopSaveTimeoutMs = 10_000
 
     init(config: DeploymentConfig, table: AppTable, mailbox: ControlMailbox, board: NodeStatusBoard, logger: Logger,
-         databridge: DatabridgeReceiver? = nil) {
+         databridge: DatabridgeReceiver? = nil, httpSecurity: HTTPSourceSecurity = .none) {
         self.config = config
         self.databridge = databridge
+        self.httpSecurity = httpSecurity
         self.table = table
         self.mailbox = mailbox
         self.board = board
@@ -111,8 +114,9 @@ final class StandaloneController: @unchecked Sendable {
 
     private var launcher: AppTable.Launcher {
         AppTable.Launcher(
-            make: { [config, logger, wake, databridge] (app: SiddhiApp) throws(DeployError) -> AppHost in
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge)
+            make: { [config, logger, wake, databridge, httpSecurity] (app: SiddhiApp) throws(DeployError) -> AppHost in
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge,
+                                httpSecurity: httpSecurity)
                 host.onSnapshot = { wake.signal() }
                 return host
             },

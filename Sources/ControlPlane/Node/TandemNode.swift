@@ -20,6 +20,8 @@ public final class TandemNode {
     private var deployed: [String] = []
     /// The wso2event receiver every app's `@source(type='wso2event')` shares (nil: disabled).
     private let databridge: DatabridgeReceiver?
+    /// The users and certificate every app's http sources check and serve.
+    private let httpSecurity: HTTPSourceSecurity
 
     /// - Parameter environment: where `TANDEM_ADMIN_USER` / `TANDEM_ADMIN_PASSWORD` are read.
     public init(config: DeploymentConfig, appsDirectory: String? = nil, logger: Logger,
@@ -29,6 +31,7 @@ public final class TandemNode {
         self.logger = logger
         self.environment = environment
         databridge = DatabridgeNode.receiver(config: config, environment: environment, logger: logger)
+        httpSecurity = HTTPSourceSecurity.node(config, environment: environment)
         TandemMetrics.bootstrap()
         let ha = config.deployment.mode == .ha && config.cluster.enabled
         board = NodeStatusBoard(NodeStatus(
@@ -78,7 +81,8 @@ public final class TandemNode {
                     logger.error("\(path): an app named '\(app.name)' is already deployed; skipped")
                     continue
                 }
-                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge)
+                let host = try AppHost(app: app, settings: config.tandem, logger: logger, datasources: config.datasources, databridge: databridge,
+                                        httpSecurity: httpSecurity)
                 // HA: the controller builds its own hosts; this one only checked the app.
                 table.insert(AppTable.Slot(app: app, source: source, path: path, host: ha ? nil : host))
                 if !ha { pending.append(host) }
@@ -92,7 +96,8 @@ public final class TandemNode {
         }
         deployed = table.names
         if ha {
-            let controller = HAController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge)
+            let controller = HAController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge,
+                                           httpSecurity: httpSecurity)
             self.controller = controller
             controller.start()
             logger.info("node '\(config.nodeId)' deployed \(table.names.count) of \(files.count) apps in HA mode (role decided by the cluster)")
@@ -108,7 +113,8 @@ public final class TandemNode {
                     table[host.app.name]?.error = error.message
                 }
             }
-            let standalone = StandaloneController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge)
+            let standalone = StandaloneController(config: config, table: table, mailbox: mailbox, board: board, logger: logger, databridge: databridge,
+                                           httpSecurity: httpSecurity)
             standalone.start()
             self.standalone = standalone
             logger.info("node '\(config.nodeId)' running \(table.hosts.count) of \(files.count) apps")
