@@ -3,6 +3,7 @@ import Dispatch
 import Engine
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import Metrics

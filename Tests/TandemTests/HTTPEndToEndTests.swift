@@ -125,7 +125,7 @@ import Testing
         let node = try NodeProcess(arguments: ["run", "--apps", dir.path], workingDirectory: dir)
         defer { _ = node.terminate() }
         node.waitFor(timeoutSec: 20) { _, err in err.components(separatedBy: "not deployed").count >= 3 }
-        #expect(node.stderr.contains("only http is supported"), "\(node.stderr)")
+        #expect(node.stderr.contains("is https but has no certificate"), "\(node.stderr)")
         #expect(node.stderr.contains("http sink on.full 'maybe' (expected block or drop)"), "\(node.stderr)")
     }
 
