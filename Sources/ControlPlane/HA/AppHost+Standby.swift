@@ -33,9 +33,8 @@ extension AppHost {
             wake.store(true, ordering: .releasing)
             doorbell.ring()
         }
-        let divergence = Metrics.Counter(label: "tandem_ha_standby_divergence_total", dimensions: [("app", app.name)])
         startThread(name: "tandem-standby-\(app.name)") { [self] in
-            runStandby(queue: queue, load: load, wake: wake, divergence: divergence)
+            runStandby(queue: queue, load: load, wake: wake)
         }
     }
 
@@ -46,7 +45,12 @@ extension AppHost {
         stopEngine()
     }
 
-    private func runStandby(queue: EventSyncQueue, load: RevisionLoader, wake: ManagedAtomic<Bool>, divergence: Metrics.Counter) {
+    /// The divergence counter's series (made at the first divergence: a passive that never diverges has none).
+    static func divergenceCounter(_ app: String) -> Metrics.Counter {
+        Metrics.Counter(label: "tandem_ha_standby_divergence_total", dimensions: [("app", app)])
+    }
+
+    private func runStandby(queue: EventSyncQueue, load: RevisionLoader, wake: ManagedAtomic<Bool>) {
         let name = app.name
         var appliedSinceLog = 0
         while true {
@@ -57,7 +61,7 @@ extension AppHost {
                 var k = 0
                 var valid = true
                 while k < entries.count && valid {
-                    valid = applyStandby(entries[k], queue: queue, divergence: divergence)
+                    valid = applyStandby(entries[k], queue: queue)
                     k += 1
                 }
                 ledger.trim(delivered: queue.deliveredOutputs(app: name))
@@ -93,13 +97,14 @@ extension AppHost {
 
     /// Applies one forwarded entry; false when the state turned out not to be the active's (then
     /// the queue waits for a revision to restore).
-    private func applyStandby(_ entry: EventSyncEntry, queue: EventSyncQueue, divergence: Metrics.Counter) -> Bool {
+    private func applyStandby(_ entry: EventSyncEntry, queue: EventSyncQueue) -> Bool {
         if entry.isClock {
             if !runtime.isPlayback { runtime.advanceTime(to: entry.clockMs) }
             guard let expected = entry.checksum, entry.lastSequence == lastSequence else { return true }
             let own = AppHost.stateChecksum(runtime.snapshot())
             guard own != expected else { return true }
-            divergence.increment()
+            AppHost.divergenceCounter(app.name).increment()
+            divergedOnce = true
             logger.error("ha: app '\(app.name)' standby state differs from the active's after sequence \(lastSequence) (checksum \(String(own, radix: 16)) against \(String(expected, radix: 16)): a non-deterministic function, or a bug); reloading the active's revision there")
             queue.invalidate(app: app.name, appliedThrough: lastSequence, complete: true)
             return false

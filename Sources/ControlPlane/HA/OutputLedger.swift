@@ -27,7 +27,8 @@ final class OutputLedger: @unchecked Sendable {
     let keptEventsMax: Int
     private let app: String
     private let logger: Logger
-    private let dropped: Metrics.Counter
+    /// Made at the first drop: an app that never drops has no series.
+    private var dropped: Metrics.Counter?
     private var droppedUnlogged = 0
     private var lastDropLogNs: UInt64 = 0
 
@@ -43,7 +44,6 @@ final class OutputLedger: @unchecked Sendable {
         self.keptEventsMax = keptEventsMax
         self.app = app
         self.logger = logger
-        dropped = Metrics.Counter(label: "tandem_ha_standby_outputs_dropped_total", dimensions: [("app", app)])
     }
 
     /// The runtime emitted `batch` towards sink `k`: numbered, and kept on a standby unless the
@@ -126,7 +126,8 @@ final class OutputLedger: @unchecked Sendable {
         heads[victim] += 1
         keptEvents -= batch.count
         compact(victim)
-        dropped.increment(by: batch.count)
+        if dropped == nil { dropped = OutputLedger.droppedCounter(app) }
+        dropped?.increment(by: batch.count)
         droppedUnlogged += batch.count
         let now = DispatchTime.now().uptimeNanoseconds
         if now - lastDropLogNs >= 1_000_000_000 {
@@ -134,6 +135,16 @@ final class OutputLedger: @unchecked Sendable {
             droppedUnlogged = 0
             lastDropLogNs = now
         }
+    }
+
+    private static func droppedCounter(_ app: String) -> Metrics.Counter {
+        Metrics.Counter(label: "tandem_ha_standby_outputs_dropped_total", dimensions: [("app", app)])
+    }
+
+    /// Removes the app's series (undeploy).
+    func destroyMetrics() {
+        dropped?.destroy()
+        dropped = nil
     }
 
     private func compact(_ k: Int) {

@@ -152,6 +152,8 @@ final class AppHost: @unchecked Sendable {
     var lastSnapshotAtMs = 0
     /// Engine-initiated checkpoints are at least this far apart (keeps the database's load bounded).
     static let checkpointSpacingMs = 50
+    /// Whether the standby's state ever differed from the active's (its counter series exists).
+    var divergedOnce = false
     /// Whether the lease-lapse warning was logged (engine thread; reset when the fence opens).
     var fenceWarned = false
     /// Set when the node stops being active: queued input is dropped, not run.
@@ -578,6 +580,8 @@ final class AppHost: @unchecked Sendable {
         }
         sinksStarted = false
         for source in sources { source.releaseMetrics() }
+        ledger.destroyMetrics()
+        if divergedOnce { AppHost.divergenceCounter(app.name).destroy() }
         logger.info("app '\(app.name)' stopped")
     }
 
