@@ -42,7 +42,7 @@ import Glibc
     static func metric(apiPort: Int, _ name: String, label: String = "") -> Double? {
         guard let body = httpGet(port: apiPort, path: "/metrics") else { return nil }
         let samples = body.split(separator: "\n").filter {
-            ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && $0.contains(label)
+            ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (label.isEmpty || $0.contains(label))
         }
         guard !samples.isEmpty else { return nil }
         return samples.reduce(0) { $0 + (Double($1.split(separator: " ").last ?? "") ?? .nan) }
