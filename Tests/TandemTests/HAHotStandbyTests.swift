@@ -333,13 +333,20 @@ import Glibc
         kill(a.process.processIdentifier, SIGKILL)
         let killedNs = DispatchTime.now().uptimeNanoseconds
         let killedEpochMs = Int(Date().timeIntervalSince1970 * 1000)
+        // The port accepts again once B opened it: A's listening socket lives on until the kernel
+        // has ended A, so a connection counts only after one was refused (A gone, B not yet there).
         var openNs: UInt64 = 0
+        var refused = false
         while DispatchTime.now().uptimeNanoseconds - killedNs < 20_000_000_000 {
             let fd = connectLoopback(port: cluster.sourcePort)
             if fd >= 0 {
-                openNs = DispatchTime.now().uptimeNanoseconds
                 close(fd)
-                break
+                if refused {
+                    openNs = DispatchTime.now().uptimeNanoseconds
+                    break
+                }
+            } else {
+                refused = true
             }
             usleep(1_000)
         }
