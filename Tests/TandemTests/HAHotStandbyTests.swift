@@ -389,11 +389,11 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
         let (a, b) = try HA.startInSyncPair(cluster)
         defer { _ = a.terminate(); _ = b.terminate() }
-        let total = 300_000, batchEvents = 100, stopAt = 100_000
+        let total = 300_000, batchEvents = 1_000, window = 16, stopAt = 100_000
         let port = cluster.sourcePort
         let run = PublisherRun()
         Thread {
-            let publisher = TCPPublisher(host: "127.0.0.1", port: port, framing: .acked, reconnectTimeoutMs: 30_000)
+            let publisher = TCPPublisher(host: "127.0.0.1", port: port, framing: .acked, unackedBatchesMax: window, reconnectTimeoutMs: 30_000)
             var failure: String?
             do {
                 try publisher.connect()
