@@ -384,6 +384,13 @@ import Glibc
     /// mid-stream. It hands over within 200 ms (drain, final forward, lease released) without
     /// dropping anything as "lease lapsed"; the publisher reconnects to the new active, resends what
     /// was not acknowledged and finishes; the counts are exact.
+    ///
+    /// Batches of 1 000 events keep the active's ring busy (so a stop that dropped queued input
+    /// would show); the publisher keeps at most 16 unacknowledged. The handover waits until the
+    /// passive reports holding everything forwarded, and acks wait for the same reports, so the
+    /// link's backlog is about the publisher's window: with the default 64 batches of 1 000, the
+    /// passive (debug build, two busy cores) needs 50–400 ms to catch up, and past a heartbeat the
+    /// handover falls back to a final save (1.8 s measured once).
     @Test func sigtermUnderUnpacedAckedLoadHandsOverQuickly() throws {
         let cluster = try HA.Cluster()
         defer { try? FileManager.default.removeItem(at: cluster.dir) }
