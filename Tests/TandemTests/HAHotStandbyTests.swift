@@ -263,7 +263,7 @@ import Glibc
         // Its output goes to a file: read from a pipe, the last lines may still be in flight when
         // the process has ended.
         let outURL = cluster.dir.appendingPathComponent("replay.out")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         let replay = Process()
         replay.executableURL = URL(fileURLWithPath: NodeProcess.tandemPath)
         replay.arguments = ["replay", appURL.path, "--input", inputURL.path]

@@ -67,7 +67,18 @@ final class Takeover: @unchecked Sendable {
             let name = host.app.name
             var result = AppResult(app: name, revision: nil, entries: [])
             var restoredSequence: Int64 = 0
-            if let hot = queue.completeThrough(app: name), hot == host.lastSequence {
+            let taken = queue.take(app: name)
+            // A standby whose queue has a gap after its state, when a committed revision goes past
+            // that state, is stopped between hearing of the revision and restoring it: the revision
+            // holds events the standby never saw (acknowledged ones among them), so restore it.
+            let hotState = queue.completeThrough(app: name).flatMap { hot -> Int64? in
+                guard hot == host.lastSequence else { return nil }
+                guard Takeover.contiguousRun(taken, after: hot).gap != nil,
+                      let persisted = queue.lastPersisted(app: name), persisted.lastSequence > hot else { return hot }
+                logger.notice("ha: app '\(name)' standby state ends at sequence \(hot) before a gap that revision \(persisted.revision) (through \(persisted.lastSequence)) covers: restoring it")
+                return nil
+            }
+            if let hot = hotState {
                 // Hot standby: the runtime holds the old active's state already (or one that differs
                 // only by a non-deterministic function's results); nothing to restore.
                 restoredSequence = hot
@@ -94,7 +105,7 @@ final class Takeover: @unchecked Sendable {
                     logger.error("ha: app '\(name)': \(error); starting from empty state")
                 }
             }
-            let run = Takeover.contiguousRun(queue.take(app: name), after: restoredSequence)
+            let run = Takeover.contiguousRun(taken, after: restoredSequence)
             result.entries = run.entries
             if let gap = run.gap {
                 // Only the events up to the gap run: the ones after it were not acknowledged to any
