@@ -89,6 +89,10 @@ final class RecordingServer: @unchecked Sendable {
         try await server.start()
         var options = HTTPSinkOptions(url: "http://127.0.0.1:\(server.port)/in")
         options.retryBackoffMs = 10
+        // Under the whole suite on 2 cores the in-process server can answer after the default 10 s;
+        // a timed-out request that did arrive is sent again (at least once), which this test does
+        // not count: it is about the retries after the 500s.
+        options.requestTimeoutMs = 120_000
         let sink = HTTPSink(options: options, logger: Logger(label: "test"))
         sink.start()
         sink.write(Self.batch(0..<1))
