@@ -21,20 +21,10 @@ final class CuttingProxy: @unchecked Sendable {
     init(target: Int, cutAfterBytes: Int) {
         self.target = target
         self.cutAfterBytes = cutAfterBytes
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &addr) { ptr in
-            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                precondition(bind(fd, sa, len) == 0)
-                precondition(getsockname(fd, sa, &len) == 0)
-            }
-        }
+        let (fd, boundPort) = boundLoopbackSocket()
         precondition(listen(fd, 16) == 0)
         listenFd = fd
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        port = boundPort
         let acceptor = Thread { [self] in acceptLoop() }
         acceptor.start()
     }

@@ -5,10 +5,9 @@ import Glibc
 import Logging
 import Testing
 
-/// A TCP port free on loopback right now (bind to 0, read it back, close).
-func freeLoopbackPort() -> Int {
+/// A TCP socket bound to a free port on loopback, and that port.
+func boundLoopbackSocket() -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -19,7 +18,14 @@ func freeLoopbackPort() -> Int {
             precondition(getsockname(fd, sa, &len) == 0)
         }
     }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A TCP port free on loopback right now (bind to 0, read it back, close).
+func freeLoopbackPort() -> Int {
+    let (fd, port) = boundLoopbackSocket()
+    close(fd)
+    return port
 }
 
 /// The tcp sink against real listeners on loopback.
